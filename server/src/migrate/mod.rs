@@ -1,0 +1,2 @@
+//! Legacy data-directory and schema migrations (§2.4, §2.5).
+pub mod schema;
