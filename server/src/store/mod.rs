@@ -1,3 +1,10 @@
-//! Storage: `system.db` and the per-profile datastores.
+//! Storage: `system.db` and the per-profile datastores, behind plain
+//! functions on a connection or transaction. The HTTP layer never writes
+//! SQL; these modules never see HTTP.
+pub mod datastore;
+pub mod dedup;
+pub mod images;
+pub mod items;
 pub mod schema;
 pub mod system;
+pub mod tags;

@@ -116,7 +116,11 @@ pub fn ensure(conn: &Connection) -> rusqlite::Result<()> {
         tx.execute_batch("ALTER TABLE items ADD COLUMN editedAt INTEGER DEFAULT 0;")?;
     }
     tx.execute_batch(CANONICAL_INDEXES)?;
-    tx.execute_batch("CREATE INDEX IF NOT EXISTS idx_items_changeSeq ON items(changeSeq);")?;
+    tx.execute_batch(
+        "CREATE INDEX IF NOT EXISTS idx_items_changeSeq ON items(changeSeq);
+         CREATE INDEX IF NOT EXISTS idx_items_createdAt ON items(createdAt);
+         CREATE INDEX IF NOT EXISTS idx_items_updatedAt ON items(updatedAt);",
+    )?;
     backfill_change_seq(&tx)?;
     tx.execute(
         "INSERT OR REPLACE INTO settings (key, value) VALUES ('datastore_version', ?1)",

@@ -1,0 +1,216 @@
+//! `/items` — the sync API (§1.4) and its additive extensions: paging on
+//! `GET /items`, the change feed, batch push, the conflict fields.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{JsonBody, Params, UserId};
+use crate::http::profile;
+use crate::http::wire::{self, items_out, ItemOut};
+use crate::state::AppState;
+use crate::store::datastore::ProfileDb;
+use crate::store::images;
+use crate::store::items::{self, ItemType, ListQuery, WriteOutcome, TYPE_ERROR};
+use crate::timestamp;
+
+/// `?type=`: absent is no filter, anything else must be a valid type.
+pub fn type_filter(params: &Params) -> ApiResult<Option<ItemType>> {
+    match params.get("type") {
+        None | Some("") => Ok(None),
+        Some(t) => ItemType::parse(t).map(Some).ok_or_else(|| ApiError::bad(TYPE_ERROR)),
+    }
+}
+
+/// Saves one parsed item in `tx` (images through the image store).
+fn save_one(state: &AppState, db: &ProfileDb, tx: &rusqlite::Connection, v: &Value) -> ApiResult<WriteOutcome> {
+    let now = state.now();
+    let (w, img) = wire::parse_item(v, now)?;
+    if w.kind == Some(ItemType::Image) {
+        let up = images::ImageUpload {
+            data: img.data.as_deref(),
+            filename: img.filename.as_deref(),
+            mime: img.mime.as_deref(),
+        };
+        return images::save_from_items(tx, state.ids.as_ref(), &db.dir, &w, &up, now);
+    }
+    items::save(tx, state.ids.as_ref(), &w, now)
+}
+
+/// `POST /items`. `created` stays `true` on updates, as deployed (D20);
+/// `status` and `version` say what really happened.
+pub async fn post_item(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Json<Value>> {
+    body.object()?;
+    let db = profile::resolve(&state, &user, &params)?;
+    let out = db.write(|tx| save_one(&state, &db, tx, &body.0))?;
+    Ok(Json(json!({
+        "id": out.id, "type": out.kind, "created": true,
+        "status": out.status.as_str(), "version": out.version,
+    })))
+}
+
+/// `POST /items/batch` `{"items":[...]}`: one transaction, one result per
+/// item in order. A bad item gets an `error` result and is skipped; the
+/// others are saved. Idempotent by sync id like single pushes.
+pub async fn post_batch(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Json<Value>> {
+    let list = body
+        .object()?
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::bad("items must be an array"))?;
+    if list.len() > state.limits.batch_items {
+        return Err(ApiError::bad(format!(
+            "too many items in one batch (limit {})",
+            state.limits.batch_items
+        )));
+    }
+    let db = profile::resolve(&state, &user, &params)?;
+    let results = db.write(|tx| {
+        let mut results = Vec::with_capacity(list.len());
+        for (index, v) in list.iter().enumerate() {
+            tx.execute_batch("SAVEPOINT item")?;
+            match save_one(&state, &db, tx, v) {
+                Ok(o) => {
+                    tx.execute_batch("RELEASE item")?;
+                    results.push(json!({
+                        "index": index, "id": o.id, "type": o.kind,
+                        "status": o.status.as_str(), "version": o.version,
+                    }));
+                }
+                Err(ApiError::BadRequest(msg)) => {
+                    tx.execute_batch("ROLLBACK TO item; RELEASE item")?;
+                    results.push(json!({ "index": index, "status": "error", "error": msg }));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(results)
+    })?;
+    Ok(Json(json!({ "results": results })))
+}
+
+fn parse_cursor(raw: &str) -> ApiResult<(i64, String)> {
+    raw.split_once(':')
+        .and_then(|(ts, id)| Some((ts.parse().ok()?, id.to_string())))
+        .ok_or_else(|| ApiError::bad("invalid cursor"))
+}
+
+/// `GET /items`, with optional `limit` and `cursor` paging.
+pub async fn list_items(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let kind = type_filter(&params)?;
+    let limit = params.uint("limit")?.map(|l| (l as usize).clamp(1, state.limits.page_max));
+    let after = params.get("cursor").filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
+    let include_deleted = params.get("includeDeleted") == Some("true");
+    let db = profile::resolve(&state, &user, &params)?;
+    let q = ListQuery {
+        kind,
+        include_deleted,
+        limit,
+        after,
+    };
+    let (page, more) = db.read(|tx| Ok(items::list(tx, &q)?))?;
+    let mut out = json!({ "items": items_out(&page, true) });
+    if limit.is_some() {
+        let next = page
+            .last()
+            .filter(|_| more)
+            .map(|l| format!("{}:{}", l.created_at, l.id));
+        out["nextCursor"] = json!(next);
+        out["hasMore"] = json!(more);
+    }
+    Ok(Json(out))
+}
+
+/// `GET /items/since/:timestamp` (§1.4).
+pub async fn since(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    Path(raw): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let ts = timestamp::parse_since_param(&raw)
+        .ok_or_else(|| ApiError::bad("Invalid timestamp format. Use ISO 8601 or Unix ms."))?;
+    let kind = type_filter(&params)?;
+    let db = profile::resolve(&state, &user, &params)?;
+    let found = db.read(|tx| Ok(items::since(tx, ts, kind)?))?;
+    Ok(Json(json!({ "items": items_out(&found, true), "since": raw })))
+}
+
+/// `GET /items/changes?after=<cursor>&limit=<n>`: every item whose latest
+/// version is after the cursor, tombstones included, in commit order. The
+/// cursor is a server-assigned sequence, so no client clock and no number
+/// of same-millisecond writes can make a reader skip a change (D8, D9).
+pub async fn changes(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let after = params.uint("after")?.unwrap_or(0) as i64;
+    let limit = params
+        .uint("limit")?
+        .map_or(state.limits.page_default, |l| l as usize)
+        .clamp(1, state.limits.page_max);
+    let db = profile::resolve(&state, &user, &params)?;
+    let (page, more) = db.read(|tx| Ok(items::changes(tx, after, limit)?))?;
+    let cursor = page.last().map_or(after, |i| i.version);
+    Ok(Json(json!({ "items": items_out(&page, true), "cursor": cursor, "hasMore": more })))
+}
+
+/// `GET /items/:id`: live items only, without `deletedAt` (§1.3).
+pub async fn get_item(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let db = profile::resolve(&state, &user, &params)?;
+    let item = db
+        .read(|tx| Ok(items::live_by_id(tx, &id)?))?
+        .ok_or_else(|| ApiError::not_found("item not found"))?;
+    Ok(Json(json!({ "item": ItemOut::new(&item, false) })))
+}
+
+/// `DELETE /items/:id` and the legacy `DELETE /<type>s/:id`. Always
+/// `{"deleted":true}`, as deployed, even for unknown ids (D22 kept).
+pub async fn delete_item(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let db = profile::resolve(&state, &user, &params)?;
+    let now = state.now();
+    db.write(|tx| items::soft_delete(tx, &id, now))?;
+    Ok(Json(json!({ "deleted": true })))
+}
+
+/// `PATCH /items/:id/tags` and the legacy variants. `{"updated":true}` as
+/// deployed; unknown or deleted ids are left untouched (D22).
+pub async fn patch_tags(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    Path(id): Path<String>,
+    params: Params,
+    body: JsonBody,
+) -> ApiResult<Json<Value>> {
+    let tags = wire::tags_field(body.object()?)?;
+    let db = profile::resolve(&state, &user, &params)?;
+    let now = state.now();
+    db.write(|tx| items::set_tags(tx, state.ids.as_ref(), &id, &tags, now))?;
+    Ok(Json(json!({ "updated": true })))
+}

@@ -1,0 +1,53 @@
+//! `/profiles` (§1.4): no `profile` parameter, not version-checked.
+//! Kept quirk (D20): create answers `userId`, list and get answer `user_id`.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::http::extract::{JsonBody, UserId};
+use crate::state::AppState;
+use crate::store::system::CreateProfileError;
+
+pub async fn list(State(state): State<AppState>, UserId(user): UserId) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "profiles": state.system.profiles(&user)? })))
+}
+
+pub async fn create(State(state): State<AppState>, UserId(user): UserId, body: JsonBody) -> ApiResult<Json<Value>> {
+    let name = body.object()?.get("name").and_then(Value::as_str).unwrap_or("");
+    let id = state.ids.uuid();
+    let p = state
+        .system
+        .create_profile(&user, &id, name, &state.now_iso())
+        .map_err(|e| match e {
+            CreateProfileError::Sqlite(e) => ApiError::from(e),
+            other => ApiError::bad(other.to_string()),
+        })?;
+    // Create its datastore now so that it is born with its dedup flag set
+    // and is never swept by a later restart's cleanup (D17).
+    state.profile_db(&user, &p.id)?;
+    Ok(Json(json!({
+        "profile": {
+            "id": p.id, "userId": p.user_id, "slug": p.slug, "name": p.name,
+            "created_at": p.created_at, "last_used_at": p.last_used_at,
+        },
+        "created": true,
+    })))
+}
+
+pub async fn get(State(state): State<AppState>, UserId(user): UserId, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let p = state
+        .system
+        .profile(&user, &id.to_ascii_lowercase())?
+        .ok_or_else(|| ApiError::not_found("profile not found"))?;
+    Ok(Json(json!({ "profile": p })))
+}
+
+/// Deletes the record only; the data folder stays, as deployed.
+pub async fn delete(State(state): State<AppState>, UserId(user): UserId, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    if !state.system.delete_profile(&user, &id.to_ascii_lowercase())? {
+        return Err(ApiError::bad(format!("Profile '{id}' not found for user '{user}'")));
+    }
+    Ok(Json(json!({ "deleted": true })))
+}

@@ -1,0 +1,159 @@
+//! Per-profile `datastore.sqlite` connections: one per (user, profile),
+//! opened on first use (schema migrated then) and cached for the process.
+//!
+//! Every request runs in one transaction on its profile's connection, under
+//! that connection's mutex, so writes to one profile are serialized (as
+//! better-sqlite3 made them) and the change sequence follows commit order.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::schema;
+
+/// An open profile database and the folder it lives in (images sit beside it).
+pub struct ProfileDb {
+    pub user: String,
+    pub profile: String,
+    pub dir: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl ProfileDb {
+    /// Opens (creating if needed) `dir/datastore.sqlite` and migrates it.
+    pub fn open(user: &str, profile: &str, dir: &Path) -> ApiResult<Self> {
+        std::fs::create_dir_all(dir)?;
+        let conn = open_datastore(&dir.join("datastore.sqlite"))?;
+        Ok(Self {
+            user: user.to_string(),
+            profile: profile.to_string(),
+            dir: dir.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-written
+        // transaction behind (it rolls back on drop), so the connection is
+        // still usable.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction; commits if it returns `Ok`,
+    /// rolls back (nothing written) if it returns `Err`.
+    pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction (a consistent snapshot).
+    pub fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        f(&tx)
+    }
+
+    /// The raw connection, for backups and maintenance.
+    pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+        f(&self.lock())
+    }
+}
+
+/// Opens a datastore file with the server's pragmas and schema.
+pub fn open_datastore(path: &Path) -> ApiResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // WAL + NORMAL survives a killed process (the case of §7); only an OS
+    // crash can lose the last transactions.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // The Node server never enabled foreign keys and legacy schemas carry
+    // FK clauses that must stay inert (§2.1).
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    schema::ensure(&conn)?;
+    Ok(conn)
+}
+
+/// The cache of open profile databases.
+#[derive(Default)]
+pub struct Datastores {
+    open: Mutex<HashMap<(String, String), Arc<ProfileDb>>>,
+}
+
+impl Datastores {
+    /// The profile's folder: `<data>/<user>/profiles/<profile>` (§2.1).
+    /// Callers pass only validated user ids and profile UUIDs, but the path
+    /// is checked here too so nothing can name a folder outside `data_dir`.
+    pub fn profile_dir(data_dir: &Path, user: &str, profile: &str) -> ApiResult<PathBuf> {
+        for part in [user, profile] {
+            if !is_safe_component(part) {
+                return Err(ApiError::bad("invalid profile or user id"));
+            }
+        }
+        Ok(data_dir.join(user).join("profiles").join(profile))
+    }
+
+    /// The open database for (user, profile), opening it if needed.
+    pub fn get(&self, data_dir: &Path, user: &str, profile: &str) -> ApiResult<Arc<ProfileDb>> {
+        let key = (user.to_string(), profile.to_string());
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(db) = open.get(&key) {
+            return Ok(db.clone());
+        }
+        let dir = Self::profile_dir(data_dir, user, profile)?;
+        let db = Arc::new(ProfileDb::open(user, profile, &dir)?);
+        open.insert(key, db.clone());
+        Ok(db)
+    }
+
+    /// Forgets every open connection (server restart in the simulator).
+    pub fn close_all(&self) {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// A single path component that cannot climb out of its parent.
+pub fn is_safe_component(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.len() <= 128
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_components_that_escape_are_refused() {
+        for bad in ["", ".", "..", "a/b", "a\\b", "..%2f", "x\0y"] {
+            assert!(!is_safe_component(bad), "{bad:?}");
+        }
+        assert!(is_safe_component("2f1c6f7e-0000-4000-8000-000000000000"));
+        assert!(is_safe_component("default"));
+        let data = Path::new("/data");
+        assert!(Datastores::profile_dir(data, "u", "../x").is_err());
+    }
+
+    #[test]
+    fn a_failed_write_rolls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = ProfileDb::open("u", "p", dir.path()).unwrap();
+        let r: ApiResult<()> = db.write(|tx| {
+            tx.execute("INSERT INTO settings (key, value) VALUES ('x', '1')", [])?;
+            Err(ApiError::bad("no"))
+        });
+        assert!(r.is_err());
+        let n: i64 = db
+            .read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM settings WHERE key='x'", [], |r| r.get(0))?))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+}

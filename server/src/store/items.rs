@@ -1,0 +1,499 @@
+//! Items: the write semantics of §3 and the reads of §3.7, on one
+//! transaction handed in by the caller.
+//!
+//! Kept from the Node server: sync-path identity (server id, then `syncId`),
+//! undelete by a live push, born-deleted rows for unknown tombstones,
+//! content dedup only off the sync path, `null` metadata keeps the old one.
+//! Fixed: see the D-numbers on each function and `docs/compatibility.md`.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::clock::IdSource;
+use crate::error::{ApiError, ApiResult};
+use crate::store::tags;
+
+/// The four item types of §0.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemType {
+    Url,
+    Text,
+    Tagset,
+    Image,
+}
+
+impl ItemType {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "url" => Self::Url,
+            "text" => Self::Text,
+            "tagset" => Self::Tagset,
+            "image" => Self::Image,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Url => "url",
+            Self::Text => "text",
+            Self::Tagset => "tagset",
+            Self::Image => "image",
+        }
+    }
+}
+
+/// The §1.4 message for a missing or unknown type.
+pub const TYPE_ERROR: &str = "type must be 'url', 'text', 'tagset', or 'image'";
+
+/// A stored item with its tags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub id: String,
+    pub kind: String,
+    pub content: Option<String>,
+    /// The stored JSON text, `None` when absent or empty.
+    pub metadata: Option<String>,
+    pub sync_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: i64,
+    /// `changeSeq`: the change-feed position of this version.
+    pub version: i64,
+    /// Edit time of this version (client clock when known, else arrival).
+    pub edited_at: i64,
+    pub tags: Vec<String>,
+}
+
+impl Item {
+    pub fn is_live(&self) -> bool {
+        self.deleted_at == 0
+    }
+}
+
+/// One item write as it arrives on the sync or non-sync path.
+#[derive(Debug, Clone, Default)]
+pub struct ItemWrite {
+    pub kind: Option<ItemType>,
+    pub content: Option<String>,
+    pub tags: Vec<String>,
+    /// JSON text of the metadata; `None` for absent or null.
+    pub metadata: Option<String>,
+    pub sync_id: Option<String>,
+    /// `Some(ms)` makes this a tombstone (§3.1 step 3).
+    pub deleted_at: Option<i64>,
+    /// Conflict extension: the `version` this edit was based on.
+    pub base_version: Option<i64>,
+    /// Conflict extension: when the edit was made (client clock).
+    pub edited_at: Option<i64>,
+}
+
+impl ItemWrite {
+    pub fn is_tombstone(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteStatus {
+    /// A new row.
+    Created,
+    /// An existing row changed (also undelete and tombstone).
+    Updated,
+    /// Identical to what was stored: nothing written, no new version
+    /// (fixes the echo and frequency noise of D10/D11/D21).
+    Unchanged,
+    /// Conflict extension: a concurrent later edit is kept; nothing written.
+    Stale,
+}
+
+impl WriteStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Unchanged => "unchanged",
+            Self::Stale => "stale",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteOutcome {
+    pub id: String,
+    pub kind: String,
+    pub status: WriteStatus,
+    pub version: i64,
+}
+
+const COLS: &str = "id, type, content, metadata, COALESCE(syncId, ''), CAST(createdAt AS INTEGER), \
+                    CAST(updatedAt AS INTEGER), CAST(COALESCE(deletedAt, 0) AS INTEGER), \
+                    COALESCE(changeSeq, 0), COALESCE(editedAt, 0)";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
+    let metadata: Option<String> = r.get(3)?;
+    Ok(Item {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        content: r.get(2)?,
+        metadata: metadata.filter(|m| !m.is_empty()),
+        sync_id: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+        deleted_at: r.get(7)?,
+        version: r.get(8)?,
+        edited_at: r.get(9)?,
+        tags: Vec::new(),
+    })
+}
+
+/// Checks the §1.4 rules, in the Node server's order and wording. A
+/// tombstone on the sync path needs only a valid type (fixes D23: deleting
+/// no longer requires re-sending content and tags).
+pub fn validate(w: &ItemWrite) -> ApiResult<ItemType> {
+    let kind = w.kind.ok_or_else(|| ApiError::bad(TYPE_ERROR))?;
+    if w.is_tombstone() && w.sync_id.is_some() {
+        return Ok(kind);
+    }
+    let empty = w.content.as_deref().is_none_or(str::is_empty);
+    match kind {
+        ItemType::Url if empty => Err(ApiError::bad("content (URL) is required for type 'url'")),
+        ItemType::Text if empty => Err(ApiError::bad("content is required for type 'text'")),
+        ItemType::Tagset if w.tags.is_empty() => Err(ApiError::bad("tags are required for type 'tagset'")),
+        _ => Ok(kind),
+    }
+}
+
+fn next_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT COALESCE(MAX(changeSeq), 0) + 1 FROM items")?
+        .query_row([], |r| r.get(0))
+}
+
+fn with_tags(conn: &Connection, mut item: Item) -> rusqlite::Result<Item> {
+    item.tags = tags::of_item(conn, &item.id)?;
+    Ok(item)
+}
+
+/// Any row by server id (live or deleted).
+pub fn by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Item>> {
+    let row = conn
+        .prepare_cached(&format!("SELECT {COLS} FROM items WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?;
+    row.map(|i| with_tags(conn, i)).transpose()
+}
+
+/// The live row with this id, as `GET /items/:id` wants it.
+pub fn live_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Item>> {
+    Ok(by_id(conn, id)?.filter(Item::is_live))
+}
+
+/// §3.1 steps 1–2: server id first, then the `syncId` column. Where several
+/// rows share a `syncId` the choice is deterministic (live first, then the
+/// newest), not arbitrary (D31).
+pub fn by_sync_id(conn: &Connection, sid: &str) -> rusqlite::Result<Option<Item>> {
+    if let Some(i) = by_id(conn, sid)? {
+        return Ok(Some(i));
+    }
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM items WHERE syncId = ?1
+             ORDER BY (COALESCE(deletedAt, 0) = 0) DESC, updatedAt DESC, rowid DESC LIMIT 1"
+        ))?
+        .query_row([sid], from_row)
+        .optional()?;
+    row.map(|i| with_tags(conn, i)).transpose()
+}
+
+/// Saves one item by the rules of §3.1 (with a sync id) or §3.2 (without).
+/// Images go through `store::images` instead.
+pub fn save(conn: &Connection, ids: &dyn IdSource, w: &ItemWrite, now: i64) -> ApiResult<WriteOutcome> {
+    let kind = validate(w)?;
+    match w.sync_id.as_deref() {
+        Some(sid) => save_synced(conn, ids, kind, sid, w, now),
+        None => save_unsynced(conn, ids, kind, w, now),
+    }
+}
+
+fn outcome(item: &Item, status: WriteStatus) -> WriteOutcome {
+    WriteOutcome {
+        id: item.id.clone(),
+        kind: item.kind.clone(),
+        status,
+        version: item.version,
+    }
+}
+
+/// Whether an edit based on `base` and made at `edited` may overwrite
+/// `row` (conflict extension, `docs/protocol.md`). v1 writes carry no base
+/// and always apply, exactly as before.
+fn wins_over(row: &Item, w: &ItemWrite, now: i64) -> bool {
+    let Some(base) = w.base_version else {
+        return true;
+    };
+    if base == row.version {
+        return true; // a fast-forward: nobody wrote in between
+    }
+    let stored = if row.edited_at > 0 { row.edited_at } else { row.updated_at };
+    w.edited_at.unwrap_or(now) > stored
+}
+
+fn save_synced(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    kind: ItemType,
+    sid: &str,
+    w: &ItemWrite,
+    now: i64,
+) -> ApiResult<WriteOutcome> {
+    let Some(row) = by_sync_id(conn, sid)? else {
+        return insert(conn, ids, kind, sid, w, now);
+    };
+    if !wins_over(&row, w, now) {
+        return Ok(outcome(&row, WriteStatus::Stale));
+    }
+    let edited = w.edited_at.unwrap_or(now);
+    if let Some(deleted_at) = w.deleted_at {
+        // §3.1 step 3. Departure (D23): the tags of the deleted row stay
+        // as they were instead of gaining the request's tags, and a second
+        // tombstone is a no-op.
+        if !row.is_live() {
+            return Ok(outcome(&row, WriteStatus::Unchanged));
+        }
+        let v = next_version(conn)?;
+        conn.prepare_cached(
+            "UPDATE items SET deletedAt = ?2, updatedAt = ?3, changeSeq = ?4, editedAt = ?5 WHERE id = ?1",
+        )?
+        .execute(params![row.id, deleted_at, now, v, edited])?;
+        return Ok(WriteOutcome {
+            version: v,
+            ..outcome(&row, WriteStatus::Updated)
+        });
+    }
+    // §3.1 step 4: live update, also undelete. Null metadata keeps the old
+    // value (D25 kept for v1: mobile sends null on every push) unless the
+    // client uses the conflict extension, where null means "none".
+    let metadata = match (&w.metadata, w.base_version) {
+        (Some(m), _) => Some(m.clone()),
+        (None, Some(_)) => None,
+        (None, None) => row.metadata.clone(),
+    };
+    let same = row.kind == kind.as_str()
+        && row.content == w.content
+        && row.metadata == metadata
+        && row.is_live()
+        && tags::same_set(&row.tags, &w.tags);
+    if same {
+        return Ok(outcome(&row, WriteStatus::Unchanged));
+    }
+    let v = next_version(conn)?;
+    conn.prepare_cached(
+        "UPDATE items SET type = ?2, content = ?3, metadata = ?4, deletedAt = 0, updatedAt = ?5,
+                changeSeq = ?6, editedAt = ?7 WHERE id = ?1",
+    )?
+    .execute(params![row.id, kind.as_str(), w.content, metadata, now, v, edited])?;
+    tags::replace(conn, ids, &row.id, &w.tags, now)?;
+    Ok(WriteOutcome {
+        id: row.id,
+        kind: kind.as_str().to_string(),
+        status: WriteStatus::Updated,
+        version: v,
+    })
+}
+
+fn insert(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    kind: ItemType,
+    sync_id: &str,
+    w: &ItemWrite,
+    now: i64,
+) -> ApiResult<WriteOutcome> {
+    let id = ids.uuid();
+    let v = next_version(conn)?;
+    conn.prepare_cached(
+        "INSERT INTO items (id, type, content, metadata, syncId, syncSource, syncedAt, createdAt, updatedAt,
+                            deletedAt, changeSeq, editedAt)
+         VALUES (?1, ?2, ?3, ?4, ?5, '', 0, ?6, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        id,
+        kind.as_str(),
+        w.content,
+        w.metadata,
+        sync_id,
+        now,
+        w.deleted_at.unwrap_or(0),
+        v,
+        w.edited_at.unwrap_or(now)
+    ])?;
+    tags::replace(conn, ids, &id, &w.tags, now)?;
+    Ok(WriteOutcome {
+        id,
+        kind: kind.as_str().to_string(),
+        status: WriteStatus::Created,
+        version: v,
+    })
+}
+
+/// §3.2: the non-sync path dedups live rows by content (tagsets by their
+/// tag set). A `deletedAt` on a matched row is ignored, as deployed.
+fn save_unsynced(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    kind: ItemType,
+    w: &ItemWrite,
+    now: i64,
+) -> ApiResult<WriteOutcome> {
+    let found = match w.content.as_deref().filter(|c| !c.is_empty()) {
+        Some(content) => conn
+            .prepare_cached(&format!(
+                "SELECT {COLS} FROM items WHERE type = ?1 AND content = ?2 AND COALESCE(deletedAt, 0) = 0
+                 ORDER BY createdAt, rowid LIMIT 1"
+            ))?
+            .query_row(params![kind.as_str(), content], from_row)
+            .optional()?
+            .map(|i| with_tags(conn, i))
+            .transpose()?,
+        None if kind == ItemType::Tagset => live_tagset_with(conn, &w.tags)?,
+        None => None,
+    };
+    let Some(row) = found else {
+        return insert(conn, ids, kind, "", w, now);
+    };
+    let metadata = w.metadata.clone().or(row.metadata.clone());
+    if metadata == row.metadata && tags::same_set(&row.tags, &w.tags) {
+        return Ok(outcome(&row, WriteStatus::Unchanged));
+    }
+    let v = next_version(conn)?;
+    conn.prepare_cached("UPDATE items SET metadata = ?2, updatedAt = ?3, changeSeq = ?4, editedAt = ?3 WHERE id = ?1")?
+        .execute(params![row.id, metadata, now, v])?;
+    tags::replace(conn, ids, &row.id, &w.tags, now)?;
+    Ok(WriteOutcome {
+        version: v,
+        ..outcome(&row, WriteStatus::Updated)
+    })
+}
+
+fn live_tagset_with(conn: &Connection, want: &[String]) -> rusqlite::Result<Option<Item>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {COLS} FROM items WHERE type = 'tagset' AND COALESCE(deletedAt, 0) = 0 ORDER BY createdAt, rowid"
+    ))?;
+    let rows = st.query_map([], from_row)?;
+    for r in rows {
+        let item = with_tags(conn, r?)?;
+        if tags::same_set(&item.tags, want) {
+            return Ok(Some(item));
+        }
+    }
+    Ok(None)
+}
+
+/// `DELETE /items/:id` (§3.5): soft delete of a live row; `false` when
+/// there was nothing live to delete.
+pub fn soft_delete(conn: &Connection, id: &str, now: i64) -> ApiResult<bool> {
+    let v = next_version(conn)?;
+    let n = conn
+        .prepare_cached(
+            "UPDATE items SET deletedAt = ?2, updatedAt = ?2, changeSeq = ?3, editedAt = ?2
+             WHERE id = ?1 AND COALESCE(deletedAt, 0) = 0",
+        )?
+        .execute(params![id, now, v])?;
+    Ok(n == 1)
+}
+
+/// `PATCH /items/:id/tags` (§3.6). Departure (D22): unknown or deleted
+/// items are left alone, so no orphan links and no spurious `updatedAt`.
+pub fn set_tags(conn: &Connection, ids: &dyn IdSource, id: &str, names: &[String], now: i64) -> ApiResult<bool> {
+    let Some(item) = live_by_id(conn, id)? else {
+        return Ok(false);
+    };
+    if tags::replace(conn, ids, &item.id, names, now)? {
+        let v = next_version(conn)?;
+        conn.prepare_cached("UPDATE items SET updatedAt = ?2, changeSeq = ?3, editedAt = ?2 WHERE id = ?1")?
+            .execute(params![id, now, v])?;
+    }
+    Ok(true)
+}
+
+/// Attaches tags to many items, with one query per item for small sets
+/// and one pass over all links for large ones.
+pub fn attach_tags(conn: &Connection, items: &mut [Item]) -> rusqlite::Result<()> {
+    if items.len() <= 64 {
+        for it in items.iter_mut() {
+            it.tags = tags::of_item(conn, &it.id)?;
+        }
+        return Ok(());
+    }
+    let mut all = tags::of_all(conn)?;
+    for it in items.iter_mut() {
+        it.tags = all.remove(&it.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+fn query_items(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<Vec<Item>> {
+    let mut st = conn.prepare_cached(sql)?;
+    let rows = st.query_map(params, from_row)?;
+    let mut items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    attach_tags(conn, &mut items)?;
+    Ok(items)
+}
+
+/// `GET /items` filters and its paging extension.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub kind: Option<ItemType>,
+    pub include_deleted: bool,
+    pub limit: Option<usize>,
+    /// `(createdAt, id)` of the last item of the previous page.
+    pub after: Option<(i64, String)>,
+}
+
+/// `GET /items`: `createdAt` descending (ties by id, so paging is exact).
+/// Returns the page and whether more rows follow it.
+pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Vec<Item>, bool)> {
+    let (ca, cid) = q.after.clone().unwrap_or((i64::MAX, String::new()));
+    let has_after = q.after.is_some();
+    let limit = q.limit.map_or(-1, |l| l as i64 + 1);
+    let sql = format!(
+        "SELECT {COLS} FROM items
+         WHERE (?1 IS NULL OR type = ?1) AND (?2 OR COALESCE(deletedAt, 0) = 0)
+           AND (NOT ?3 OR createdAt < ?4 OR (createdAt = ?4 AND id < ?5))
+         ORDER BY createdAt DESC, id DESC LIMIT ?6"
+    );
+    let mut items = query_items(
+        conn,
+        &sql,
+        params![q.kind.map(ItemType::as_str), q.include_deleted, has_after, ca, cid, limit],
+    )?;
+    let more = q.limit.is_some_and(|l| items.len() > l);
+    if let Some(l) = q.limit {
+        items.truncate(l);
+    }
+    Ok((items, more))
+}
+
+/// `GET /items/since/:ts`: strictly newer `updatedAt`, tombstones included,
+/// oldest first (§3.7).
+pub fn since(conn: &Connection, ts: i64, kind: Option<ItemType>) -> rusqlite::Result<Vec<Item>> {
+    let sql = format!(
+        "SELECT {COLS} FROM items WHERE updatedAt > ?1 AND (?2 IS NULL OR type = ?2)
+         ORDER BY updatedAt, changeSeq"
+    );
+    query_items(conn, &sql, params![ts, kind.map(ItemType::as_str)])
+}
+
+/// The change feed: every item whose latest version is after `after`, in
+/// version order, at most `limit`. Returns the page and whether more follow.
+pub fn changes(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<(Vec<Item>, bool)> {
+    let sql = format!("SELECT {COLS} FROM items WHERE changeSeq > ?1 ORDER BY changeSeq LIMIT ?2");
+    let mut items = query_items(conn, &sql, params![after, limit as i64 + 1])?;
+    let more = items.len() > limit;
+    items.truncate(limit);
+    Ok((items, more))
+}
+
+/// The newest version in this profile (the change feed's head).
+pub fn head_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT COALESCE(MAX(changeSeq), 0) FROM items", [], |r| r.get(0))
+}

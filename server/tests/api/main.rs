@@ -1,0 +1,10 @@
+//! Endpoint tests through the real `Router`, in-process (one test binary).
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bad_input;
+mod extensions;
+mod items;
+mod legacy;
+mod pipeline;
+mod profiles_backups;
