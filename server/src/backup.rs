@@ -49,7 +49,9 @@ fn stamp_ms(name: &str) -> Option<i64> {
 }
 
 fn dir_size(p: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else { return 0 };
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
     rd.flatten()
         .map(|e| match e.file_type() {
             Ok(t) if t.is_dir() => dir_size(&e.path()),
@@ -69,7 +71,10 @@ fn user_backup_dir(state: &AppState, user: &str) -> ApiResult<PathBuf> {
 /// Copies a live SQLite file with the online backup API (consistent even
 /// while the server writes to it).
 fn copy_db(src: &Path, dst: &Path) -> ApiResult<()> {
-    let from = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    let from = Connection::open_with_flags(
+        src,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     from.busy_timeout(std::time::Duration::from_secs(5))?;
     from.backup(rusqlite::MAIN_DB, dst, None)?;
     Ok(())
@@ -95,7 +100,11 @@ fn link_or_copy_tree(src: &Path, dst: &Path) -> ApiResult<()> {
 fn counts(db: &Path) -> ApiResult<Value> {
     let c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let n = |sql: &str| -> rusqlite::Result<i64> { c.query_row(sql, [], |r| r.get(0)) };
-    let live = |t: &str| n(&format!("SELECT COUNT(*) FROM items WHERE type = '{t}' AND COALESCE(deletedAt, 0) = 0"));
+    let live = |t: &str| {
+        n(&format!(
+            "SELECT COUNT(*) FROM items WHERE type = '{t}' AND COALESCE(deletedAt, 0) = 0"
+        ))
+    };
     Ok(json!({
         "urls": live("url")?, "texts": live("text")?, "tagsets": live("tagset")?,
         "images": live("image")?, "tags": n("SELECT COUNT(*) FROM tags")?,
@@ -141,7 +150,10 @@ pub fn backup_user(state: &AppState, user: &str) -> ApiResult<Value> {
         "version": "2.0", "timestamp": format_iso(now), "userId": user,
         "backupType": "snapshot", "profiles": profiles, "tableCounts": totals,
     });
-    std::fs::write(tmp.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap_or_default())?;
+    std::fs::write(
+        tmp.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
+    )?;
     if done.exists() {
         std::fs::remove_dir_all(&done)?;
     }
@@ -160,7 +172,9 @@ pub fn backup_system(state: &AppState) -> ApiResult<PathBuf> {
     std::fs::create_dir_all(&root)?;
     let name = format!("system-{}.db", stamp(state.now()));
     let tmp = root.join(format!(".{name}.partial"));
-    state.system.with_conn(|c| c.backup(rusqlite::MAIN_DB, &tmp, None))?;
+    state
+        .system
+        .with_conn(|c| c.backup(rusqlite::MAIN_DB, &tmp, None))?;
     let done = root.join(&name);
     std::fs::rename(&tmp, &done)?;
     let mut all: Vec<_> = std::fs::read_dir(&root)?

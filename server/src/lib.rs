@@ -2,6 +2,7 @@
 //! `main`, the tests and the simulator alike. See `docs/architecture.md`.
 
 pub mod backup;
+pub mod boot;
 pub mod clock;
 pub mod error;
 pub mod http;

@@ -156,10 +156,15 @@ pub fn parse_since_param(raw: &str) -> Option<i64> {
     parse_iso(t)
 }
 
+/// A JSON value that is present but is not a timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a timestamp (Unix ms or ISO 8601)")]
+pub struct NotATimestamp;
+
 /// A timestamp inside a JSON body: an integer or float (truncated), a string
 /// of digits, or an ISO string. `Ok(None)` for null/absent/`0`-ish "no value";
-/// `Err(())` when the value is present but unreadable.
-pub fn from_json(v: &serde_json::Value) -> Result<Option<i64>, ()> {
+/// `Err` when the value is present but unreadable.
+pub fn from_json(v: &serde_json::Value) -> Result<Option<i64>, NotATimestamp> {
     use serde_json::Value;
     match v {
         Value::Null => Ok(None),
@@ -172,7 +177,7 @@ pub fn from_json(v: &serde_json::Value) -> Result<Option<i64>, ()> {
                         .filter(|f| f.is_finite())
                         .map(|f| f.trunc() as i64)
                 })
-                .ok_or(())?;
+                .ok_or(NotATimestamp)?;
             Ok((ms != 0).then_some(ms))
         }
         Value::String(s) if s.trim().is_empty() => Ok(None),
@@ -184,9 +189,9 @@ pub fn from_json(v: &serde_json::Value) -> Result<Option<i64>, ()> {
                     return Ok((ms != 0).then_some(ms));
                 }
             }
-            parse_iso(t).map(Some).ok_or(())
+            parse_iso(t).map(Some).ok_or(NotATimestamp)
         }
-        _ => Err(()),
+        _ => Err(NotATimestamp),
     }
 }
 
@@ -270,7 +275,7 @@ mod tests {
         );
         assert_eq!(from_json(&json!(null)), Ok(None));
         assert_eq!(from_json(&json!(0)), Ok(None));
-        assert_eq!(from_json(&json!("nope")), Err(()));
-        assert_eq!(from_json(&json!([1])), Err(()));
+        assert_eq!(from_json(&json!("nope")), Err(NotATimestamp));
+        assert_eq!(from_json(&json!([1])), Err(NotATimestamp));
     }
 }

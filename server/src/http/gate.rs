@@ -34,7 +34,11 @@ fn parse_int_like_js(v: &str) -> i64 {
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).take(18).collect();
+    let digits: String = rest
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(18)
+        .collect();
     let n = digits.parse::<i64>().unwrap_or(0);
     if neg {
         -n
@@ -81,7 +85,11 @@ fn bearer_key(headers: &HeaderMap) -> Option<&str> {
 
 /// Auth, then the version check, then an early 413 on a declared
 /// oversize body (before anything reads it).
-pub async fn auth_and_versions(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn auth_and_versions(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path();
     if path == "/" {
         return next.run(req).await;
@@ -134,12 +142,19 @@ mod tests {
         h.insert(PROTOCOL_HEADER, HeaderValue::from_static("2"));
         assert!(matches!(
             check_versions(&h),
-            Err(ApiError::VersionMismatch { datastore: false, client: 2, .. })
+            Err(ApiError::VersionMismatch {
+                datastore: false,
+                client: 2,
+                ..
+            })
         ));
         h.insert(DATASTORE_HEADER, HeaderValue::from_static("2"));
         assert!(matches!(
             check_versions(&h),
-            Err(ApiError::VersionMismatch { datastore: true, .. })
+            Err(ApiError::VersionMismatch {
+                datastore: true,
+                ..
+            })
         ));
     }
 }

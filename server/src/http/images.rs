@@ -35,7 +35,10 @@ async fn from_multipart(req: Request, state: &AppState) -> ApiResult<Upload> {
         match field.name() {
             Some("file") => {
                 let filename = field.file_name().unwrap_or("upload").to_string();
-                let mime = field.content_type().unwrap_or("application/octet-stream").to_string();
+                let mime = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
                 let bytes = field
                     .bytes()
                     .await
@@ -63,10 +66,13 @@ async fn from_json(req: Request, state: &AppState) -> ApiResult<Upload> {
     let body = JsonBody::from_request(req, state).await?;
     let obj = body.object()?;
     let s = |k: &str| obj.get(k).and_then(Value::as_str).filter(|v| !v.is_empty());
-    let content = s("content").ok_or_else(|| ApiError::bad("content (base64 image data) is required"))?;
+    let content =
+        s("content").ok_or_else(|| ApiError::bad("content (base64 image data) is required"))?;
     let filename = s("filename").ok_or_else(|| ApiError::bad("filename is required"))?;
     let mime = s("mime").ok_or_else(|| ApiError::bad("mime type is required"))?;
-    let b64 = content.split_once("base64,").map_or(content, |(_, rest)| rest);
+    let b64 = content
+        .split_once("base64,")
+        .map_or(content, |(_, rest)| rest);
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .map_err(|_| ApiError::bad("content must be base64 image data"))?;
@@ -111,11 +117,17 @@ pub async fn post_image(
         sync_id: None,
     };
     let out = db.write(|tx| images::save(tx, state.ids.as_ref(), &db.dir, &img, now))?;
-    Ok(Json(json!({ "id": out.id, "type": "image", "created": true })))
+    Ok(Json(
+        json!({ "id": out.id, "type": "image", "created": true }),
+    ))
 }
 
 /// `GET /images`.
-pub async fn list_images(State(state): State<AppState>, UserId(user): UserId, params: Params) -> ApiResult<Json<Value>> {
+pub async fn list_images(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    params: Params,
+) -> ApiResult<Json<Value>> {
     let db = profile::resolve(&state, &user, &params)?;
     let list = db.read(|tx| images::list(tx))?;
     Ok(Json(json!({ "images": list })))
@@ -133,13 +145,22 @@ pub async fn get_image(
     let name: String = f
         .filename
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .filter(|c| *c != '"' && *c != '\\')
         .collect();
     Ok((
         [
             (header::CONTENT_TYPE, f.mime),
-            (header::CONTENT_DISPOSITION, format!("inline; filename=\"{name}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}\""),
+            ),
         ],
         f.bytes,
     )

@@ -19,12 +19,19 @@ use crate::timestamp;
 pub fn type_filter(params: &Params) -> ApiResult<Option<ItemType>> {
     match params.get("type") {
         None | Some("") => Ok(None),
-        Some(t) => ItemType::parse(t).map(Some).ok_or_else(|| ApiError::bad(TYPE_ERROR)),
+        Some(t) => ItemType::parse(t)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad(TYPE_ERROR)),
     }
 }
 
 /// Saves one parsed item in `tx` (images through the image store).
-fn save_one(state: &AppState, db: &ProfileDb, tx: &rusqlite::Connection, v: &Value) -> ApiResult<WriteOutcome> {
+fn save_one(
+    state: &AppState,
+    db: &ProfileDb,
+    tx: &rusqlite::Connection,
+    v: &Value,
+) -> ApiResult<WriteOutcome> {
     let now = state.now();
     let (w, img) = wire::parse_item(v, now)?;
     if w.kind == Some(ItemType::Image) {
@@ -113,8 +120,14 @@ pub async fn list_items(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let kind = type_filter(&params)?;
-    let limit = params.uint("limit")?.map(|l| (l as usize).clamp(1, state.limits.page_max));
-    let after = params.get("cursor").filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
+    let limit = params
+        .uint("limit")?
+        .map(|l| (l as usize).clamp(1, state.limits.page_max));
+    let after = params
+        .get("cursor")
+        .filter(|c| !c.is_empty())
+        .map(parse_cursor)
+        .transpose()?;
     let include_deleted = params.get("includeDeleted") == Some("true");
     let db = profile::resolve(&state, &user, &params)?;
     let q = ListQuery {
@@ -148,7 +161,9 @@ pub async fn since(
     let kind = type_filter(&params)?;
     let db = profile::resolve(&state, &user, &params)?;
     let found = db.read(|tx| Ok(items::since(tx, ts, kind)?))?;
-    Ok(Json(json!({ "items": items_out(&found, true), "since": raw })))
+    Ok(Json(
+        json!({ "items": items_out(&found, true), "since": raw }),
+    ))
 }
 
 /// `GET /items/changes?after=<cursor>&limit=<n>`: every item whose latest
@@ -168,7 +183,9 @@ pub async fn changes(
     let db = profile::resolve(&state, &user, &params)?;
     let (page, more) = db.read(|tx| Ok(items::changes(tx, after, limit)?))?;
     let cursor = page.last().map_or(after, |i| i.version);
-    Ok(Json(json!({ "items": items_out(&page, true), "cursor": cursor, "hasMore": more })))
+    Ok(Json(
+        json!({ "items": items_out(&page, true), "cursor": cursor, "hasMore": more }),
+    ))
 }
 
 /// `GET /items/:id`: live items only, without `deletedAt` (§1.3).

@@ -36,7 +36,11 @@ fn live_of(state: &AppState, user: &str, params: &Params, kind: ItemType) -> Api
     Ok(db.read(|tx| Ok(items::list(tx, &q)?))?.0)
 }
 
-fn write_unsynced(kind: ItemType, content: Option<String>, obj: &Map<String, Value>) -> ApiResult<ItemWrite> {
+fn write_unsynced(
+    kind: ItemType,
+    content: Option<String>,
+    obj: &Map<String, Value>,
+) -> ApiResult<ItemWrite> {
     Ok(ItemWrite {
         kind: Some(kind),
         content,
@@ -46,7 +50,10 @@ fn write_unsynced(kind: ItemType, content: Option<String>, obj: &Map<String, Val
     })
 }
 
-fn entries<'a>(body: &'a Map<String, Value>, key: &str) -> impl Iterator<Item = &'a Map<String, Value>> {
+fn entries<'a>(
+    body: &'a Map<String, Value>,
+    key: &str,
+) -> impl Iterator<Item = &'a Map<String, Value>> {
     body.get(key)
         .and_then(Value::as_array)
         .into_iter()
@@ -55,7 +62,10 @@ fn entries<'a>(body: &'a Map<String, Value>, key: &str) -> impl Iterator<Item = 
 }
 
 fn non_empty_str(obj: &Map<String, Value>, k: &str) -> Option<String> {
-    obj.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string)
+    obj.get(k)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// `POST /webhook`: entries without `url`/`content`/tags are skipped;
@@ -96,16 +106,29 @@ pub async fn webhook(
 }
 
 /// `GET /urls`: `savedAt` is `createdAt`, as deployed.
-pub async fn list_urls(State(state): State<AppState>, UserId(user): UserId, params: Params) -> ApiResult<Json<Value>> {
+pub async fn list_urls(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    params: Params,
+) -> ApiResult<Json<Value>> {
     let urls: Vec<Value> = live_of(&state, &user, &params, ItemType::Url)?
         .iter()
-        .map(|i| with_metadata(json!({"id": i.id, "url": i.content, "savedAt": i.created_at, "tags": i.tags}), i))
+        .map(|i| {
+            with_metadata(
+                json!({"id": i.id, "url": i.content, "savedAt": i.created_at, "tags": i.tags}),
+                i,
+            )
+        })
         .collect();
     Ok(Json(json!({ "urls": urls })))
 }
 
 /// `GET /texts`.
-pub async fn list_texts(State(state): State<AppState>, UserId(user): UserId, params: Params) -> ApiResult<Json<Value>> {
+pub async fn list_texts(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    params: Params,
+) -> ApiResult<Json<Value>> {
     let texts: Vec<Value> = live_of(&state, &user, &params, ItemType::Text)?
         .iter()
         .map(|i| {
@@ -119,7 +142,11 @@ pub async fn list_texts(State(state): State<AppState>, UserId(user): UserId, par
 }
 
 /// `GET /tagsets`.
-pub async fn list_tagsets(State(state): State<AppState>, UserId(user): UserId, params: Params) -> ApiResult<Json<Value>> {
+pub async fn list_tagsets(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    params: Params,
+) -> ApiResult<Json<Value>> {
     let sets: Vec<Value> = live_of(&state, &user, &params, ItemType::Tagset)?
         .iter()
         .map(|i| with_metadata(json!({"id": i.id, "createdAt": i.created_at, "updatedAt": i.updated_at, "tags": i.tags}), i))
@@ -127,7 +154,12 @@ pub async fn list_tagsets(State(state): State<AppState>, UserId(user): UserId, p
     Ok(Json(json!({ "tagsets": sets })))
 }
 
-fn save_single(state: &AppState, user: &str, params: &Params, w: ItemWrite) -> ApiResult<Json<Value>> {
+fn save_single(
+    state: &AppState,
+    user: &str,
+    params: &Params,
+    w: ItemWrite,
+) -> ApiResult<Json<Value>> {
     let db = profile::resolve(state, user, params)?;
     let now = state.now();
     let out = db.write(|tx| items::save(tx, state.ids.as_ref(), &w, now))?;
@@ -142,8 +174,14 @@ pub async fn post_text(
     body: JsonBody,
 ) -> ApiResult<Json<Value>> {
     let obj = body.object()?;
-    let content = non_empty_str(obj, "content").ok_or_else(|| ApiError::bad("content is required"))?;
-    save_single(&state, &user, &params, write_unsynced(ItemType::Text, Some(content), obj)?)
+    let content =
+        non_empty_str(obj, "content").ok_or_else(|| ApiError::bad("content is required"))?;
+    save_single(
+        &state,
+        &user,
+        &params,
+        write_unsynced(ItemType::Text, Some(content), obj)?,
+    )
 }
 
 /// `POST /tagsets` `{tags, metadata?}`.
@@ -162,7 +200,11 @@ pub async fn post_tagset(
 }
 
 /// `GET /tags`: every tag, stored frecency score descending (§1.4).
-pub async fn list_tags(State(state): State<AppState>, UserId(user): UserId, params: Params) -> ApiResult<Json<Value>> {
+pub async fn list_tags(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    params: Params,
+) -> ApiResult<Json<Value>> {
     let db = profile::resolve(&state, &user, &params)?;
     let stats = db.read(|tx| Ok(tags::stats(tx)?))?;
     Ok(Json(json!({ "tags": stats })))

@@ -64,24 +64,38 @@ pub fn app(state: AppState) -> Router {
         .route("/items/batch", axum::routing::post(items::post_batch))
         .route("/items/changes", get(items::changes))
         .route("/items/since/{ts}", get(items::since))
-        .route("/items/{id}", get(items::get_item).delete(items::delete_item))
+        .route(
+            "/items/{id}",
+            get(items::get_item).delete(items::delete_item),
+        )
         .route("/items/{id}/tags", patch(items::patch_tags))
         .route("/webhook", axum::routing::post(legacy::webhook))
         .route("/urls", get(legacy::list_urls))
         .route("/texts", get(legacy::list_texts).post(legacy::post_text))
-        .route("/tagsets", get(legacy::list_tagsets).post(legacy::post_tagset))
+        .route(
+            "/tagsets",
+            get(legacy::list_tagsets).post(legacy::post_tagset),
+        )
         .route("/tags", get(legacy::list_tags))
         .route("/images", get(images::list_images).post(images::post_image))
         .route("/images/{id}", get(images::get_image))
         .route("/profiles", get(profiles::list).post(profiles::create))
-        .route("/profiles/{id}", get(profiles::get).delete(profiles::delete))
+        .route(
+            "/profiles/{id}",
+            get(profiles::get).delete(profiles::delete),
+        )
         .route("/backups", get(backups::list).post(backups::create));
     for base in ["/urls", "/texts", "/tagsets", "/images"] {
         r = legacy_item(r, base);
     }
     r.fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), gate::auth_and_versions))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            gate::auth_and_versions,
+        ))
         .layer(middleware::from_fn(gate::version_headers))
-        .layer(axum::extract::DefaultBodyLimit::max(state.limits.body_bytes))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.limits.body_bytes,
+        ))
         .with_state(state)
 }

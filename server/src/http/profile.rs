@@ -26,7 +26,10 @@ pub fn is_uuid(s: &str) -> bool {
 
 /// The database the request's `profile` parameter names, for `user`.
 pub fn resolve(state: &AppState, user: &str, params: &Params) -> ApiResult<Arc<ProfileDb>> {
-    let raw = params.get("profile").filter(|p| !p.is_empty()).unwrap_or("default");
+    let raw = params
+        .get("profile")
+        .filter(|p| !p.is_empty())
+        .unwrap_or("default");
     let strict = params.get("strictProfile") == Some("true");
     let found = if is_uuid(raw) {
         state.system.profile(user, &raw.to_ascii_lowercase())?

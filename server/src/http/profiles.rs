@@ -14,8 +14,16 @@ pub async fn list(State(state): State<AppState>, UserId(user): UserId) -> ApiRes
     Ok(Json(json!({ "profiles": state.system.profiles(&user)? })))
 }
 
-pub async fn create(State(state): State<AppState>, UserId(user): UserId, body: JsonBody) -> ApiResult<Json<Value>> {
-    let name = body.object()?.get("name").and_then(Value::as_str).unwrap_or("");
+pub async fn create(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    body: JsonBody,
+) -> ApiResult<Json<Value>> {
+    let name = body
+        .object()?
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let id = state.ids.uuid();
     let p = state
         .system
@@ -36,7 +44,11 @@ pub async fn create(State(state): State<AppState>, UserId(user): UserId, body: J
     })))
 }
 
-pub async fn get(State(state): State<AppState>, UserId(user): UserId, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let p = state
         .system
         .profile(&user, &id.to_ascii_lowercase())?
@@ -45,9 +57,18 @@ pub async fn get(State(state): State<AppState>, UserId(user): UserId, Path(id): 
 }
 
 /// Deletes the record only; the data folder stays, as deployed.
-pub async fn delete(State(state): State<AppState>, UserId(user): UserId, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    if !state.system.delete_profile(&user, &id.to_ascii_lowercase())? {
-        return Err(ApiError::bad(format!("Profile '{id}' not found for user '{user}'")));
+pub async fn delete(
+    State(state): State<AppState>,
+    UserId(user): UserId,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if !state
+        .system
+        .delete_profile(&user, &id.to_ascii_lowercase())?
+    {
+        return Err(ApiError::bad(format!(
+            "Profile '{id}' not found for user '{user}'"
+        )));
     }
     Ok(Json(json!({ "deleted": true })))
 }

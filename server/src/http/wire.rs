@@ -73,14 +73,18 @@ impl<'a> ItemOut<'a> {
             metadata,
             created_iso: format_iso(item.created_at),
             updated_iso: format_iso(item.updated_at),
-            deleted_iso: with_deleted.then(|| (item.deleted_at != 0).then(|| format_iso(item.deleted_at))),
+            deleted_iso: with_deleted
+                .then(|| (item.deleted_at != 0).then(|| format_iso(item.deleted_at))),
             version: item.version,
         }
     }
 }
 
 pub fn items_out(items: &[Item], with_deleted: bool) -> Vec<ItemOut<'_>> {
-    items.iter().map(|i| ItemOut::new(i, with_deleted)).collect()
+    items
+        .iter()
+        .map(|i| ItemOut::new(i, with_deleted))
+        .collect()
 }
 
 fn opt_string(obj: &Map<String, Value>, keys: &[&str], what: &str) -> ApiResult<Option<String>> {
@@ -111,7 +115,9 @@ pub fn tags_field(obj: &Map<String, Value>) -> ApiResult<Vec<String>> {
 
 /// `metadata`: any JSON; null or absent means none.
 pub fn metadata_field(obj: &Map<String, Value>) -> Option<String> {
-    obj.get("metadata").filter(|v| !v.is_null()).map(Value::to_string)
+    obj.get("metadata")
+        .filter(|v| !v.is_null())
+        .map(Value::to_string)
 }
 
 /// A sync id: a non-empty string (numbers are accepted as their digits).
@@ -161,7 +167,9 @@ pub fn parse_item(v: &Value, now: i64) -> ApiResult<(ItemWrite, ImagePayload)> {
         .as_object()
         .ok_or_else(|| ApiError::bad("item must be a JSON object"))?;
     let kind = match obj.get("type") {
-        Some(Value::String(s)) => Some(ItemType::parse(s).ok_or_else(|| ApiError::bad(TYPE_ERROR))?),
+        Some(Value::String(s)) => {
+            Some(ItemType::parse(s).ok_or_else(|| ApiError::bad(TYPE_ERROR))?)
+        }
         _ => return Err(ApiError::bad(TYPE_ERROR)),
     };
     let content = opt_string(obj, &["content"], "content")?;
@@ -218,13 +226,25 @@ mod tests {
     #[test]
     fn wrong_types_are_named() {
         let e = |v: Value| parse_item(&v, 0).unwrap_err().to_string();
-        assert_eq!(e(json!({"type":"url","content":5})), "content must be a string");
-        assert_eq!(e(json!({"type":"url","tags":"a"})), "tags must be an array of strings");
-        assert_eq!(e(json!({"type":"url","tags":[1]})), "tags must be an array of strings");
+        assert_eq!(
+            e(json!({"type":"url","content":5})),
+            "content must be a string"
+        );
+        assert_eq!(
+            e(json!({"type":"url","tags":"a"})),
+            "tags must be an array of strings"
+        );
+        assert_eq!(
+            e(json!({"type":"url","tags":[1]})),
+            "tags must be an array of strings"
+        );
         assert_eq!(e(json!({"type":"nope"})), TYPE_ERROR);
         assert_eq!(e(json!([])), "item must be a JSON object");
         assert!(e(json!({"type":"url","deletedAt":"soon"})).starts_with("deletedAt must be"));
-        assert_eq!(e(json!({"type":"url","baseVersion":-1})), "baseVersion must be a non-negative integer");
+        assert_eq!(
+            e(json!({"type":"url","baseVersion":-1})),
+            "baseVersion must be a non-negative integer"
+        );
     }
 
     #[test]

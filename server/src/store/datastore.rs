@@ -124,7 +124,8 @@ pub fn is_safe_component(s: &str) -> bool {
         && s != "."
         && s != ".."
         && s.len() <= 128
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
 }
 
 #[cfg(test)]
@@ -152,7 +153,13 @@ mod tests {
         });
         assert!(r.is_err());
         let n: i64 = db
-            .read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM settings WHERE key='x'", [], |r| r.get(0))?))
+            .read(|tx| {
+                Ok(
+                    tx.query_row("SELECT COUNT(*) FROM settings WHERE key='x'", [], |r| {
+                        r.get(0)
+                    })?,
+                )
+            })
             .unwrap();
         assert_eq!(n, 0);
     }

@@ -44,10 +44,19 @@ fn duplicate_groups(conn: &Connection) -> rusqlite::Result<Vec<Vec<String>>> {
            AND COALESCE(content, '') <> ''
          ORDER BY updatedAt DESC, id",
     )?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
     for row in rows {
         let (id, kind, content) = row?;
-        groups.entry(format!("{kind}\0{content}")).or_default().push(id);
+        groups
+            .entry(format!("{kind}\0{content}"))
+            .or_default()
+            .push(id);
     }
     let mut st = conn.prepare(
         "SELECT i.id, COALESCE(group_concat(t.name, char(0)), '') FROM
@@ -65,7 +74,10 @@ fn duplicate_groups(conn: &Connection) -> rusqlite::Result<Vec<Vec<String>>> {
             continue;
         }
         sorted.sort_unstable();
-        groups.entry(format!("tagset\0{}", sorted.join("\0"))).or_default().push(id);
+        groups
+            .entry(format!("tagset\0{}", sorted.join("\0")))
+            .or_default()
+            .push(id);
     }
     Ok(groups.into_values().filter(|g| g.len() > 1).collect())
 }
@@ -86,7 +98,9 @@ pub fn run(conn: &Connection, now: i64, dry_run: bool) -> ApiResult<DedupReport>
         return Ok(report);
     }
     let tx = conn.unchecked_transaction()?;
-    let mut v: i64 = tx.query_row("SELECT COALESCE(MAX(changeSeq), 0) FROM items", [], |r| r.get(0))?;
+    let mut v: i64 = tx.query_row("SELECT COALESCE(MAX(changeSeq), 0) FROM items", [], |r| {
+        r.get(0)
+    })?;
     for id in &report.tombstoned {
         v += 1;
         tx.execute(

@@ -97,7 +97,11 @@ pub fn save(
         ..ItemWrite::default()
     };
     let id = ids.uuid();
-    let v: i64 = conn.query_row("SELECT COALESCE(MAX(changeSeq), 0) + 1 FROM items", [], |r| r.get(0))?;
+    let v: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(changeSeq), 0) + 1 FROM items",
+        [],
+        |r| r.get(0),
+    )?;
     conn.execute(
         "INSERT INTO items (id, type, content, metadata, syncId, syncSource, syncedAt, createdAt, updatedAt,
                             deletedAt, changeSeq, editedAt)
@@ -142,9 +146,15 @@ pub fn save_from_items(
             return items::save(conn, ids, &as_update, now);
         }
     }
-    let data = up.data.ok_or_else(|| ApiError::bad("content (base64 image data) is required for type 'image'"))?;
-    let filename = up.filename.ok_or_else(|| ApiError::bad("filename is required for type 'image'"))?;
-    let mime = up.mime.ok_or_else(|| ApiError::bad("mime type is required for type 'image'"))?;
+    let data = up
+        .data
+        .ok_or_else(|| ApiError::bad("content (base64 image data) is required for type 'image'"))?;
+    let filename = up
+        .filename
+        .ok_or_else(|| ApiError::bad("filename is required for type 'image'"))?;
+    let mime = up
+        .mime
+        .ok_or_else(|| ApiError::bad("mime type is required for type 'image'"))?;
     if !mime.starts_with("image/") {
         return Err(ApiError::bad("Invalid MIME type: must be an image"));
     }
@@ -179,10 +189,15 @@ pub fn list(conn: &Connection) -> ApiResult<Vec<ImageInfo>> {
     Ok(items
         .into_iter()
         .map(|i| {
-            let meta: Option<serde_json::Value> = i.metadata.as_deref().and_then(|m| serde_json::from_str(m).ok());
+            let meta: Option<serde_json::Value> = i
+                .metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok());
             ImageInfo {
                 filename: i.content.clone(),
-                mime: meta_field(&meta, "mime").and_then(|v| v.as_str()).map(str::to_string),
+                mime: meta_field(&meta, "mime")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
                 size: meta_field(&meta, "size").and_then(serde_json::Value::as_i64),
                 id: i.id,
                 created_at: i.created_at,
@@ -204,10 +219,19 @@ pub fn read(conn: &Connection, profile_dir: &Path, id: &str) -> ApiResult<ImageF
     let item = items::live_by_id(conn, id)?
         .filter(|i| i.kind == "image")
         .ok_or_else(|| ApiError::not_found("image not found"))?;
-    let meta: Option<serde_json::Value> = item.metadata.as_deref().and_then(|m| serde_json::from_str(m).ok());
-    let hash = meta_field(&meta, "hash").and_then(|v| v.as_str()).unwrap_or("");
-    let ext = meta_field(&meta, "ext").and_then(|v| v.as_str()).unwrap_or("bin");
-    let mime = meta_field(&meta, "mime").and_then(|v| v.as_str()).unwrap_or("application/octet-stream");
+    let meta: Option<serde_json::Value> = item
+        .metadata
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok());
+    let hash = meta_field(&meta, "hash")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    let ext = meta_field(&meta, "ext")
+        .and_then(|v| v.as_str())
+        .unwrap_or("bin");
+    let mime = meta_field(&meta, "mime")
+        .and_then(|v| v.as_str())
+        .unwrap_or("application/octet-stream");
     // The name comes from our own metadata, but check it anyway: a hex hash
     // and a known extension cannot name anything outside images/.
     let safe = !hash.is_empty()

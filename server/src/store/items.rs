@@ -125,7 +125,8 @@ pub struct WriteOutcome {
     pub version: i64,
 }
 
-const COLS: &str = "id, type, content, metadata, COALESCE(syncId, ''), CAST(createdAt AS INTEGER), \
+const COLS: &str =
+    "id, type, content, metadata, COALESCE(syncId, ''), CAST(createdAt AS INTEGER), \
                     CAST(updatedAt AS INTEGER), CAST(COALESCE(deletedAt, 0) AS INTEGER), \
                     COALESCE(changeSeq, 0), COALESCE(editedAt, 0)";
 
@@ -158,7 +159,9 @@ pub fn validate(w: &ItemWrite) -> ApiResult<ItemType> {
     match kind {
         ItemType::Url if empty => Err(ApiError::bad("content (URL) is required for type 'url'")),
         ItemType::Text if empty => Err(ApiError::bad("content is required for type 'text'")),
-        ItemType::Tagset if w.tags.is_empty() => Err(ApiError::bad("tags are required for type 'tagset'")),
+        ItemType::Tagset if w.tags.is_empty() => {
+            Err(ApiError::bad("tags are required for type 'tagset'"))
+        }
         _ => Ok(kind),
     }
 }
@@ -206,7 +209,12 @@ pub fn by_sync_id(conn: &Connection, sid: &str) -> rusqlite::Result<Option<Item>
 
 /// Saves one item by the rules of §3.1 (with a sync id) or §3.2 (without).
 /// Images go through `store::images` instead.
-pub fn save(conn: &Connection, ids: &dyn IdSource, w: &ItemWrite, now: i64) -> ApiResult<WriteOutcome> {
+pub fn save(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    w: &ItemWrite,
+    now: i64,
+) -> ApiResult<WriteOutcome> {
     let kind = validate(w)?;
     match w.sync_id.as_deref() {
         Some(sid) => save_synced(conn, ids, kind, sid, w, now),
@@ -233,7 +241,11 @@ fn wins_over(row: &Item, w: &ItemWrite, now: i64) -> bool {
     if base == row.version {
         return true; // a fast-forward: nobody wrote in between
     }
-    let stored = if row.edited_at > 0 { row.edited_at } else { row.updated_at };
+    let stored = if row.edited_at > 0 {
+        row.edited_at
+    } else {
+        row.updated_at
+    };
     w.edited_at.unwrap_or(now) > stored
 }
 
@@ -290,7 +302,15 @@ fn save_synced(
         "UPDATE items SET type = ?2, content = ?3, metadata = ?4, deletedAt = 0, updatedAt = ?5,
                 changeSeq = ?6, editedAt = ?7 WHERE id = ?1",
     )?
-    .execute(params![row.id, kind.as_str(), w.content, metadata, now, v, edited])?;
+    .execute(params![
+        row.id,
+        kind.as_str(),
+        w.content,
+        metadata,
+        now,
+        v,
+        edited
+    ])?;
     tags::replace(conn, ids, &row.id, &w.tags, now)?;
     Ok(WriteOutcome {
         id: row.id,
@@ -403,14 +423,22 @@ pub fn soft_delete(conn: &Connection, id: &str, now: i64) -> ApiResult<bool> {
 
 /// `PATCH /items/:id/tags` (§3.6). Departure (D22): unknown or deleted
 /// items are left alone, so no orphan links and no spurious `updatedAt`.
-pub fn set_tags(conn: &Connection, ids: &dyn IdSource, id: &str, names: &[String], now: i64) -> ApiResult<bool> {
+pub fn set_tags(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    id: &str,
+    names: &[String],
+    now: i64,
+) -> ApiResult<bool> {
     let Some(item) = live_by_id(conn, id)? else {
         return Ok(false);
     };
     if tags::replace(conn, ids, &item.id, names, now)? {
         let v = next_version(conn)?;
-        conn.prepare_cached("UPDATE items SET updatedAt = ?2, changeSeq = ?3, editedAt = ?2 WHERE id = ?1")?
-            .execute(params![id, now, v])?;
+        conn.prepare_cached(
+            "UPDATE items SET updatedAt = ?2, changeSeq = ?3, editedAt = ?2 WHERE id = ?1",
+        )?
+        .execute(params![id, now, v])?;
     }
     Ok(true)
 }
@@ -431,7 +459,11 @@ pub fn attach_tags(conn: &Connection, items: &mut [Item]) -> rusqlite::Result<()
     Ok(())
 }
 
-fn query_items(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<Vec<Item>> {
+fn query_items(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<Item>> {
     let mut st = conn.prepare_cached(sql)?;
     let rows = st.query_map(params, from_row)?;
     let mut items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -464,7 +496,14 @@ pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Vec<Item>, bo
     let mut items = query_items(
         conn,
         &sql,
-        params![q.kind.map(ItemType::as_str), q.include_deleted, has_after, ca, cid, limit],
+        params![
+            q.kind.map(ItemType::as_str),
+            q.include_deleted,
+            has_after,
+            ca,
+            cid,
+            limit
+        ],
     )?;
     let more = q.limit.is_some_and(|l| items.len() > l);
     if let Some(l) = q.limit {
@@ -495,5 +534,7 @@ pub fn changes(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<
 
 /// The newest version in this profile (the change feed's head).
 pub fn head_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COALESCE(MAX(changeSeq), 0) FROM items", [], |r| r.get(0))
+    conn.query_row("SELECT COALESCE(MAX(changeSeq), 0) FROM items", [], |r| {
+        r.get(0)
+    })
 }

@@ -61,7 +61,9 @@ fn link(conn: &Connection, ids: &dyn IdSource, item: &str, name: &str, now: i64)
         }
     };
     let added = conn
-        .prepare_cached("INSERT OR IGNORE INTO item_tags (itemId, tagId, createdAt) VALUES (?1, ?2, ?3)")?
+        .prepare_cached(
+            "INSERT OR IGNORE INTO item_tags (itemId, tagId, createdAt) VALUES (?1, ?2, ?3)",
+        )?
         .execute(params![item, tid, now])?;
     if added == 1 {
         let freq: i64 = conn
@@ -76,7 +78,13 @@ fn link(conn: &Connection, ids: &dyn IdSource, item: &str, name: &str, now: i64)
 }
 
 /// Makes `item`'s tags exactly `names`; returns whether anything changed.
-pub fn replace(conn: &Connection, ids: &dyn IdSource, item: &str, names: &[String], now: i64) -> ApiResult<bool> {
+pub fn replace(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    item: &str,
+    names: &[String],
+    now: i64,
+) -> ApiResult<bool> {
     let want = distinct(names);
     let have = of_item(conn, item)?;
     if same_set(&have, &want) {

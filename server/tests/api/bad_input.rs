@@ -19,7 +19,11 @@ async fn raw(s: &Srv, method: Method, path: &str, body: &'static [u8]) -> crate:
 #[tokio::test]
 async fn malformed_bodies_are_400_json_and_write_nothing() {
     let s = Srv::new();
-    s.post("/items", json!({"type":"url","content":"https://seed","sync_id":"seed"})).await;
+    s.post(
+        "/items",
+        json!({"type":"url","content":"https://seed","sync_id":"seed"}),
+    )
+    .await;
     let before = s.fingerprint("alice");
     let cases: &[(&str, &[u8])] = &[
         ("/items", b"{not json"),
@@ -27,11 +31,23 @@ async fn malformed_bodies_are_400_json_and_write_nothing() {
         ("/items", br#"{"type":"url","content":"x","tags":"a"}"#),
         ("/items", br#"{"type":"url","content":42}"#),
         ("/items", br#"{"type":"url","content":"x","tags":[null]}"#),
-        ("/items", br#"{"type":"url","content":"x","sync_id":{"a":1}}"#),
-        ("/items", br#"{"type":"url","content":"x","deletedAt":"tomorrow"}"#),
+        (
+            "/items",
+            br#"{"type":"url","content":"x","sync_id":{"a":1}}"#,
+        ),
+        (
+            "/items",
+            br#"{"type":"url","content":"x","deletedAt":"tomorrow"}"#,
+        ),
         ("/items", br#"{"content":"x"}"#),
-        ("/items", br#"{"type":"image","content":"!!!","filename":"a.png","mime":"image/png"}"#),
-        ("/items", br#"{"type":"image","content":"aGk=","filename":"a.txt","mime":"text/plain"}"#),
+        (
+            "/items",
+            br#"{"type":"image","content":"!!!","filename":"a.png","mime":"image/png"}"#,
+        ),
+        (
+            "/items",
+            br#"{"type":"image","content":"aGk=","filename":"a.txt","mime":"text/plain"}"#,
+        ),
         ("/items/batch", b"{}"),
         ("/webhook", br#"{"urls":[{"url":"https://x","tags":5}]}"#),
         ("/texts", br#"{"content":""}"#),
@@ -41,18 +57,38 @@ async fn malformed_bodies_are_400_json_and_write_nothing() {
     ];
     for (path, body) in cases {
         let r = raw(&s, Method::POST, path, body).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path} {}: {}", String::from_utf8_lossy(body), r.text);
-        assert!(r.body["error"].is_string(), "{path}: JSON error body, got {}", r.text);
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{path} {}: {}",
+            String::from_utf8_lossy(body),
+            r.text
+        );
+        assert!(
+            r.body["error"].is_string(),
+            "{path}: JSON error body, got {}",
+            r.text
+        );
     }
     let r = raw(&s, Method::PATCH, "/items/x/tags", br#"{"tags":"nope"}"#).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(s.fingerprint("alice"), before, "a rejected request wrote something");
+    assert_eq!(
+        s.fingerprint("alice"),
+        before,
+        "a rejected request wrote something"
+    );
 }
 
 #[tokio::test]
 async fn null_tags_are_read_as_no_tags() {
     let s = Srv::new();
-    let r = raw(&s, Method::POST, "/items", br#"{"type":"text","content":"x","tags":null}"#).await;
+    let r = raw(
+        &s,
+        Method::POST,
+        "/items",
+        br#"{"type":"text","content":"x","tags":null}"#,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
 
@@ -83,10 +119,15 @@ async fn oversize_bodies_are_413_before_anything_is_read() {
 }
 
 fn futures_stream(n: usize) -> Body {
-    let (mut tx, body) = http_body_util::channel::Channel::<axum::body::Bytes, std::io::Error>::new(4);
+    let (mut tx, body) =
+        http_body_util::channel::Channel::<axum::body::Bytes, std::io::Error>::new(4);
     tokio::spawn(async move {
         for _ in 0..n / 65536 + 1 {
-            if tx.send_data(axum::body::Bytes::from(vec![b' '; 65536])).await.is_err() {
+            if tx
+                .send_data(axum::body::Bytes::from(vec![b' '; 65536]))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -100,20 +141,50 @@ fn futures_stream(n: usize) -> Body {
 #[tokio::test]
 async fn another_users_profile_is_never_touched() {
     let s = Srv::new();
-    let bobs = s.as_key("bob-key", Method::POST, "/profiles", Some(json!({"name":"Secret"}))).await;
-    let bob_profile = bobs.body["profile"]["id"].as_str().unwrap().to_string();
-    s.as_key("bob-key", Method::POST, &format!("/items?profile={bob_profile}"), Some(json!({"type":"text","content":"bob's","sync_id":"b"})))
+    let bobs = s
+        .as_key(
+            "bob-key",
+            Method::POST,
+            "/profiles",
+            Some(json!({"name":"Secret"})),
+        )
         .await;
+    let bob_profile = bobs.body["profile"]["id"].as_str().unwrap().to_string();
+    s.as_key(
+        "bob-key",
+        Method::POST,
+        &format!("/items?profile={bob_profile}"),
+        Some(json!({"type":"text","content":"bob's","sync_id":"b"})),
+    )
+    .await;
     let bob_before = s.fingerprint("bob");
-    let r = s.post(&format!("/items?profile={bob_profile}"), json!({"type":"text","content":"alice's","sync_id":"a"})).await;
+    let r = s
+        .post(
+            &format!("/items?profile={bob_profile}"),
+            json!({"type":"text","content":"alice's","sync_id":"a"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let r = s.get(&format!("/items?profile={bob_profile}")).await;
-    let seen: Vec<&str> = r.body["items"].as_array().unwrap().iter().map(|i| i["content"].as_str().unwrap()).collect();
+    let seen: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["content"].as_str().unwrap())
+        .collect();
     assert_eq!(seen, ["alice's"], "alice sees only her own default profile");
-    assert_eq!(s.get(&format!("/profiles/{bob_profile}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.get(&format!("/profiles/{bob_profile}")).await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = s.delete(&format!("/profiles/{bob_profile}")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = s.post(&format!("/items?profile={bob_profile}&strictProfile=true"), json!({"type":"text","content":"x"})).await;
+    let r = s
+        .post(
+            &format!("/items?profile={bob_profile}&strictProfile=true"),
+            json!({"type":"text","content":"x"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(s.fingerprint("bob"), bob_before);
 }
@@ -122,9 +193,18 @@ async fn another_users_profile_is_never_touched() {
 async fn unknown_ids_are_404_json() {
     let s = Srv::new();
     let r = s.get("/items/00000000-0000-4000-8000-000000000000").await;
-    assert_eq!((r.status, r.body["error"].as_str()), (StatusCode::NOT_FOUND, Some("item not found")));
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("item not found"))
+    );
     let r = s.get("/images/nope").await;
-    assert_eq!((r.status, r.body["error"].as_str()), (StatusCode::NOT_FOUND, Some("image not found")));
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("image not found"))
+    );
     let r = s.get("/profiles/nope").await;
-    assert_eq!((r.status, r.body["error"].as_str()), (StatusCode::NOT_FOUND, Some("profile not found")));
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("profile not found"))
+    );
 }

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use crate::common::{Srv, T0};
 
 async fn feed(s: &Srv, after: i64, limit: usize) -> Value {
-    let r = s.get(&format!("/items/changes?after={after}&limit={limit}")).await;
+    let r = s
+        .get(&format!("/items/changes?after={after}&limit={limit}"))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     r.body
 }
@@ -20,7 +22,12 @@ async fn change_feed_never_skips_same_millisecond_writes() {
     let s = Srv::new();
     let mut written = BTreeSet::new();
     for i in 0..25 {
-        let r = s.post("/items", json!({"type":"text","content":format!("c{i}"),"sync_id":format!("s{i}")})).await;
+        let r = s
+            .post(
+                "/items",
+                json!({"type":"text","content":format!("c{i}"),"sync_id":format!("s{i}")}),
+            )
+            .await;
         written.insert(r.body["id"].as_str().unwrap().to_string());
     }
     let mut seen = BTreeSet::new();
@@ -37,7 +44,12 @@ async fn change_feed_never_skips_same_millisecond_writes() {
         if pages == 2 {
             // Writes in the same millisecond, between two pages.
             for i in 25..30 {
-                let r = s.post("/items", json!({"type":"text","content":format!("c{i}"),"sync_id":format!("s{i}")})).await;
+                let r = s
+                    .post(
+                        "/items",
+                        json!({"type":"text","content":format!("c{i}"),"sync_id":format!("s{i}")}),
+                    )
+                    .await;
                 written.insert(r.body["id"].as_str().unwrap().to_string());
             }
         }
@@ -56,7 +68,10 @@ async fn change_feed_never_skips_same_millisecond_writes() {
     let after = feed(&s, cursor, 100).await;
     assert_eq!(after["items"].as_array().unwrap().len(), 1);
     assert_eq!(after["items"][0]["id"], first.as_str());
-    assert!(after["items"][0]["deletedAt"].as_i64().unwrap() > 0, "tombstones are in the feed");
+    assert!(
+        after["items"][0]["deletedAt"].as_i64().unwrap() > 0,
+        "tombstones are in the feed"
+    );
 }
 
 #[tokio::test]
@@ -96,14 +111,24 @@ async fn paging_visits_every_item_exactly_once() {
         if i % 5 == 0 {
             s.tick(1);
         }
-        s.post("/items", json!({"type":"text","content":format!("p{i}"),"sync_id":format!("p{i}")})).await;
+        s.post(
+            "/items",
+            json!({"type":"text","content":format!("p{i}"),"sync_id":format!("p{i}")}),
+        )
+        .await;
     }
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
         let r = s.get(&format!("/items?limit=4&cursor={cursor}")).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        seen.extend(r.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()));
+        seen.extend(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string()),
+        );
         match r.body["nextCursor"].as_str() {
             Some(c) => cursor = c.to_string(),
             None => {
@@ -112,11 +137,21 @@ async fn paging_visits_every_item_exactly_once() {
             }
         }
     }
-    let unpaged: Vec<String> =
-        s.get("/items").await.body["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+    let unpaged: Vec<String> = s.get("/items").await.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(seen, unpaged, "same order, no gaps, no repeats");
-    assert_eq!(s.get("/items?limit=x").await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(s.get("/items?limit=2&cursor=bogus").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        s.get("/items?limit=x").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        s.get("/items?limit=2&cursor=bogus").await.status,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 /// D12: with `baseVersion` + `editedAt`, the later edit wins whatever the
@@ -124,7 +159,12 @@ async fn paging_visits_every_item_exactly_once() {
 #[tokio::test]
 async fn edit_conflicts_keep_the_later_edit() {
     let s = Srv::new();
-    let created = s.post("/items", json!({"type":"text","content":"v0","sync_id":"c"})).await;
+    let created = s
+        .post(
+            "/items",
+            json!({"type":"text","content":"v0","sync_id":"c"}),
+        )
+        .await;
     let base = created.body["version"].as_i64().unwrap();
     // Device A edited at T0+50, device B at T0+20; A's push arrives first.
     s.tick(100);
@@ -132,27 +172,45 @@ async fn edit_conflicts_keep_the_later_edit() {
     assert_eq!(a.body["status"], "updated");
     s.tick(100);
     let b = s.post("/items", json!({"type":"text","content":"B","sync_id":"c","baseVersion":base,"editedAt":T0 + 20})).await;
-    assert_eq!(b.body["status"], "stale", "B's older edit must not overwrite A's");
+    assert_eq!(
+        b.body["status"], "stale",
+        "B's older edit must not overwrite A's"
+    );
     assert_eq!(b.body["created"], true, "v1 field unchanged");
     let id = created.body["id"].as_str().unwrap();
-    assert_eq!(s.get(&format!("/items/{id}")).await.body["item"]["content"], "A");
+    assert_eq!(
+        s.get(&format!("/items/{id}")).await.body["item"]["content"],
+        "A"
+    );
     // A later edit based on an old version still wins.
     let c = s.post("/items", json!({"type":"text","content":"C","sync_id":"c","baseVersion":base,"editedAt":T0 + 60})).await;
     assert_eq!(c.body["status"], "updated");
     // A fast-forward (base = current version) always applies.
     let cur = c.body["version"].as_i64().unwrap();
-    let d = s.post("/items", json!({"type":"text","content":"D","sync_id":"c","baseVersion":cur,"editedAt":T0 + 1})).await;
+    let d = s
+        .post(
+            "/items",
+            json!({"type":"text","content":"D","sync_id":"c","baseVersion":cur,"editedAt":T0 + 1}),
+        )
+        .await;
     assert_eq!(d.body["status"], "updated");
     // v1: last arrival wins, exactly as before.
-    let e = s.post("/items", json!({"type":"text","content":"E","sync_id":"c"})).await;
+    let e = s
+        .post("/items", json!({"type":"text","content":"E","sync_id":"c"}))
+        .await;
     assert_eq!(e.body["status"], "updated");
-    assert_eq!(s.get(&format!("/items/{id}")).await.body["item"]["content"], "E");
+    assert_eq!(
+        s.get(&format!("/items/{id}")).await.body["item"]["content"],
+        "E"
+    );
 }
 
 #[tokio::test]
 async fn strict_profile_refuses_unknown_profiles() {
     let s = Srv::new();
-    let r = s.get("/items?profile=00000000-0000-4000-8000-000000000000&strictProfile=true").await;
+    let r = s
+        .get("/items?profile=00000000-0000-4000-8000-000000000000&strictProfile=true")
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body["error"], "profile not found");
     let r = s.get("/items?profile=nosuchslug&strictProfile=true").await;

@@ -17,7 +17,11 @@ async fn webhook_saves_through_the_content_dedup_path() {
     let r = s.post("/webhook", body.clone()).await;
     assert_eq!(r.body, json!({"received": true, "saved_count": 3}));
     s.post("/webhook", body).await;
-    assert_eq!(s.all("default").await.len(), 3, "re-posting dedups by content");
+    assert_eq!(
+        s.all("default").await.len(),
+        3,
+        "re-posting dedups by content"
+    );
     let urls = s.get("/urls").await.body["urls"].clone();
     assert_eq!(urls[0]["url"], "https://w");
     assert!(urls[0]["savedAt"].is_i64());
@@ -30,12 +34,21 @@ async fn webhook_saves_through_the_content_dedup_path() {
 #[tokio::test]
 async fn texts_tagsets_and_their_item_routes() {
     let s = Srv::new();
-    let t = s.post("/texts", json!({"content":"note","tags":["n"]})).await;
+    let t = s
+        .post("/texts", json!({"content":"note","tags":["n"]}))
+        .await;
     assert_eq!(t.body["created"], true);
     let id = t.body["id"].as_str().unwrap();
-    assert_eq!(s.post("/texts", json!({})).await.body["error"], "content is required");
-    assert_eq!(s.post("/tagsets", json!({"tags":[]})).await.body["error"], "tags array is required and must not be empty");
-    s.patch(&format!("/texts/{id}/tags"), json!({"tags":["m"]})).await;
+    assert_eq!(
+        s.post("/texts", json!({})).await.body["error"],
+        "content is required"
+    );
+    assert_eq!(
+        s.post("/tagsets", json!({"tags":[]})).await.body["error"],
+        "tags array is required and must not be empty"
+    );
+    s.patch(&format!("/texts/{id}/tags"), json!({"tags":["m"]}))
+        .await;
     assert_eq!(s.get("/texts").await.body["texts"][0]["tags"], json!(["m"]));
     s.delete(&format!("/texts/{id}")).await;
     assert_eq!(s.get("/texts").await.body["texts"], json!([]));
@@ -44,9 +57,21 @@ async fn texts_tagsets_and_their_item_routes() {
 #[tokio::test]
 async fn tags_are_listed_by_frecency_and_count_real_uses() {
     let s = Srv::new();
-    s.post("/items", json!({"type":"text","content":"a","tags":["hot","cold"],"sync_id":"a"})).await;
-    s.post("/items", json!({"type":"text","content":"b","tags":["hot"],"sync_id":"b"})).await;
-    s.post("/items", json!({"type":"text","content":"b","tags":["hot"],"sync_id":"b"})).await; // unchanged
+    s.post(
+        "/items",
+        json!({"type":"text","content":"a","tags":["hot","cold"],"sync_id":"a"}),
+    )
+    .await;
+    s.post(
+        "/items",
+        json!({"type":"text","content":"b","tags":["hot"],"sync_id":"b"}),
+    )
+    .await;
+    s.post(
+        "/items",
+        json!({"type":"text","content":"b","tags":["hot"],"sync_id":"b"}),
+    )
+    .await; // unchanged
     let tags = s.get("/tags").await.body["tags"].clone();
     assert_eq!(tags[0]["name"], "hot");
     assert_eq!(tags[0]["frequency"], 2);
@@ -60,7 +85,12 @@ async fn images_upload_as_json_and_multipart_and_dedup_files() {
     let s = Srv::new();
     let png = b"\x89PNG\r\n\x1a\nfake".to_vec();
     let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
-    let r = s.post("/images", json!({"content":b64,"filename":"a.png","mime":"image/png","tags":["pic"]})).await;
+    let r = s
+        .post(
+            "/images",
+            json!({"content":b64,"filename":"a.png","mime":"image/png","tags":["pic"]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["type"], "image");
     let id = r.body["id"].as_str().unwrap().to_string();
@@ -73,7 +103,10 @@ async fn images_upload_as_json_and_multipart_and_dedup_files() {
         .method(Method::POST)
         .uri("/images")
         .header("authorization", "Bearer alice-key")
-        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
         .body(Body::from(mp))
         .unwrap();
     let r2 = s.send(req).await;
@@ -85,13 +118,26 @@ async fn images_upload_as_json_and_multipart_and_dedup_files() {
     assert_eq!(list[1]["size"], png.len());
     let img = s.get(&format!("/images/{id}")).await;
     assert_eq!(img.headers["content-type"], "image/png");
-    assert_eq!(img.headers["content-disposition"], "inline; filename=\"a.png\"");
+    assert_eq!(
+        img.headers["content-disposition"],
+        "inline; filename=\"a.png\""
+    );
     assert_eq!(img.bytes, png);
     // One file for two uploads of the same bytes.
     let profiles = s.state.system.profiles("alice").unwrap();
-    let dir = s.dir.path().join("alice/profiles").join(&profiles[0].id).join("images");
+    let dir = s
+        .dir
+        .path()
+        .join("alice/profiles")
+        .join(&profiles[0].id)
+        .join("images");
     assert_eq!(std::fs::read_dir(dir).unwrap().count(), 1);
-    let r = s.post("/images", json!({"content":b64,"filename":"a.txt","mime":"text/plain"})).await;
+    let r = s
+        .post(
+            "/images",
+            json!({"content":b64,"filename":"a.txt","mime":"text/plain"}),
+        )
+        .await;
     assert_eq!(r.body["error"], "file must be an image");
 }
 
@@ -105,7 +151,12 @@ async fn image_items_honour_sync_ids() {
     let again = s.post("/items", json!({"type":"image","content":b64,"filename":"g.gif","mime":"image/gif","sync_id":"img-1","tags":["t"]})).await;
     assert_eq!(again.body["id"], first.body["id"]);
     assert_eq!(s.all("default").await.len(), 1);
-    let tomb = s.post("/items", json!({"type":"image","sync_id":"img-1","deletedAt":1})).await;
+    let tomb = s
+        .post(
+            "/items",
+            json!({"type":"image","sync_id":"img-1","deletedAt":1}),
+        )
+        .await;
     assert_eq!(tomb.body["id"], first.body["id"]);
     assert_eq!(s.get("/images").await.body["images"], json!([]));
 }

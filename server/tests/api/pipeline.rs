@@ -13,8 +13,16 @@ async fn health_is_public_and_lists_features() {
     assert_eq!(r.body["message"], "Webhook server running");
     assert_eq!(r.body["datastore_version"], 1);
     assert_eq!(r.body["protocol_version"], 1);
-    let features: Vec<&str> = r.body["features"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(features.contains(&"changes-feed") && features.contains(&"batch-push"), "{features:?}");
+    let features: Vec<&str> = r.body["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        features.contains(&"changes-feed") && features.contains(&"batch-push"),
+        "{features:?}"
+    );
     assert_eq!(r.headers["x-peek-datastore-version"], "1");
     assert_eq!(r.headers["x-peek-protocol-version"], "1");
 }
@@ -22,7 +30,12 @@ async fn health_is_public_and_lists_features() {
 #[tokio::test]
 async fn auth_failures_are_401_with_version_headers() {
     let s = Srv::new();
-    for auth in [None, Some("alice-key"), Some("bearer alice-key"), Some("Bearer nope")] {
+    for auth in [
+        None,
+        Some("alice-key"),
+        Some("bearer alice-key"),
+        Some("Bearer nope"),
+    ] {
         let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", *a)).collect();
         let r = s.req(Method::GET, "/items", None, &headers).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth:?}");
@@ -31,7 +44,15 @@ async fn auth_failures_are_401_with_version_headers() {
     }
     // Auth runs before the version check: bad key + bad version is 401.
     let r = s
-        .req(Method::GET, "/items", None, &[("authorization", "Bearer x"), ("x-peek-datastore-version", "2")])
+        .req(
+            Method::GET,
+            "/items",
+            None,
+            &[
+                ("authorization", "Bearer x"),
+                ("x-peek-datastore-version", "2"),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
@@ -78,23 +99,55 @@ async fn version_matrix_and_409_bodies_without_side_effects() {
         assert_eq!(r.headers["x-peek-datastore-version"], "1");
         if want == 409 {
             assert_eq!(r.body["error"], "Version mismatch");
-            assert_eq!(s.fingerprint("alice"), before, "a rejected request wrote something");
+            assert_eq!(
+                s.fingerprint("alice"),
+                before,
+                "a rejected request wrote something"
+            );
             let ds_bad = ds == "2";
-            let kind = if ds_bad { "datastore_version_mismatch" } else { "protocol_version_mismatch" };
+            let kind = if ds_bad {
+                "datastore_version_mismatch"
+            } else {
+                "protocol_version_mismatch"
+            };
             assert_eq!(r.body["type"], kind);
             assert_eq!(r.body["client_version"], 2);
             assert_eq!(r.body["server_version"], 1);
-            let prefix = if ds_bad { "Datastore version mismatch: client=2, server=1" } else { "Protocol version mismatch" };
-            assert!(r.body["message"].as_str().unwrap().starts_with(prefix), "{}", r.body);
+            let prefix = if ds_bad {
+                "Datastore version mismatch: client=2, server=1"
+            } else {
+                "Protocol version mismatch"
+            };
+            assert!(
+                r.body["message"].as_str().unwrap().starts_with(prefix),
+                "{}",
+                r.body
+            );
         }
     }
     // Only /items and /items/* are checked.
     let r = s
-        .req(Method::GET, "/profiles", None, &[("authorization", "Bearer alice-key"), ("x-peek-datastore-version", "2")])
+        .req(
+            Method::GET,
+            "/profiles",
+            None,
+            &[
+                ("authorization", "Bearer alice-key"),
+                ("x-peek-datastore-version", "2"),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let r = s
-        .req(Method::GET, "/items/since/0", None, &[("authorization", "Bearer alice-key"), ("x-peek-datastore-version", "2")])
+        .req(
+            Method::GET,
+            "/items/since/0",
+            None,
+            &[
+                ("authorization", "Bearer alice-key"),
+                ("x-peek-datastore-version", "2"),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
 }

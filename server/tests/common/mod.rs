@@ -34,9 +34,16 @@ impl Srv {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = Arc::new(ManualClock::new(T0));
-        let state = AppState::open(dir.path(), clock.clone(), Arc::new(SeededIds::new(1))).expect("open");
-        state.system.create_user("alice", "alice-key", "2026-01-01T00:00:00.000Z").unwrap();
-        state.system.create_user("bob", "bob-key", "2026-01-01T00:00:00.000Z").unwrap();
+        let state =
+            AppState::open(dir.path(), clock.clone(), Arc::new(SeededIds::new(1))).expect("open");
+        state
+            .system
+            .create_user("alice", "alice-key", "2026-01-01T00:00:00.000Z")
+            .unwrap();
+        state
+            .system
+            .create_user("bob", "bob-key", "2026-01-01T00:00:00.000Z")
+            .unwrap();
         Srv {
             dir,
             state,
@@ -49,7 +56,13 @@ impl Srv {
         self.clock.advance(ms);
     }
 
-    pub async fn req(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn req(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut b = Request::builder().method(method).uri(path);
         for (k, v) in headers {
             b = b.header(*k, *v);
@@ -83,25 +96,32 @@ impl Srv {
     /// An authenticated request as `key`'s owner.
     pub async fn as_key(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
         let auth = format!("Bearer {key}");
-        self.req(method, path, body, &[("authorization", &auth)]).await
+        self.req(method, path, body, &[("authorization", &auth)])
+            .await
     }
 
     pub async fn get(&self, path: &str) -> Resp {
-        self.as_key(&self.key.clone(), Method::GET, path, None).await
+        self.as_key(&self.key.clone(), Method::GET, path, None)
+            .await
     }
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.as_key(&self.key.clone(), Method::POST, path, Some(body)).await
+        self.as_key(&self.key.clone(), Method::POST, path, Some(body))
+            .await
     }
     pub async fn delete(&self, path: &str) -> Resp {
-        self.as_key(&self.key.clone(), Method::DELETE, path, None).await
+        self.as_key(&self.key.clone(), Method::DELETE, path, None)
+            .await
     }
     pub async fn patch(&self, path: &str, body: Value) -> Resp {
-        self.as_key(&self.key.clone(), Method::PATCH, path, Some(body)).await
+        self.as_key(&self.key.clone(), Method::PATCH, path, Some(body))
+            .await
     }
 
     /// Every item of a profile, tombstones included.
     pub async fn all(&self, profile: &str) -> Vec<Value> {
-        let r = self.get(&format!("/items?includeDeleted=true&profile={profile}")).await;
+        let r = self
+            .get(&format!("/items?includeDeleted=true&profile={profile}"))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
         r.body["items"].as_array().cloned().unwrap_or_default()
     }
@@ -115,7 +135,9 @@ impl Srv {
             let db = self.state.profile_db(user, &p.id).unwrap();
             db.with_conn(|c| {
                 for table in ["items", "tags", "item_tags"] {
-                    let mut st = c.prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2")).unwrap();
+                    let mut st = c
+                        .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
+                        .unwrap();
                     let n = st.column_count();
                     let rows = st
                         .query_map([], |r| {
