@@ -12,7 +12,7 @@ use crate::http::wire::{self, items_out, ItemOut};
 use crate::state::AppState;
 use crate::store::datastore::ProfileDb;
 use crate::store::images;
-use crate::store::items::{self, ItemType, ListQuery, WriteOutcome, TYPE_ERROR};
+use crate::store::items::{self, ItemType, ListQuery, WriteOutcome, WriteStatus, TYPE_ERROR};
 use crate::timestamp;
 
 /// `?type=`: absent is no filter, anything else must be a valid type.
@@ -55,11 +55,28 @@ pub async fn post_item(
 ) -> ApiResult<Json<Value>> {
     body.object()?;
     let db = profile::resolve(&state, &user, &params)?;
-    let out = db.write(|tx| save_one(&state, &db, tx, &body.0))?;
-    Ok(Json(json!({
+    let (out, current) = db.write(|tx| {
+        let out = save_one(&state, &db, tx, &body.0)?;
+        let current = stale_item(tx, &out)?;
+        Ok((out, current))
+    })?;
+    let mut resp = json!({
         "id": out.id, "type": out.kind, "created": true,
         "status": out.status.as_str(), "version": out.version,
-    })))
+    });
+    if let Some(item) = current {
+        resp["item"] = json!(ItemOut::new(&item, true));
+    }
+    Ok(Json(resp))
+}
+
+/// For a `stale` write, the version the server kept, so the client can
+/// adopt it without another round trip (conflict extension).
+fn stale_item(tx: &rusqlite::Connection, out: &WriteOutcome) -> ApiResult<Option<items::Item>> {
+    if out.status != WriteStatus::Stale {
+        return Ok(None);
+    }
+    Ok(items::by_id(tx, &out.id)?)
 }
 
 /// `POST /items/batch` `{"items":[...]}`: one transaction, one result per
@@ -90,10 +107,14 @@ pub async fn post_batch(
             match save_one(&state, &db, tx, v) {
                 Ok(o) => {
                     tx.execute_batch("RELEASE item")?;
-                    results.push(json!({
+                    let mut r = json!({
                         "index": index, "id": o.id, "type": o.kind,
                         "status": o.status.as_str(), "version": o.version,
-                    }));
+                    });
+                    if let Some(item) = stale_item(tx, &o)? {
+                        r["item"] = json!(ItemOut::new(&item, true));
+                    }
+                    results.push(r);
                 }
                 Err(ApiError::BadRequest(msg)) => {
                     tx.execute_batch("ROLLBACK TO item; RELEASE item")?;

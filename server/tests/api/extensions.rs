@@ -177,6 +177,11 @@ async fn edit_conflicts_keep_the_later_edit() {
         "B's older edit must not overwrite A's"
     );
     assert_eq!(b.body["created"], true, "v1 field unchanged");
+    assert_eq!(
+        b.body["item"]["content"], "A",
+        "a stale answer carries the kept version"
+    );
+    assert_eq!(b.body["item"]["version"], a.body["version"]);
     let id = created.body["id"].as_str().unwrap();
     assert_eq!(
         s.get(&format!("/items/{id}")).await.body["item"]["content"],

@@ -8,3 +8,4 @@ mod items;
 mod legacy;
 mod pipeline;
 mod profiles_backups;
+mod snapshots;
