@@ -4,3 +4,4 @@
 //!   run by [`crate::store::schema::ensure`] whenever a connection opens.
 pub mod schema;
 mod schema_spec;
+mod schema_values;
