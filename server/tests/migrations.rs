@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rusqlite::Connection;
 use server::clock::{IdSource, ManualClock, SeededIds};
-use server::migrate::data_dir::{migrate_data_dir, Action, DataDirOptions};
+use server::migrate::data_dir::{migrate_data_dir, Action, DataDirOptions, MigrateError};
 use server::migrate::schema::{migrate_legacy_schema, migrate_legacy_schema_report};
 use server::store::schema::ensure;
 use server::store::system::{hash_key, SystemDb};
@@ -409,6 +409,23 @@ fn canonical_table_with_text_values_is_fixed_in_place() {
 }
 
 #[test]
+fn unreadable_timestamps_become_zero_and_are_counted() {
+    let c = Connection::open_in_memory().unwrap();
+    c.execute_batch(
+        "CREATE TABLE items (id TEXT PRIMARY KEY, type TEXT NOT NULL, content TEXT,
+           createdAt TEXT NOT NULL, updatedAt TEXT NOT NULL);
+         INSERT INTO items VALUES ('i', 'text', 'kept', 'not a date', '2026-01-27T10:00:00Z');",
+    )
+    .unwrap();
+    let r = migrate_legacy_schema_report(&c).unwrap();
+    assert_eq!(r.unreadable, 1);
+    assert_eq!(int(&c, "SELECT createdAt FROM items"), 0);
+    assert_eq!(int(&c, "SELECT updatedAt FROM items"), BASE);
+    assert_eq!(text(&c, "SELECT content FROM items"), "kept");
+    assert_canonical_and_idempotent(&c);
+}
+
+#[test]
 fn already_canonical_database_is_not_written() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("datastore.sqlite");
@@ -720,6 +737,13 @@ fn dump_system(c: &Connection) -> Vec<String> {
 #[test]
 fn legacy_api_key_creates_default_user_only_without_users() {
     let f = fixture();
+    // Dry run: reported, not done.
+    let r = run(&f, true, Some("secret"));
+    assert_eq!(
+        r.lines(),
+        ["[dry run] would create user 'default' from the legacy API_KEY"]
+    );
+    assert_eq!(f.system.user_count().unwrap(), 0);
     let r = run(&f, false, Some("secret"));
     assert_eq!(
         r.actions,
@@ -810,11 +834,24 @@ fn symlinks_are_never_followed_out_of_the_data_dir() {
     fs::create_dir_all(u.join("profiles")).unwrap();
     symlink(outside.join("profiles/work"), u.join("profiles/work")).unwrap();
     symlink(outside.join("peek.db"), u.join("peek.db")).unwrap();
+    // An existing Default profile whose folder is a link out of the tree.
+    f.system.create_user("w", "k3", "t").unwrap();
+    f.system
+        .create_profile("w", "w-uuid", "Default", "t")
+        .unwrap();
+    let w = f.root.join("w");
+    fs::create_dir_all(w.join("profiles")).unwrap();
+    fs::write(w.join("peek.db"), b"w legacy").unwrap();
+    symlink(&outside, w.join("profiles/w-uuid")).unwrap();
     let outside_before = tree(&outside);
     let before = tree(&f.root);
     let r = run(&f, false, None);
     assert!(r.is_empty(), "{:?}", r.lines());
-    assert_eq!(r.notes.len(), 3, "{:?}", r.notes);
+    assert_eq!(r.notes.len(), 4, "{:?}", r.notes);
+    assert!(r
+        .notes
+        .iter()
+        .any(|n| n.contains("w/profiles/w-uuid is not a folder")));
     assert_eq!(tree(&outside), outside_before);
     assert_eq!(tree(&f.root), before);
 }
@@ -836,7 +873,10 @@ fn failed_move_is_rolled_back() {
     fs::write(blocker.join("x"), b"x").unwrap();
     let opts = DataDirOptions::default();
     let err = migrate_data_dir(&f.root, &f.system, &f.clock, &f.ids, &opts).unwrap_err();
-    assert!(err.to_string().contains("rolled back"), "{err}");
+    assert!(
+        matches!(err, MigrateError::RolledBack { restored: true, .. }),
+        "{err}"
+    );
     assert_eq!(fs::read(u.join("peek.db")).unwrap(), b"legacy");
     assert_eq!(fs::read(u.join("peek.db-wal")).unwrap(), b"wal");
     assert!(!u

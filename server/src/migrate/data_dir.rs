@@ -30,7 +30,7 @@ use crate::timestamp::format_iso;
 mod fs_ops;
 mod report;
 
-use fs_ops::{copy_file, copy_tree, safe_name, Undo};
+use fs_ops::{copy_file, copy_tree, is_file, safe_name, Undo};
 use report::io;
 pub use report::{Action, DataDirReport, MigrateError};
 
@@ -252,6 +252,12 @@ impl Migrator<'_> {
         }
         let existing = self.default_profile(user)?;
         if let Some(p) = &existing {
+            let target = profiles.join(&p.id);
+            if !matches!(self.entry(&target), Entry::Missing | Entry::Dir) {
+                let t = self.rel(&target);
+                self.note(format!("{user}/peek.db left alone: {t} is not a folder"));
+                return Ok(());
+            }
             if self.entry(&profiles.join(&p.id).join("datastore.sqlite")) != Entry::Missing {
                 self.note(format!(
                     "{user}/peek.db left alone: profiles/{}/datastore.sqlite exists",
@@ -260,13 +266,22 @@ impl Migrator<'_> {
                 return Ok(());
             }
         }
-        let mut undo = Undo::default();
+        if !self.system.user_exists(user)? {
+            // The Node server migrated these too; the data stays reachable
+            // once a user with this id is created.
+            self.note(format!("{user} has no users record in system.db"));
+        }
+        let mut undo = Undo {
+            backup: Some((dir.join(BACKUP_DB), peek.clone())),
+            ..Undo::default()
+        };
         match self.move_legacy(user, existing, &mut undo) {
             Ok(()) => Ok(()),
             Err(e) => {
-                undo.run(self.system, user);
+                let restored = undo.run(self.system, user);
                 Err(MigrateError::RolledBack {
                     user: user.into(),
+                    restored,
                     source: Box::new(e),
                 })
             }
@@ -288,7 +303,7 @@ impl Migrator<'_> {
             if !self.dry {
                 for side in std::iter::once("").chain(SIDE_FILES) {
                     let from = dir.join(format!("peek.db{side}"));
-                    if side.is_empty() || from.is_file() {
+                    if side.is_empty() || is_file(&from) {
                         copy_file(&from, &dir.join(format!("{BACKUP_DB}{side}")))?;
                     }
                 }
@@ -340,7 +355,7 @@ impl Migrator<'_> {
         if !self.dry {
             for side in std::iter::once("").chain(SIDE_FILES) {
                 let from = dir.join(format!("peek.db{side}"));
-                if side.is_empty() || from.is_file() {
+                if side.is_empty() || is_file(&from) {
                     let to = target.join(format!("datastore.sqlite{side}"));
                     fs::rename(&from, &to).map_err(io("move", &from))?;
                     undo.moves.push((from, to));

@@ -86,6 +86,21 @@ pub fn migrate_legacy_schema_report(conn: &Connection) -> rusqlite::Result<Schem
     result
 }
 
+/// The tables and indexes `CANONICAL` and `CANONICAL_INDEXES` create.
+const CANONICAL_OBJECTS: [&str; 11] = [
+    "items",
+    "tags",
+    "item_tags",
+    "settings",
+    "idx_items_type",
+    "idx_items_syncId",
+    "idx_items_deletedAt",
+    "idx_tags_name",
+    "idx_tags_frecency",
+    "idx_item_tags_itemId",
+    "idx_item_tags_tagId",
+];
+
 fn run(conn: &Connection) -> rusqlite::Result<SchemaReport> {
     let mut report = SchemaReport::default();
     // Tag ids merged away (old id → surviving id), applied to item_tags.
@@ -105,22 +120,29 @@ fn run(conn: &Connection) -> rusqlite::Result<SchemaReport> {
             }
         }
     }
-    // Tables a legacy file lacked, and the indexes (§2.4 step 7). Both are
-    // `IF NOT EXISTS`, so they write nothing on a canonical database.
-    let missing_table = ["items", "tags", "item_tags", "settings"]
-        .iter()
-        .try_fold(false, |acc, t| {
-            Ok::<_, rusqlite::Error>(acc || !crate::store::schema::table_exists(conn, t)?)
-        })?;
-    if missing_table {
+    // Tables a legacy file lacked, and the indexes (§2.4 step 7). Only when
+    // one is missing, so a canonical database is not even locked for write.
+    let present: i64 = conn.query_row(
+        &format!(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name IN ({})",
+            CANONICAL_OBJECTS
+                .iter()
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        [],
+        |r| r.get(0),
+    )?;
+    if usize::try_from(present).ok() != Some(CANONICAL_OBJECTS.len()) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(CANONICAL)?;
+        tx.execute_batch(CANONICAL_INDEXES)?;
+        tx.commit()?;
         report
             .actions
-            .push("created missing canonical tables".into());
+            .push("created missing canonical tables and indexes".into());
     }
-    let tx = conn.unchecked_transaction()?;
-    tx.execute_batch(CANONICAL)?;
-    tx.execute_batch(CANONICAL_INDEXES)?;
-    tx.commit()?;
     for line in &report.actions {
         tracing::info!(target: "migrate", "{line}");
     }

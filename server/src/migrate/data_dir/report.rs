@@ -110,10 +110,13 @@ pub enum MigrateError {
         #[source]
         source: std::io::Error,
     },
-    /// Step 3 failed for one user; what had moved was moved back.
-    #[error("migrating the legacy data of user '{user}' failed and was rolled back: {source}")]
+    /// Step 3 failed for one user; what had moved was moved back
+    /// (`restored` false: not all of it, see the log).
+    #[error("migrating the legacy data of user '{user}' failed and was rolled back{}: {source}",
+        if *restored { "" } else { " INCOMPLETELY" })]
     RolledBack {
         user: String,
+        restored: bool,
         #[source]
         source: Box<MigrateError>,
     },
