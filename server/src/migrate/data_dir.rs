@@ -82,8 +82,10 @@ pub fn migrate_data_dir(
     for user in &users {
         m.slug_folders(user)?;
     }
-    for line in m.report.lines() {
-        tracing::info!(target: "migrate", "{line}");
+    // Notes were logged as warnings when they were made.
+    let prefix = if m.dry { "[dry run] would " } else { "" };
+    for a in &m.report.actions {
+        tracing::info!(target: "migrate", "{prefix}{a}");
     }
     Ok(m.report)
 }
