@@ -3,6 +3,7 @@
 mod common;
 
 mod bad_input;
+mod boot;
 mod extensions;
 mod items;
 mod legacy;
