@@ -42,8 +42,8 @@ async fn health() -> Json<Value> {
     }))
 }
 
-/// Unknown routes: Hono's plain-text 404, kept so that clients probing
-/// endpoints see what they saw before.
+/// Unknown routes and unknown methods on known routes: Hono's plain-text
+/// 404, kept so that clients probing endpoints see what they saw before.
 async fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
@@ -89,6 +89,7 @@ pub fn app(state: AppState) -> Router {
         r = legacy_item(r, base);
     }
     r.fallback(not_found)
+        .method_not_allowed_fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             gate::auth_and_versions,

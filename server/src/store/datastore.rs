@@ -15,23 +15,34 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::schema;
 
 /// An open profile database and the folder it lives in (images sit beside it).
+///
+/// Two connections: writes serialize on `conn`; reads use `reader`, so a
+/// long `GET /items` never holds up a push (WAL lets them run together).
 pub struct ProfileDb {
     pub user: String,
     pub profile: String,
     pub dir: PathBuf,
     conn: Mutex<Connection>,
+    reader: Mutex<Connection>,
 }
 
 impl ProfileDb {
     /// Opens (creating if needed) `dir/datastore.sqlite` and migrates it.
     pub fn open(user: &str, profile: &str, dir: &Path) -> ApiResult<Self> {
         std::fs::create_dir_all(dir)?;
-        let conn = open_datastore(&dir.join("datastore.sqlite"))?;
+        let path = dir.join("datastore.sqlite");
+        let conn = open_datastore(&path)?;
+        let reader = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(Self {
             user: user.to_string(),
             profile: profile.to_string(),
             dir: dir.to_path_buf(),
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
         })
     }
 
@@ -52,9 +63,10 @@ impl ProfileDb {
         Ok(out)
     }
 
-    /// Runs `f` in a read transaction (a consistent snapshot).
+    /// Runs `f` in a read transaction (a consistent snapshot) on the
+    /// reader connection.
     pub fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
-        let mut conn = self.lock();
+        let mut conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         f(&tx)
     }

@@ -30,8 +30,11 @@ fn node_data_dir(with_flag: bool) -> tempfile::TempDir {
            created_at TEXT NOT NULL, last_used_at TEXT NOT NULL, UNIQUE(user_id, slug));",
     )
     .unwrap();
-    sys.execute("INSERT INTO users VALUES ('carol', ?1, '2026-01-01T00:00:00.000Z')", [hash_key("node-era-key")])
-        .unwrap();
+    sys.execute(
+        "INSERT INTO users VALUES ('carol', ?1, '2026-01-01T00:00:00.000Z')",
+        [hash_key("node-era-key")],
+    )
+    .unwrap();
     for (id, slug, name) in [(HOME, "default", "Default"), (WORK, "work", "Work")] {
         sys.execute(
             "INSERT INTO profiles VALUES (?1, 'carol', ?2, ?3, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
@@ -67,10 +70,16 @@ fn node_data_dir(with_flag: bool) -> tempfile::TempDir {
             )
             .unwrap();
         }
-        c.execute("INSERT INTO tags VALUES ('t1', 'keep', 3, ?1, 30.0, ?1, ?1)", [T0]).unwrap();
-        c.execute("INSERT INTO item_tags VALUES ('h1', 't1', ?1)", [T0]).unwrap();
+        c.execute(
+            "INSERT INTO tags VALUES ('t1', 'keep', 3, ?1, 30.0, ?1, ?1)",
+            [T0],
+        )
+        .unwrap();
+        c.execute("INSERT INTO item_tags VALUES ('h1', 't1', ?1)", [T0])
+            .unwrap();
         if with_flag {
-            c.execute("INSERT INTO settings VALUES ('dedup_cleanup_v1', '1')", []).unwrap();
+            c.execute("INSERT INTO settings VALUES ('dedup_cleanup_v1', '1')", [])
+                .unwrap();
         }
     }
     dir
@@ -84,14 +93,25 @@ async fn serves_a_node_data_directory_unchanged_in_meaning() {
     let home = s.all(HOME).await;
     assert_eq!(home.len(), 6);
     let h1 = home.iter().find(|i| i["id"] == "h1").unwrap();
-    assert_eq!((h1["content"].as_str(), h1["createdAt"].as_i64()), (Some("https://home"), Some(T0)));
+    assert_eq!(
+        (h1["content"].as_str(), h1["createdAt"].as_i64()),
+        (Some("https://home"), Some(T0))
+    );
     assert_eq!(h1["tags"], json!(["keep"]));
     let h2 = home.iter().find(|i| i["id"] == "h2").unwrap();
     assert_eq!(h2["deletedAt"], T0 + 5, "tombstones survive");
-    assert_eq!(s.get("/items?profile=work").await.body["items"][0]["id"], "w1");
+    assert_eq!(
+        s.get("/items?profile=work").await.body["items"][0]["id"],
+        "w1"
+    );
     assert_eq!(s.get("/tags").await.body["tags"][0]["frequency"], 3);
     // A Node-era sync id still identifies its row.
-    let r = s.post("/items", json!({"type":"url","content":"https://home2","sync_id":"dev-1"})).await;
+    let r = s
+        .post(
+            "/items",
+            json!({"type":"url","content":"https://home2","sync_id":"dev-1"}),
+        )
+        .await;
     assert_eq!(r.body["id"], "h1");
     // The change feed starts with the Node-era rows, in update order.
     let feed = s.get(&format!("/items/changes?profile={WORK}")).await;
@@ -103,7 +123,11 @@ async fn serves_a_node_data_directory_unchanged_in_meaning() {
 #[tokio::test]
 async fn one_time_cleanup_tombstones_only_off_sync_path_duplicates() {
     let dir = node_data_dir(false);
-    let db = dir.path().join("carol/profiles").join(HOME).join("datastore.sqlite");
+    let db = dir
+        .path()
+        .join("carol/profiles")
+        .join(HOME)
+        .join("datastore.sqlite");
     let before = std::fs::read(&db).unwrap();
     let dry = BootOptions {
         dry_run: true,
@@ -116,22 +140,50 @@ async fn one_time_cleanup_tombstones_only_off_sync_path_duplicates() {
     )
     .unwrap();
     let report = server::boot::prepare(&state, &dry).unwrap();
-    assert!(report.actions.iter().any(|a| a.contains("would run the one-time dedup")), "{:?}", report.actions);
-    assert_eq!(std::fs::read(&db).unwrap(), before, "dry run changed the profile database");
+    assert!(
+        report
+            .actions
+            .iter()
+            .any(|a| a.contains("would run the one-time dedup")),
+        "{:?}",
+        report.actions
+    );
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "dry run changed the profile database"
+    );
     drop(state);
 
     let (s, report) = Srv::boot(dir, "node-era-key", &BootOptions::default());
-    assert!(report.actions.iter().any(|a| a.contains("1 duplicate(s)")), "{:?}", report.actions);
+    assert!(
+        report.actions.iter().any(|a| a.contains("1 duplicate(s)")),
+        "{:?}",
+        report.actions
+    );
     let home = s.all(HOME).await;
-    let live: Vec<&str> = home.iter().filter(|i| i["deletedAt"] == 0).map(|i| i["id"].as_str().unwrap()).collect();
-    assert!(live.contains(&"h3") && live.contains(&"h4"), "sync copies kept: {live:?}");
+    let live: Vec<&str> = home
+        .iter()
+        .filter(|i| i["deletedAt"] == 0)
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        live.contains(&"h3") && live.contains(&"h4"),
+        "sync copies kept: {live:?}"
+    );
     let dups: Vec<_> = home.iter().filter(|i| i["content"] == "dup").collect();
     assert_eq!(dups.len(), 2, "nothing hard-deleted");
     assert_eq!(dups.iter().filter(|i| i["deletedAt"] != 0).count(), 1);
     // A client that already pulled everything learns of it incrementally.
-    let since = s.get(&format!("/items/since/{}?profile={HOME}", T0 + 10)).await;
+    let since = s
+        .get(&format!("/items/since/{}?profile={HOME}", T0 + 10))
+        .await;
     assert_eq!(since.body["items"].as_array().unwrap().len(), 1);
     // Second start: nothing more to do.
     let again = server::boot::prepare(&s.state, &BootOptions::default()).unwrap();
-    assert!(!again.actions.iter().any(|a| a.starts_with("dedup")), "{:?}", again.actions);
+    assert!(
+        !again.actions.iter().any(|a| a.starts_with("dedup")),
+        "{:?}",
+        again.actions
+    );
 }

@@ -66,6 +66,12 @@ async fn unknown_route_is_plain_404_after_auth() {
     assert_eq!(r.headers["x-peek-datastore-version"], "1");
     let r = s.req(Method::GET, "/nope", None, &[]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // A known path with a method it does not serve is the same 404, not 405.
+    let r = s.as_key("alice-key", Method::PUT, "/items", None).await;
+    assert_eq!(
+        (r.status, r.text.as_str()),
+        (StatusCode::NOT_FOUND, "404 Not Found")
+    );
 }
 
 /// §5.4: the nine client header combinations against a version-1 server.

@@ -167,9 +167,14 @@ impl Srv {
 impl Srv {
     /// A server over an existing data directory (e.g. one the Node server
     /// wrote), after the start-up sequence; `key` is the caller's key.
-    pub fn boot(dir: tempfile::TempDir, key: &str, opts: &server::boot::BootOptions) -> (Self, server::boot::BootReport) {
+    pub fn boot(
+        dir: tempfile::TempDir,
+        key: &str,
+        opts: &server::boot::BootOptions,
+    ) -> (Self, server::boot::BootReport) {
         let clock = Arc::new(ManualClock::new(T0 + 86_400_000));
-        let state = AppState::open(dir.path(), clock.clone(), Arc::new(SeededIds::new(2))).expect("open");
+        let state =
+            AppState::open(dir.path(), clock.clone(), Arc::new(SeededIds::new(2))).expect("open");
         let report = server::boot::prepare(&state, opts).expect("boot");
         (
             Srv {

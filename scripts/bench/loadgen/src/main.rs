@@ -342,7 +342,9 @@ impl Api {
     /// meaningless.
     async fn call_json(&self, method: Method, path: &str, body: Option<Value>) -> AnyResult<Value> {
         let bytes = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-        let a = self.send(self.request(method.clone(), path, bytes)?).await?;
+        let a = self
+            .send(self.request(method.clone(), path, bytes)?)
+            .await?;
         if !a.status.is_success() {
             return Err(format!("{method} {path}: {}", describe(&a)).into());
         }
@@ -623,7 +625,9 @@ async fn run_load(
             }
             Err(e) => {
                 lost += 1;
-                total.first_error.get_or_insert((usize::MAX, format!("worker died: {e}")));
+                total
+                    .first_error
+                    .get_or_insert((usize::MAX, format!("worker died: {e}")));
             }
         }
     }
@@ -697,7 +701,9 @@ async fn get_items(
     expect: Option<usize>,
 ) -> AnyResult<RunResult> {
     let path = with_profile("/items?includeDeleted=true", profile);
-    let warm = api.send(api.request(Method::GET, &path, Bytes::new())?).await?;
+    let warm = api
+        .send(api.request(Method::GET, &path, Bytes::new())?)
+        .await?;
     if !warm.status.is_success() {
         return Err(format!("warm-up GET {path}: {}", describe(&warm)).into());
     }
@@ -722,7 +728,9 @@ async fn since(
     expect: Option<usize>,
 ) -> AnyResult<RunResult> {
     let path = with_profile(&format!("/items/since/{}", enc(ts)), profile);
-    let warm = api.send(api.request(Method::GET, &path, Bytes::new())?).await?;
+    let warm = api
+        .send(api.request(Method::GET, &path, Bytes::new())?)
+        .await?;
     if !warm.status.is_success() {
         return Err(format!("warm-up GET {path}: {}", describe(&warm)).into());
     }
@@ -900,15 +908,12 @@ async fn seed_single(
 async fn newest_updated_at(api: &Api, profile: &str) -> AnyResult<(String, &'static str)> {
     let path = with_profile("/items?includeDeleted=true", Some(profile));
     let v = api.call_json(Method::GET, &path, None).await?;
-    let newest = v
-        .get("items")
-        .and_then(Value::as_array)
-        .and_then(|items| {
-            items
-                .iter()
-                .filter_map(|it| it.get("updatedAt").and_then(Value::as_i64))
-                .max()
-        });
+    let newest = v.get("items").and_then(Value::as_array).and_then(|items| {
+        items
+            .iter()
+            .filter_map(|it| it.get("updatedAt").and_then(Value::as_i64))
+            .max()
+    });
     Ok(match newest {
         Some(ts) => (ts.to_string(), "server"),
         None => (now_ms().to_string(), "client"),
@@ -984,7 +989,14 @@ async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> AnyResult<()>
 
     for &c in &args.post_conns {
         let profile = create_profile(api, &format!("bench-post-c{c}-{run}")).await?;
-        let r = post_items(api, Some(&profile), &format!("{run}-c{c}"), args.post_count, c).await;
+        let r = post_items(
+            api,
+            Some(&profile),
+            &format!("{run}-c{c}"),
+            args.post_count,
+            c,
+        )
+        .await;
         progress(&r);
         let target = match c {
             1 => Some(Target {
@@ -1017,8 +1029,19 @@ async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> AnyResult<()>
     // The cut-off is the newest existing updatedAt; waiting a few ms makes
     // sure the next writes get a strictly later one even at ms resolution.
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let s = seed(api, Some(&p20k), 100, 1000, &format!("seed20k-new-{run}"), 8).await?;
-    eprintln!("{} (profile 20k, newest 100; since ts={ts} from {clock} clock)", s.line());
+    let s = seed(
+        api,
+        Some(&p20k),
+        100,
+        1000,
+        &format!("seed20k-new-{run}"),
+        8,
+    )
+    .await?;
+    eprintln!(
+        "{} (profile 20k, newest 100; since ts={ts} from {clock} clock)",
+        s.line()
+    );
     setup.insert("seed_20k_new".into(), s.to_json());
     setup.insert("since_ts".into(), json!(ts));
 
@@ -1109,7 +1132,9 @@ fn markdown(rows: &[Row]) -> String {
             fmt_ms(r.pct(99.0)),
             fmt_ms(r.max()),
             fmt_bytes(r.avg_body()),
-            row.target.map(|t| t.describe()).unwrap_or_else(|| "—".into()),
+            row.target
+                .map(|t| t.describe())
+                .unwrap_or_else(|| "—".into()),
             row.target
                 .map(|t| t.verdict(r))
                 .unwrap_or_else(|| "—".into()),
@@ -1123,7 +1148,10 @@ mod tests {
     use super::*;
 
     fn result_with(ms_values: &[u64]) -> RunResult {
-        let mut lat: Vec<Duration> = ms_values.iter().map(|m| Duration::from_millis(*m)).collect();
+        let mut lat: Vec<Duration> = ms_values
+            .iter()
+            .map(|m| Duration::from_millis(*m))
+            .collect();
         lat.sort_unstable();
         RunResult {
             scenario: "t".into(),
