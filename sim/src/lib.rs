@@ -1,1 +1,7 @@
-//! Placeholder: see the open issue for this crate.
+//! Deterministic simulator of Peek Sync: virtual devices, each with its own
+//! clock, against the real server in-process, under network and crash
+//! faults, with invariants checked. See `docs/architecture.md`.
+
+pub mod host;
+pub mod rng;
+pub mod vclock;
