@@ -4,4 +4,5 @@
 
 pub mod host;
 pub mod rng;
+pub mod trace;
 pub mod vclock;

@@ -1,0 +1,86 @@
+//! The run's trace: one JSON object per line, every request and response,
+//! clock reading, fault and check, in the order they happened. Its SHA-256
+//! is the run's fingerprint: same seed and same code, same hash.
+
+use std::io::Write;
+
+use sha2::{Digest, Sha256};
+
+/// Collects trace lines, hashes them, and optionally keeps them for a file.
+pub struct Trace {
+    hasher: Sha256,
+    keep: Option<Vec<u8>>,
+    lines: u64,
+}
+
+impl Trace {
+    /// `keep`: hold the lines in memory so they can be written to a file.
+    pub fn new(keep: bool) -> Self {
+        Self {
+            hasher: Sha256::new(),
+            keep: keep.then(Vec::new),
+            lines: 0,
+        }
+    }
+
+    /// Appends one event. Serialization of our own types cannot fail; if it
+    /// ever did, the line records that instead of aborting the run.
+    pub fn event(&mut self, ev: &serde_json::Value) {
+        let mut line = serde_json::to_vec(ev).unwrap_or_else(|e| {
+            format!("{{\"ev\":\"unserializable\",\"error\":\"{e}\"}}").into_bytes()
+        });
+        line.push(b'\n');
+        self.hasher.update(&line);
+        if let Some(buf) = self.keep.as_mut() {
+            buf.extend_from_slice(&line);
+        }
+        self.lines += 1;
+    }
+
+    pub fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// The hex SHA-256 of every line so far.
+    pub fn hash(&self) -> String {
+        hex::encode(self.hasher.clone().finalize())
+    }
+
+    /// Writes the kept lines to `path`.
+    pub fn write_to(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let mut f = std::fs::File::create(path)?;
+        f.write_all(self.keep.as_deref().unwrap_or_default())?;
+        f.flush()
+    }
+
+    /// The kept lines, if any.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.keep.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hash_depends_on_every_line_and_order() {
+        let mut a = Trace::new(true);
+        let mut b = Trace::new(false);
+        for t in [&mut a, &mut b] {
+            t.event(&json!({"ev":"x","n":1}));
+            t.event(&json!({"ev":"y"}));
+        }
+        assert_eq!(a.hash(), b.hash());
+        let mut c = Trace::new(false);
+        c.event(&json!({"ev":"y"}));
+        c.event(&json!({"ev":"x","n":1}));
+        assert_ne!(a.hash(), c.hash());
+        assert_eq!(
+            a.bytes().unwrap(),
+            b"{\"ev\":\"x\",\"n\":1}\n{\"ev\":\"y\"}\n"
+        );
+        assert_eq!(a.lines(), 2);
+    }
+}
