@@ -156,7 +156,7 @@ struct AllArgs {
     #[arg(long, default_value_t = 80)]
     get_requests_20k: usize,
     /// Requests per run of GET /items/since.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 2000)]
     since_requests: usize,
     /// Run id used in profile names and sync ids; defaults to the time.
     #[arg(long)]
@@ -754,13 +754,12 @@ async fn since(
 
 async fn ping(api: &Api, wait: Duration) -> AnyResult<()> {
     let deadline = Instant::now() + wait;
-    let mut last = String::new();
     loop {
-        match api.send(api.request(Method::GET, "/", Bytes::new())?).await {
+        let last = match api.send(api.request(Method::GET, "/", Bytes::new())?).await {
             Ok(a) if a.status.is_success() => return Ok(()),
-            Ok(a) => last = describe(&a),
-            Err(e) => last = chain(e.as_ref()),
-        }
+            Ok(a) => describe(&a),
+            Err(e) => chain(e.as_ref()),
+        };
         if Instant::now() >= deadline {
             return Err(format!("GET / did not answer 2xx within {wait:?}: {last}").into());
         }
