@@ -1,0 +1,28 @@
+//! One error type for the engine. A sync that stops returns one of these;
+//! nothing is half-applied, because every state change is one transaction.
+
+use crate::transport::TransportError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("local database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// §1.1: a 409 or a version header/body that is not ours. The sync
+    /// stops before applying anything from that response.
+    #[error("version mismatch: {0}")]
+    VersionMismatch(String),
+    #[error("server error {status}: {body}")]
+    Server { status: u16, body: String },
+    #[error("transport: {0}")]
+    Transport(#[from] TransportError),
+    #[error("malformed server response: {0}")]
+    Malformed(String),
+    #[error("not configured: {0}")]
+    NotConfigured(String),
+    #[error("no such item: {0}")]
+    NoSuchItem(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,133 @@
+//! The local store: the desktop schema of §4 (`items`, `tags`,
+//! `item_tags`, `settings` with `syncId`/`syncSource`/`syncedAt`/
+//! `deletedAt`), plus the engine's own `server_links` table and a `blobs`
+//! table for image bytes.
+//!
+//! Crash safety: every multi-row change runs in one SQLite transaction
+//! (WAL, `synchronous=FULL`), so a crash at any point leaves either the
+//! state before or the state after a step, never a mix (guarantee 1).
+//! This module owns the schema and the settings; `items` owns local item
+//! operations, `links` owns everything that ties local rows to a server.
+
+pub mod items;
+pub mod links;
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::error::Result;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+  id TEXT PRIMARY KEY,
+  type TEXT NOT NULL CHECK (type IN ('url','text','tagset','image')),
+  content TEXT,
+  metadata TEXT,
+  syncId TEXT NOT NULL DEFAULT '',
+  syncSource TEXT NOT NULL DEFAULT '',
+  syncedAt INTEGER NOT NULL DEFAULT 0,
+  createdAt INTEGER NOT NULL,
+  updatedAt INTEGER NOT NULL,
+  deletedAt INTEGER NOT NULL DEFAULT 0,
+  localRev INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS idx_items_type ON items(type);
+CREATE INDEX IF NOT EXISTS idx_items_syncId ON items(syncId);
+CREATE INDEX IF NOT EXISTS idx_items_deletedAt ON items(deletedAt);
+CREATE TABLE IF NOT EXISTS tags (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  frequency INTEGER NOT NULL DEFAULT 1,
+  lastUsed INTEGER NOT NULL,
+  frecencyScore REAL NOT NULL DEFAULT 0,
+  createdAt INTEGER NOT NULL,
+  updatedAt INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS item_tags (
+  itemId TEXT NOT NULL,
+  tagId TEXT NOT NULL,
+  createdAt INTEGER NOT NULL,
+  PRIMARY KEY (itemId, tagId)
+);
+CREATE INDEX IF NOT EXISTS idx_item_tags_tagId ON item_tags(tagId);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT);
+-- One row per (server, local item): serverKey = URL + '#' + server profile.
+-- Switching servers finds no link and re-pushes everything with the local
+-- id as sync id; switching back finds the old links (D14, D15).
+CREATE TABLE IF NOT EXISTS server_links (
+  serverKey TEXT NOT NULL,
+  localId TEXT NOT NULL,
+  serverId TEXT NOT NULL,
+  serverVersion INTEGER,
+  serverUpdatedAt INTEGER NOT NULL DEFAULT 0,
+  pushedRev INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (serverKey, localId)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_links_server ON server_links(serverKey, serverId);
+CREATE TABLE IF NOT EXISTS blobs (itemId TEXT PRIMARY KEY, data BLOB NOT NULL);
+";
+
+/// The local database of one local profile.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::init(Connection::open(path)?)
+    }
+
+    pub fn open_in_memory() -> Result<Self> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self { conn })
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `f` in one immediate transaction: all of it or none of it.
+    pub fn tx<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        get_setting(&self.conn, key)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        set_setting(&self.conn, key, value)
+    }
+}
+
+pub fn get_setting(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([key], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.prepare_cached("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
+        .execute(params![key, value])?;
+    Ok(())
+}
+
+pub fn delete_setting(conn: &Connection, key: &str) -> Result<()> {
+    conn.execute("DELETE FROM settings WHERE key = ?1", [key])?;
+    Ok(())
+}
