@@ -125,6 +125,7 @@ async fn serve(
     backup_on_start: bool,
 ) -> AnyResult<()> {
     let state = open(&cli.data_dir)?;
+    state.stores.use_background_checkpoints();
     let opts = BootOptions {
         dry_run: false,
         legacy_api_key: api_key,
@@ -139,6 +140,11 @@ async fn serve(
         state.system.create_user("local", &key, &state.now_iso())?;
         println!("dev user \"local\" created; API key (shown once):\n{key}");
     }
+    let ckpt = state.clone();
+    std::thread::Builder::new().name("wal-checkpoint".into()).spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        ckpt.stores.checkpoint_all();
+    })?;
     let daily = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, Params, UserId};
 use crate::http::profile;
-use crate::http::wire::{self, items_out, ItemOut};
+use crate::http::wire::{self, ItemList, ItemOut};
 use crate::state::AppState;
 use crate::store::datastore::ProfileDb;
 use crate::store::images;
@@ -139,7 +139,7 @@ pub async fn list_items(
     State(state): State<AppState>,
     UserId(user): UserId,
     params: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<axum::response::Response> {
     let kind = type_filter(&params)?;
     let limit = params
         .uint("limit")?
@@ -158,16 +158,16 @@ pub async fn list_items(
         after,
     };
     let (page, more) = db.read(|tx| Ok(items::list(tx, &q)?))?;
-    let mut out = json!({ "items": items_out(&page, true) });
+    let mut out = ItemList::new(&page);
     if limit.is_some() {
         let next = page
             .last()
             .filter(|_| more)
             .map(|l| format!("{}:{}", l.created_at, l.id));
-        out["nextCursor"] = json!(next);
-        out["hasMore"] = json!(more);
+        out.next_cursor = Some(next);
+        out.has_more = Some(more);
     }
-    Ok(Json(out))
+    Ok(out.into_response())
 }
 
 /// `GET /items/since/:timestamp` (§1.4).
@@ -176,15 +176,15 @@ pub async fn since(
     UserId(user): UserId,
     Path(raw): Path<String>,
     params: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<axum::response::Response> {
     let ts = timestamp::parse_since_param(&raw)
         .ok_or_else(|| ApiError::bad("Invalid timestamp format. Use ISO 8601 or Unix ms."))?;
     let kind = type_filter(&params)?;
     let db = profile::resolve(&state, &user, &params)?;
     let found = db.read(|tx| Ok(items::since(tx, ts, kind)?))?;
-    Ok(Json(
-        json!({ "items": items_out(&found, true), "since": raw }),
-    ))
+    let mut out = ItemList::new(&found);
+    out.since = Some(&raw);
+    Ok(out.into_response())
 }
 
 /// `GET /items/changes?after=<cursor>&limit=<n>`: every item whose latest
@@ -195,7 +195,7 @@ pub async fn changes(
     State(state): State<AppState>,
     UserId(user): UserId,
     params: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<axum::response::Response> {
     let after = params.uint("after")?.unwrap_or(0) as i64;
     let limit = params
         .uint("limit")?
@@ -203,10 +203,10 @@ pub async fn changes(
         .clamp(1, state.limits.page_max);
     let db = profile::resolve(&state, &user, &params)?;
     let (page, more) = db.read(|tx| Ok(items::changes(tx, after, limit)?))?;
-    let cursor = page.last().map_or(after, |i| i.version);
-    Ok(Json(
-        json!({ "items": items_out(&page, true), "cursor": cursor, "hasMore": more }),
-    ))
+    let mut out = ItemList::new(&page);
+    out.cursor = Some(page.last().map_or(after, |i| i.version));
+    out.has_more = Some(more);
+    Ok(out.into_response())
 }
 
 /// `GET /items/:id`: live items only, without `deletedAt` (§1.3).

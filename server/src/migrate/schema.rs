@@ -87,19 +87,7 @@ pub fn migrate_legacy_schema_report(conn: &Connection) -> rusqlite::Result<Schem
 }
 
 /// The tables and indexes `CANONICAL` and `CANONICAL_INDEXES` create.
-const CANONICAL_OBJECTS: [&str; 11] = [
-    "items",
-    "tags",
-    "item_tags",
-    "settings",
-    "idx_items_type",
-    "idx_items_syncId",
-    "idx_items_deletedAt",
-    "idx_tags_name",
-    "idx_tags_frecency",
-    "idx_item_tags_itemId",
-    "idx_item_tags_tagId",
-];
+const CANONICAL_OBJECTS: [&str; 5] = ["items", "tags", "item_tags", "settings", "idx_items_syncId"];
 
 fn run(conn: &Connection) -> rusqlite::Result<SchemaReport> {
     let mut report = SchemaReport::default();

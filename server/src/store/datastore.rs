@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -24,25 +25,40 @@ pub struct ProfileDb {
     pub dir: PathBuf,
     conn: Mutex<Connection>,
     reader: Mutex<Connection>,
+    /// Used only by [`ProfileDb::checkpoint`], so a checkpoint never waits
+    /// for (or holds up) the writer.
+    checkpointer: Mutex<Option<Connection>>,
 }
+
+/// WAL pages after which a writer checkpoints inline. With background
+/// checkpoints on, this is only a backstop (about 40 MiB of WAL).
+const BACKSTOP_CHECKPOINT_PAGES: i64 = 10_000;
 
 impl ProfileDb {
     /// Opens (creating if needed) `dir/datastore.sqlite` and migrates it.
-    pub fn open(user: &str, profile: &str, dir: &Path) -> ApiResult<Self> {
+    /// With `background_checkpoints`, writers do not checkpoint the WAL on
+    /// the request path (someone must call [`ProfileDb::checkpoint`]).
+    pub fn open(user: &str, profile: &str, dir: &Path, background_checkpoints: bool) -> ApiResult<Self> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("datastore.sqlite");
         let conn = open_datastore(&path)?;
+        if background_checkpoints {
+            conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
+        }
         let reader = Connection::open_with_flags(
             &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Large list reads straight from the page cache of the OS.
+        reader.pragma_update(None, "mmap_size", 256i64 * 1024 * 1024)?;
         Ok(Self {
             user: user.to_string(),
             profile: profile.to_string(),
             dir: dir.to_path_buf(),
             conn: Mutex::new(conn),
             reader: Mutex::new(reader),
+            checkpointer: Mutex::new(None),
         })
     }
 
@@ -71,6 +87,22 @@ impl ProfileDb {
         f(&tx)
     }
 
+    /// Copies committed WAL frames into the database without blocking
+    /// readers or the writer (`PASSIVE`); what the background checkpointer
+    /// calls about once a second.
+    pub fn checkpoint(&self) -> ApiResult<()> {
+        let mut slot = self.checkpointer.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            let c = Connection::open(self.dir.join("datastore.sqlite"))?;
+            c.busy_timeout(std::time::Duration::from_millis(100))?;
+            *slot = Some(c);
+        }
+        if let Some(c) = slot.as_ref() {
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
     /// The raw connection, for backups and maintenance.
     pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
         f(&self.lock())
@@ -96,6 +128,7 @@ pub fn open_datastore(path: &Path) -> ApiResult<Connection> {
 #[derive(Default)]
 pub struct Datastores {
     open: Mutex<HashMap<(String, String), Arc<ProfileDb>>>,
+    background_checkpoints: AtomicBool,
 }
 
 impl Datastores {
@@ -119,9 +152,30 @@ impl Datastores {
             return Ok(db.clone());
         }
         let dir = Self::profile_dir(data_dir, user, profile)?;
-        let db = Arc::new(ProfileDb::open(user, profile, &dir)?);
+        let bg = self.background_checkpoints.load(Ordering::Relaxed);
+        let db = Arc::new(ProfileDb::open(user, profile, &dir, bg)?);
         open.insert(key, db.clone());
         Ok(db)
+    }
+
+    /// Moves WAL checkpoints off the request path for databases opened from
+    /// now on; the caller then runs [`Datastores::checkpoint_all`] regularly.
+    pub fn use_background_checkpoints(&self) {
+        self.background_checkpoints.store(true, Ordering::Relaxed);
+    }
+
+    /// Checkpoints every open database (see [`ProfileDb::checkpoint`]).
+    /// Failures are logged, not fatal: the next round retries.
+    pub fn checkpoint_all(&self) {
+        let dbs: Vec<Arc<ProfileDb>> = {
+            let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            open.values().cloned().collect()
+        };
+        for db in dbs {
+            if let Err(e) = db.checkpoint() {
+                tracing::warn!(user = %db.user, profile = %db.profile, error = %e, "checkpoint failed");
+            }
+        }
     }
 
     /// Forgets every open connection (server restart in the simulator).
@@ -158,7 +212,7 @@ mod tests {
     #[test]
     fn a_failed_write_rolls_back() {
         let dir = tempfile::tempdir().unwrap();
-        let db = ProfileDb::open("u", "p", dir.path()).unwrap();
+        let db = ProfileDb::open("u", "p", dir.path(), false).unwrap();
         let r: ApiResult<()> = db.write(|tx| {
             tx.execute("INSERT INTO settings (key, value) VALUES ('x', '1')", [])?;
             Err(ApiError::bad("no"))

@@ -443,10 +443,11 @@ pub fn set_tags(
     Ok(true)
 }
 
-/// Attaches tags to many items, with one query per item for small sets
-/// and one pass over all links for large ones.
+/// Attaches tags to many items: one indexed query per item for answers
+/// that are small next to the profile (an incremental pull), one pass over
+/// every link for large ones (a full list).
 pub fn attach_tags(conn: &Connection, items: &mut [Item]) -> rusqlite::Result<()> {
-    if items.len() <= 64 {
+    if items.len() <= 2000 {
         for it in items.iter_mut() {
             it.tags = tags::of_item(conn, &it.id)?;
         }

@@ -49,15 +49,26 @@ CREATE TABLE IF NOT EXISTS settings (
 );
 ";
 
-/// The canonical indexes of §2.3.
+/// The index of §2.3 that earns its keep. The Node server also made
+/// `idx_items_type`, `idx_items_deletedAt` (two- and four-valued columns),
+/// `idx_tags_name` (a copy of the UNIQUE index), `idx_item_tags_itemId`
+/// (a prefix of the primary key), `idx_tags_frecency` (a sort over a few
+/// hundred tags) and `idx_item_tags_tagId` (no query looks items up by tag):
+/// each costs a page write on every push and serves no query here, so
+/// [`ensure`] drops them (`docs/compatibility.md`; the Node server
+/// re-creates them if it opens the file again).
 pub const CANONICAL_INDEXES: &str = "
-CREATE INDEX IF NOT EXISTS idx_items_type ON items(type);
 CREATE INDEX IF NOT EXISTS idx_items_syncId ON items(syncId);
-CREATE INDEX IF NOT EXISTS idx_items_deletedAt ON items(deletedAt);
-CREATE INDEX IF NOT EXISTS idx_tags_name ON tags(name);
-CREATE INDEX IF NOT EXISTS idx_tags_frecency ON tags(frecencyScore DESC);
-CREATE INDEX IF NOT EXISTS idx_item_tags_itemId ON item_tags(itemId);
-CREATE INDEX IF NOT EXISTS idx_item_tags_tagId ON item_tags(tagId);
+";
+
+/// The redundant indexes of the Node schema (see [`CANONICAL_INDEXES`]).
+const REDUNDANT_INDEXES: &str = "
+DROP INDEX IF EXISTS idx_items_type;
+DROP INDEX IF EXISTS idx_items_deletedAt;
+DROP INDEX IF EXISTS idx_tags_name;
+DROP INDEX IF EXISTS idx_item_tags_itemId;
+DROP INDEX IF EXISTS idx_tags_frecency;
+DROP INDEX IF EXISTS idx_item_tags_tagId;
 ";
 
 /// Settings key set once a profile's one-time dedup cleanup has run (§2.5).
@@ -116,6 +127,7 @@ pub fn ensure(conn: &Connection) -> rusqlite::Result<()> {
         tx.execute_batch("ALTER TABLE items ADD COLUMN editedAt INTEGER DEFAULT 0;")?;
     }
     tx.execute_batch(CANONICAL_INDEXES)?;
+    tx.execute_batch(REDUNDANT_INDEXES)?;
     tx.execute_batch(
         "CREATE INDEX IF NOT EXISTS idx_items_changeSeq ON items(changeSeq);
          CREATE INDEX IF NOT EXISTS idx_items_createdAt ON items(createdAt);
