@@ -55,7 +55,8 @@ pub fn prepare(state: &AppState, opts: &BootOptions) -> ApiResult<BootReport> {
             continue; // created on first use, born clean
         }
         let db = state.profile_db(&p.user_id, &p.id)?;
-        let cleaned = db.with_conn(|c| dedup::run(c, state.now(), false))?;
+        let now = state.now();
+        let cleaned = db.write(move |tx| dedup::run(tx, now, false))?;
         if !cleaned.already_done {
             report.actions.push(format!(
                 "dedup {}/{}: {} duplicate(s) turned into tombstones",

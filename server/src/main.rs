@@ -141,10 +141,12 @@ async fn serve(
         println!("dev user \"local\" created; API key (shown once):\n{key}");
     }
     let ckpt = state.clone();
-    std::thread::Builder::new().name("wal-checkpoint".into()).spawn(move || loop {
-        std::thread::sleep(std::time::Duration::from_secs(1));
-        ckpt.stores.checkpoint_all();
-    })?;
+    std::thread::Builder::new()
+        .name("wal-checkpoint".into())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            ckpt.stores.checkpoint_all();
+        })?;
     let daily = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));

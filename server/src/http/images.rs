@@ -108,15 +108,19 @@ pub async fn post_image(
         return Err(ApiError::bad("image exceeds maximum size of 10 MB"));
     }
     let db = profile::resolve(&state, &user, &params)?;
-    let now = state.now();
-    let img = NewImage {
-        bytes: &up.bytes,
-        filename: &up.filename,
-        mime: &up.mime,
-        tags: &up.tags,
-        sync_id: None,
-    };
-    let out = db.write(|tx| images::save(tx, state.ids.as_ref(), &db.dir, &img, now))?;
+    let dir = db.dir.clone();
+    let out = db
+        .write_async(move |tx| {
+            let img = NewImage {
+                bytes: &up.bytes,
+                filename: &up.filename,
+                mime: &up.mime,
+                tags: &up.tags,
+                sync_id: None,
+            };
+            images::save(tx, state.ids.as_ref(), &dir, &img, state.now())
+        })
+        .await?;
     Ok(Json(
         json!({ "id": out.id, "type": "image", "created": true }),
     ))

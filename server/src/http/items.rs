@@ -10,7 +10,6 @@ use crate::http::extract::{JsonBody, Params, UserId};
 use crate::http::profile;
 use crate::http::wire::{self, ItemList, ItemOut};
 use crate::state::AppState;
-use crate::store::datastore::ProfileDb;
 use crate::store::images;
 use crate::store::items::{self, ItemType, ListQuery, WriteOutcome, WriteStatus, TYPE_ERROR};
 use crate::timestamp;
@@ -28,7 +27,7 @@ pub fn type_filter(params: &Params) -> ApiResult<Option<ItemType>> {
 /// Saves one parsed item in `tx` (images through the image store).
 fn save_one(
     state: &AppState,
-    db: &ProfileDb,
+    dir: &std::path::Path,
     tx: &rusqlite::Connection,
     v: &Value,
 ) -> ApiResult<WriteOutcome> {
@@ -40,7 +39,7 @@ fn save_one(
             filename: img.filename.as_deref(),
             mime: img.mime.as_deref(),
         };
-        return images::save_from_items(tx, state.ids.as_ref(), &db.dir, &w, &up, now);
+        return images::save_from_items(tx, state.ids.as_ref(), dir, &w, &up, now);
     }
     items::save(tx, state.ids.as_ref(), &w, now)
 }
@@ -55,18 +54,20 @@ pub async fn post_item(
 ) -> ApiResult<Json<Value>> {
     body.object()?;
     let db = profile::resolve(&state, &user, &params)?;
-    let (out, current) = db.write(|tx| {
-        let out = save_one(&state, &db, tx, &body.0)?;
-        let current = stale_item(tx, &out)?;
-        Ok((out, current))
-    })?;
-    let mut resp = json!({
-        "id": out.id, "type": out.kind, "created": true,
-        "status": out.status.as_str(), "version": out.version,
-    });
-    if let Some(item) = current {
-        resp["item"] = json!(ItemOut::new(&item, true));
-    }
+    let dir = db.dir.clone();
+    let resp = db
+        .write_async(move |tx| {
+            let out = save_one(&state, &dir, tx, &body.0)?;
+            let mut resp = json!({
+                "id": out.id, "type": out.kind, "created": true,
+                "status": out.status.as_str(), "version": out.version,
+            });
+            if let Some(item) = stale_item(tx, &out)? {
+                resp["item"] = json!(ItemOut::new(&item, true));
+            }
+            Ok(resp)
+        })
+        .await?;
     Ok(Json(resp))
 }
 
@@ -88,11 +89,12 @@ pub async fn post_batch(
     params: Params,
     body: JsonBody,
 ) -> ApiResult<Json<Value>> {
-    let list = body
-        .object()?
-        .get("items")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::bad("items must be an array"))?;
+    let JsonBody(Value::Object(mut obj)) = body else {
+        return Err(ApiError::bad("request body must be a JSON object"));
+    };
+    let Some(Value::Array(list)) = obj.remove("items") else {
+        return Err(ApiError::bad("items must be an array"));
+    };
     if list.len() > state.limits.batch_items {
         return Err(ApiError::bad(format!(
             "too many items in one batch (limit {})",
@@ -100,31 +102,34 @@ pub async fn post_batch(
         )));
     }
     let db = profile::resolve(&state, &user, &params)?;
-    let results = db.write(|tx| {
-        let mut results = Vec::with_capacity(list.len());
-        for (index, v) in list.iter().enumerate() {
-            tx.execute_batch("SAVEPOINT item")?;
-            match save_one(&state, &db, tx, v) {
-                Ok(o) => {
-                    tx.execute_batch("RELEASE item")?;
-                    let mut r = json!({
-                        "index": index, "id": o.id, "type": o.kind,
-                        "status": o.status.as_str(), "version": o.version,
-                    });
-                    if let Some(item) = stale_item(tx, &o)? {
-                        r["item"] = json!(ItemOut::new(&item, true));
+    let dir = db.dir.clone();
+    let results = db
+        .write_async(move |tx| {
+            let mut results = Vec::with_capacity(list.len());
+            for (index, v) in list.iter().enumerate() {
+                tx.execute_batch("SAVEPOINT item")?;
+                match save_one(&state, &dir, tx, v) {
+                    Ok(o) => {
+                        tx.execute_batch("RELEASE item")?;
+                        let mut r = json!({
+                            "index": index, "id": o.id, "type": o.kind,
+                            "status": o.status.as_str(), "version": o.version,
+                        });
+                        if let Some(item) = stale_item(tx, &o)? {
+                            r["item"] = json!(ItemOut::new(&item, true));
+                        }
+                        results.push(r);
                     }
-                    results.push(r);
+                    Err(ApiError::BadRequest(msg)) => {
+                        tx.execute_batch("ROLLBACK TO item; RELEASE item")?;
+                        results.push(json!({ "index": index, "status": "error", "error": msg }));
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(ApiError::BadRequest(msg)) => {
-                    tx.execute_batch("ROLLBACK TO item; RELEASE item")?;
-                    results.push(json!({ "index": index, "status": "error", "error": msg }));
-                }
-                Err(e) => return Err(e),
             }
-        }
-        Ok(results)
-    })?;
+            Ok(results)
+        })
+        .await?;
     Ok(Json(json!({ "results": results })))
 }
 
@@ -232,8 +237,8 @@ pub async fn delete_item(
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let db = profile::resolve(&state, &user, &params)?;
-    let now = state.now();
-    db.write(|tx| items::soft_delete(tx, &id, now))?;
+    db.write_async(move |tx| items::soft_delete(tx, &id, state.now()))
+        .await?;
     Ok(Json(json!({ "deleted": true })))
 }
 
@@ -248,7 +253,7 @@ pub async fn patch_tags(
 ) -> ApiResult<Json<Value>> {
     let tags = wire::tags_field(body.object()?)?;
     let db = profile::resolve(&state, &user, &params)?;
-    let now = state.now();
-    db.write(|tx| items::set_tags(tx, state.ids.as_ref(), &id, &tags, now))?;
+    db.write_async(move |tx| items::set_tags(tx, state.ids.as_ref(), &id, &tags, state.now()))
+        .await?;
     Ok(Json(json!({ "updated": true })))
 }

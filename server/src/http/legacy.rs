@@ -95,13 +95,15 @@ pub async fn webhook(
         }
     }
     let db = profile::resolve(&state, &user, &params)?;
-    let now = state.now();
-    let saved = db.write(|tx| {
-        for w in &writes {
-            items::save(tx, state.ids.as_ref(), w, now)?;
-        }
-        Ok(writes.len())
-    })?;
+    let saved = db
+        .write_async(move |tx| {
+            let now = state.now();
+            for w in &writes {
+                items::save(tx, state.ids.as_ref(), w, now)?;
+            }
+            Ok(writes.len())
+        })
+        .await?;
     Ok(Json(json!({ "received": true, "saved_count": saved })))
 }
 
@@ -154,15 +156,16 @@ pub async fn list_tagsets(
     Ok(Json(json!({ "tagsets": sets })))
 }
 
-fn save_single(
-    state: &AppState,
+async fn save_single(
+    state: AppState,
     user: &str,
     params: &Params,
     w: ItemWrite,
 ) -> ApiResult<Json<Value>> {
-    let db = profile::resolve(state, user, params)?;
-    let now = state.now();
-    let out = db.write(|tx| items::save(tx, state.ids.as_ref(), &w, now))?;
+    let db = profile::resolve(&state, user, params)?;
+    let out = db
+        .write_async(move |tx| items::save(tx, state.ids.as_ref(), &w, state.now()))
+        .await?;
     Ok(Json(json!({ "id": out.id, "created": true })))
 }
 
@@ -176,12 +179,8 @@ pub async fn post_text(
     let obj = body.object()?;
     let content =
         non_empty_str(obj, "content").ok_or_else(|| ApiError::bad("content is required"))?;
-    save_single(
-        &state,
-        &user,
-        &params,
-        write_unsynced(ItemType::Text, Some(content), obj)?,
-    )
+    let w = write_unsynced(ItemType::Text, Some(content), obj)?;
+    save_single(state, &user, &params, w).await
 }
 
 /// `POST /tagsets` `{tags, metadata?}`.
@@ -196,7 +195,7 @@ pub async fn post_tagset(
         .ok()
         .filter(|w| !w.tags.is_empty())
         .ok_or_else(|| ApiError::bad("tags array is required and must not be empty"))?;
-    save_single(&state, &user, &params, w)
+    save_single(state, &user, &params, w).await
 }
 
 /// `GET /tags`: every tag, stored frecency score descending (§1.4).

@@ -118,7 +118,11 @@ impl<'a> ItemList<'a> {
     pub fn into_response(self) -> axum::response::Response {
         use axum::response::IntoResponse;
         match serde_json::to_vec(&self) {
-            Ok(bytes) => ([(axum::http::header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+            Ok(bytes) => (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                bytes,
+            )
+                .into_response(),
             Err(e) => crate::error::ApiError::Io(std::io::Error::other(e)).into_response(),
         }
     }

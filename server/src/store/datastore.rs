@@ -1,9 +1,10 @@
 //! Per-profile `datastore.sqlite` connections: one per (user, profile),
 //! opened on first use (schema migrated then) and cached for the process.
 //!
-//! Every request runs in one transaction on its profile's connection, under
-//! that connection's mutex, so writes to one profile are serialized (as
-//! better-sqlite3 made them) and the change sequence follows commit order.
+//! Writes to one profile go through its [`Writer`] thread, so they are
+//! serialized (as better-sqlite3 made them) and the change sequence follows
+//! commit order; each request is atomic in its own savepoint. Reads use a
+//! separate read-only connection.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,16 +15,17 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::schema;
+use crate::store::writer::Writer;
 
 /// An open profile database and the folder it lives in (images sit beside it).
 ///
-/// Two connections: writes serialize on `conn`; reads use `reader`, so a
-/// long `GET /items` never holds up a push (WAL lets them run together).
+/// Writes go to the writer thread; reads use `reader`, so a long
+/// `GET /items` never holds up a push (WAL lets them run together).
 pub struct ProfileDb {
     pub user: String,
     pub profile: String,
     pub dir: PathBuf,
-    conn: Mutex<Connection>,
+    writer: Writer,
     reader: Mutex<Connection>,
     /// Used only by [`ProfileDb::checkpoint`], so a checkpoint never waits
     /// for (or holds up) the writer.
@@ -38,7 +40,12 @@ impl ProfileDb {
     /// Opens (creating if needed) `dir/datastore.sqlite` and migrates it.
     /// With `background_checkpoints`, writers do not checkpoint the WAL on
     /// the request path (someone must call [`ProfileDb::checkpoint`]).
-    pub fn open(user: &str, profile: &str, dir: &Path, background_checkpoints: bool) -> ApiResult<Self> {
+    pub fn open(
+        user: &str,
+        profile: &str,
+        dir: &Path,
+        background_checkpoints: bool,
+    ) -> ApiResult<Self> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("datastore.sqlite");
         let conn = open_datastore(&path)?;
@@ -56,27 +63,28 @@ impl ProfileDb {
             user: user.to_string(),
             profile: profile.to_string(),
             dir: dir.to_path_buf(),
-            conn: Mutex::new(conn),
+            writer: Writer::spawn(conn, &format!("{user}/{profile}"))?,
             reader: Mutex::new(reader),
             checkpointer: Mutex::new(None),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave a half-written
-        // transaction behind (it rolls back on drop), so the connection is
-        // still usable.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// Runs `f` in the profile's write transaction (its own savepoint) and
+    /// answers once committed. A request that returns `Err` writes nothing.
+    pub async fn write_async<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        self.writer.submit(f).await
     }
 
-    /// Runs `f` in an IMMEDIATE transaction; commits if it returns `Ok`,
-    /// rolls back (nothing written) if it returns `Err`.
-    pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+    /// [`ProfileDb::write_async`] for callers outside the async runtime
+    /// (start-up, admin commands, tests).
+    pub fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        self.writer.submit_blocking(f)
     }
 
     /// Runs `f` in a read transaction (a consistent snapshot) on the
@@ -101,11 +109,6 @@ impl ProfileDb {
             c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
         }
         Ok(())
-    }
-
-    /// The raw connection, for backups and maintenance.
-    pub fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
-        f(&self.lock())
     }
 }
 

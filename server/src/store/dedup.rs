@@ -82,7 +82,8 @@ fn duplicate_groups(conn: &Connection) -> rusqlite::Result<Vec<Vec<String>>> {
     Ok(groups.into_values().filter(|g| g.len() > 1).collect())
 }
 
-/// Runs the cleanup once. With `dry_run`, reports without writing.
+/// Runs the cleanup once, inside the caller's transaction. With `dry_run`,
+/// reports without writing.
 pub fn run(conn: &Connection, now: i64, dry_run: bool) -> ApiResult<DedupReport> {
     if flag_set(conn)? {
         return Ok(DedupReport {
@@ -97,7 +98,7 @@ pub fn run(conn: &Connection, now: i64, dry_run: bool) -> ApiResult<DedupReport>
     if dry_run {
         return Ok(report);
     }
-    let tx = conn.unchecked_transaction()?;
+    let tx = conn;
     let mut v: i64 = tx.query_row("SELECT COALESCE(MAX(changeSeq), 0) FROM items", [], |r| {
         r.get(0)
     })?;
@@ -112,6 +113,5 @@ pub fn run(conn: &Connection, now: i64, dry_run: bool) -> ApiResult<DedupReport>
         "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, '1')",
         [DEDUP_FLAG],
     )?;
-    tx.commit()?;
     Ok(report)
 }

@@ -8,3 +8,4 @@ pub mod items;
 pub mod schema;
 pub mod system;
 pub mod tags;
+pub mod writer;

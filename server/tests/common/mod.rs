@@ -133,25 +133,30 @@ impl Srv {
         for p in self.state.system.profiles(user).unwrap() {
             out.push_str(&format!("profile {} {}\n", p.id, p.slug));
             let db = self.state.profile_db(user, &p.id).unwrap();
-            db.with_conn(|c| {
-                for table in ["items", "tags", "item_tags"] {
-                    let mut st = c
-                        .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
-                        .unwrap();
-                    let n = st.column_count();
-                    let rows = st
-                        .query_map([], |r| {
-                            Ok((0..n)
-                                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
-                                .collect::<Vec<_>>()
-                                .join("|"))
-                        })
-                        .unwrap();
-                    for row in rows {
-                        out.push_str(&format!("{table}: {}\n", row.unwrap()));
+            let dump = db
+                .read(|c| {
+                    let mut out = String::new();
+                    for table in ["items", "tags", "item_tags"] {
+                        let mut st = c
+                            .prepare(&format!("SELECT * FROM {table} ORDER BY 1, 2"))
+                            .unwrap();
+                        let n = st.column_count();
+                        let rows = st
+                            .query_map([], |r| {
+                                Ok((0..n)
+                                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                                    .collect::<Vec<_>>()
+                                    .join("|"))
+                            })
+                            .unwrap();
+                        for row in rows {
+                            out.push_str(&format!("{table}: {}\n", row.unwrap()));
+                        }
                     }
-                }
-            });
+                    Ok(out)
+                })
+                .unwrap();
+            out.push_str(&dump);
         }
         out
     }

@@ -1,0 +1,292 @@
+//! The writer of one profile database: commits requests one by one when
+//! they come one by one, and in groups when they queue up.
+//!
+//! A request that finds the connection free runs at once on the caller's
+//! thread (no hand-off: a lone client pays nothing). Otherwise it is queued
+//! for the writer thread, which takes the connection and commits everything
+//! queued, up to [`MAX_GROUP`] requests, in one transaction (group commit):
+//! the WAL write of a commit is paid once for all of them. Each request
+//! still runs in its own savepoint, so it is atomic on its own (a failing
+//! one rolls back alone), and its answer is sent only after the COMMIT, so
+//! nobody is told "saved" before it is in the WAL.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Most requests committed together.
+pub const MAX_GROUP: usize = 64;
+
+/// Called after the group's commit with the commit error, if any.
+type Completion = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
+/// A queued request: runs in the group's transaction, says whether it
+/// succeeded (else its savepoint is rolled back) and how to answer.
+type Job = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Completion) + Send>;
+
+/// Handle on a profile's write connection; dropping it stops and joins
+/// the writer thread.
+pub struct Writer {
+    conn: Arc<Mutex<Connection>>,
+    /// Requests queued and not yet taken by the writer thread.
+    pending: Arc<AtomicUsize>,
+    /// Requests submitted and not yet answered: the fast path is only for
+    /// a request that has the profile to itself.
+    active: Arc<AtomicUsize>,
+    queue: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    pub fn spawn(conn: Connection, name: &str) -> std::io::Result<Self> {
+        let conn = Arc::new(Mutex::new(conn));
+        let pending = Arc::new(AtomicUsize::new(0));
+        let (queue, rx) = mpsc::channel::<Job>();
+        let (c, p) = (conn.clone(), pending.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("writer {name}"))
+            .spawn(move || run(&c, &p, rx))?;
+        Ok(Self {
+            conn,
+            pending,
+            active: Arc::new(AtomicUsize::new(0)),
+            queue: Some(queue),
+            thread: Some(thread),
+        })
+    }
+
+    fn job<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+        answer: impl FnOnce(ApiResult<T>) + Send + 'static,
+    ) -> Job {
+        // Counts the request down however it ends: answered, or dropped
+        // unrun because its group could not begin.
+        let guard = Active(self.active.clone());
+        let answer = move |r| {
+            drop(guard);
+            answer(r)
+        };
+        Box::new(move |tx: &Transaction<'_>| {
+            let out = catch_unwind(AssertUnwindSafe(|| f(tx))).unwrap_or_else(|_| {
+                tracing::error!("a write panicked; its savepoint is rolled back");
+                Err(ApiError::Io(std::io::Error::other("write panicked")))
+            });
+            let ok = out.is_ok();
+            let done: Completion = Box::new(move |commit_err| {
+                answer(match (out, commit_err) {
+                    (Ok(v), None) => Ok(v),
+                    (Ok(_), Some(e)) => Err(commit_error(e)),
+                    (Err(e), _) => Err(e),
+                })
+            });
+            (ok, done)
+        })
+    }
+
+    /// Runs `job` now if it is the only request in flight and the
+    /// connection is free; otherwise queues it for the writer thread.
+    /// (`active` was counted up when the job was made.)
+    fn dispatch(&self, job: Job, alone: bool) -> ApiResult<()> {
+        if alone && self.pending.load(Ordering::Acquire) == 0 {
+            if let Ok(mut conn) = self.conn.try_lock() {
+                run_group(&mut conn, vec![job]);
+                return Ok(());
+            }
+        }
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        let sent = self.queue.as_ref().and_then(|q| q.send(job).ok());
+        if sent.is_none() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::StorageUnavailable(
+                "profile writer stopped".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` in a write transaction and waits (async) for its committed
+    /// result.
+    pub async fn submit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let alone = self.active.fetch_add(1, Ordering::AcqRel) == 0;
+        let job = self.job(f, move |r| {
+            let _ = tx.send(r);
+        });
+        self.dispatch(job, alone)?;
+        rx.await.unwrap_or_else(|_| {
+            Err(ApiError::StorageUnavailable(
+                "write not committed (see server log)".into(),
+            ))
+        })
+    }
+
+    /// The same, blocking the calling thread (start-up, admin commands,
+    /// tests: never from an async handler).
+    pub fn submit_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        let (tx, rx) = mpsc::channel();
+        let alone = self.active.fetch_add(1, Ordering::AcqRel) == 0;
+        let job = self.job(f, move |r| {
+            let _ = tx.send(r);
+        });
+        self.dispatch(job, alone)?;
+        rx.recv().unwrap_or_else(|_| {
+            Err(ApiError::StorageUnavailable(
+                "write not committed (see server log)".into(),
+            ))
+        })
+    }
+}
+
+/// One request in flight; counted down when dropped.
+struct Active(Arc<AtomicUsize>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn commit_error(e: &rusqlite::Error) -> ApiError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::ReadOnly
+            ) =>
+        {
+            ApiError::StorageUnavailable(e.to_string())
+        }
+        _ => ApiError::StorageUnavailable(format!("commit failed: {e}")),
+    }
+}
+
+/// The writer thread: takes everything queued and commits it as a group.
+fn run(conn: &Mutex<Connection>, pending: &AtomicUsize, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        pending.fetch_sub(jobs.len(), Ordering::AcqRel);
+        let mut c = conn.lock().unwrap_or_else(|e| e.into_inner());
+        run_group(&mut c, jobs);
+    }
+}
+
+/// One transaction, a savepoint per job, answers after the commit.
+fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            // Dropping the jobs closes their answer channels: each caller
+            // gets "not committed", and nothing was written.
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            return;
+        }
+    };
+    let mut done = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if let Err(e) = tx.execute_batch("SAVEPOINT request") {
+            tracing::error!(error = %e, "savepoint failed");
+            continue;
+        }
+        let (ok, completion) = job(&tx);
+        let end = if ok {
+            "RELEASE request"
+        } else {
+            "ROLLBACK TO request; RELEASE request"
+        };
+        if let Err(e) = tx.execute_batch(end) {
+            tracing::error!(error = %e, "savepoint end failed");
+        }
+        done.push(completion);
+    }
+    let result = tx.commit();
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "group commit failed; nothing in it was written");
+    }
+    for d in done {
+        d(result.as_ref().err());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (tempfile::TempDir, Writer) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Connection::open(dir.path().join("w.db")).unwrap();
+        c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (v INTEGER)")
+            .unwrap();
+        (dir, Writer::spawn(c, "test").unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_request_in_a_group_rolls_back_alone() {
+        let (_dir, w) = writer();
+        let w = std::sync::Arc::new(w);
+        let mut handles = Vec::new();
+        for i in 0..200i64 {
+            let w = w.clone();
+            handles.push(tokio::spawn(async move {
+                w.submit(move |tx| {
+                    tx.execute("INSERT INTO t (v) VALUES (?1)", [i])?;
+                    if i % 7 == 0 {
+                        return Err(ApiError::bad("no"));
+                    }
+                    Ok(i)
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for h in handles {
+            if h.await.unwrap().is_ok() {
+                ok += 1;
+            }
+        }
+        let n: i64 = w
+            .submit_blocking(|tx| {
+                Ok(tx.query_row("SELECT COUNT(*) FROM t WHERE v % 7 <> 0", [], |r| r.get(0))?)
+            })
+            .unwrap();
+        let bad: i64 = w
+            .submit_blocking(|tx| {
+                Ok(tx.query_row("SELECT COUNT(*) FROM t WHERE v % 7 = 0", [], |r| r.get(0))?)
+            })
+            .unwrap();
+        assert_eq!((ok, n, bad), (171, 171, 0));
+    }
+
+    #[test]
+    fn a_panicking_request_does_not_kill_the_writer() {
+        let (_dir, w) = writer();
+        let r: ApiResult<()> = w.submit_blocking(|_| panic!("boom"));
+        assert!(r.is_err());
+        assert_eq!(w.submit_blocking(|_| Ok(5)).unwrap(), 5);
+    }
+}
