@@ -78,6 +78,8 @@ pub struct ReferenceSession {
     phase: Phase,
     inflight: Option<Inflight>,
     summary: Summary,
+    /// Items not to push again in this session (refused, or settled by a
+    /// refetch).
     failed: BTreeSet<String>,
     refetch: VecDeque<Refetch>,
 }
@@ -321,11 +323,16 @@ impl ReferenceSession {
                                 si.version = si.version.or(version);
                                 links::adopt(tx, ids.as_ref(), &key, &s.local_id, &si, now)?;
                             }
-                            None => refetch.push(Refetch {
+                            None => {
+                                // Not pushed again this session: the refetch
+                                // settles it (no ping-pong with `stale`).
+                                failed.push(s.local_id.clone());
+                                refetch.push(Refetch {
                                 local_id: s.local_id.clone(),
                                 server_id: id.to_string(),
-                                version,
-                            }),
+                                    version,
+                                });
+                            }
                         }
                     }
                     (_, Some(id)) => {
