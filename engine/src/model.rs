@@ -106,11 +106,18 @@ pub enum TimestampKeys {
 pub fn timestamp_value(v: &Value) -> Option<i64> {
     match v {
         Value::Null => None,
-        other => server::timestamp::from_json(other).ok().map(|o| o.unwrap_or(0)),
+        other => server::timestamp::from_json(other)
+            .ok()
+            .map(|o| o.unwrap_or(0)),
     }
 }
 
-fn read_ts(obj: &Map<String, Value>, camel: &str, snake: &str, keys: TimestampKeys) -> Result<Option<i64>> {
+fn read_ts(
+    obj: &Map<String, Value>,
+    camel: &str,
+    snake: &str,
+    keys: TimestampKeys,
+) -> Result<Option<i64>> {
     match keys {
         TimestampKeys::Lenient => {
             for k in [camel, snake] {
@@ -125,7 +132,10 @@ fn read_ts(obj: &Map<String, Value>, camel: &str, snake: &str, keys: TimestampKe
             }
             Ok(None)
         }
-        TimestampKeys::SnakeOnly { strings_only, required } => match obj.get(snake) {
+        TimestampKeys::SnakeOnly {
+            strings_only,
+            required,
+        } => match obj.get(snake) {
             None | Some(Value::Null) if required => {
                 Err(Error::Malformed(format!("missing field `{snake}`")))
             }
@@ -159,10 +169,16 @@ pub fn parse_server_item(v: &Value, keys: TimestampKeys) -> Result<ServerItem> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => Some(other.to_string()),
     };
-    let metadata = obj.get("metadata").filter(|m| !m.is_null()).map(Value::to_string);
+    let metadata = obj
+        .get("metadata")
+        .filter(|m| !m.is_null())
+        .map(Value::to_string);
     let tags = match obj.get("tags") {
         Some(Value::Array(a)) => {
-            let mut t: Vec<String> = a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+            let mut t: Vec<String> = a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect();
             t.sort();
             t.dedup();
             t
@@ -238,9 +254,15 @@ mod tests {
     #[test]
     fn originals_miss_camel_case_and_tauri_rejects_integers() {
         let camel = json!({"id":"a","type":"text","content":"x","createdAt":5,"updatedAt":7});
-        let js = TimestampKeys::SnakeOnly { strings_only: false, required: false };
+        let js = TimestampKeys::SnakeOnly {
+            strings_only: false,
+            required: false,
+        };
         assert_eq!(parse_server_item(&camel, js).unwrap().updated_at, i64::MIN);
-        let tauri = TimestampKeys::SnakeOnly { strings_only: true, required: true };
+        let tauri = TimestampKeys::SnakeOnly {
+            strings_only: true,
+            required: true,
+        };
         assert!(parse_server_item(&camel, tauri).is_err());
         let ints = json!({"id":"a","type":"text","content":"x","created_at":5,"updated_at":7});
         assert!(parse_server_item(&ints, tauri).is_err());
@@ -250,6 +272,10 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         assert!(parse_server_item(&json!([]), TimestampKeys::Lenient).is_err());
         assert!(parse_server_item(&json!({"id":"a","type":"x"}), TimestampKeys::Lenient).is_err());
-        assert!(parse_server_item(&json!({"id":"a","type":"url","updatedAt":"soon"}), TimestampKeys::Lenient).is_err());
+        assert!(parse_server_item(
+            &json!({"id":"a","type":"url","updatedAt":"soon"}),
+            TimestampKeys::Lenient
+        )
+        .is_err());
     }
 }

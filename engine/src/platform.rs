@@ -48,7 +48,10 @@ impl Model {
     }
 
     pub fn behaviour(self) -> Behaviour {
-        let snake = TimestampKeys::SnakeOnly { strings_only: false, required: false };
+        let snake = TimestampKeys::SnakeOnly {
+            strings_only: false,
+            required: false,
+        };
         let base = Behaviour {
             client_header: "sync-engine",
             timestamp_keys: snake,
@@ -71,7 +74,10 @@ impl Model {
                 profile: ProfileParam::Strict,
                 ..base
             },
-            Model::JsEngine => Behaviour { nan_insert_fails: true, ..base },
+            Model::JsEngine => Behaviour {
+                nan_insert_fails: true,
+                ..base
+            },
             Model::Electron => Behaviour {
                 client_header: "desktop",
                 nan_insert_fails: true,
@@ -82,14 +88,20 @@ impl Model {
             },
             Model::TauriDesktop => Behaviour {
                 client_header: "desktop-tauri",
-                timestamp_keys: TimestampKeys::SnakeOnly { strings_only: true, required: true },
+                timestamp_keys: TimestampKeys::SnakeOnly {
+                    strings_only: true,
+                    required: true,
+                },
                 profile: ProfileParam::LocalIdWithSlug,
                 server_change: ServerChange::Never,
                 ..base
             },
             Model::TauriMobile => Behaviour {
                 client_header: "mobile",
-                timestamp_keys: TimestampKeys::SnakeOnly { strings_only: false, required: true },
+                timestamp_keys: TimestampKeys::SnakeOnly {
+                    strings_only: false,
+                    required: true,
+                },
                 profile: ProfileParam::ServerElseLocalId,
                 incremental_always: true,
                 cursor: CursorRule::EndTime,

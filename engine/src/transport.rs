@@ -63,7 +63,9 @@ impl Transport for HttpTransport {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
         };
-        let mut b = self.client.request(method, format!("{}{}", self.base, req.path));
+        let mut b = self
+            .client
+            .request(method, format!("{}{}", self.base, req.path));
         for (k, v) in &req.headers {
             b = b.header(k.as_str(), v.as_str());
         }
@@ -76,10 +78,19 @@ impl Transport for HttpTransport {
             let headers = resp
                 .headers()
                 .iter()
-                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
             let body = resp.bytes().await.map_err(|e| classify(&e))?.to_vec();
-            Ok(Response { status, headers, body })
+            Ok(Response {
+                status,
+                headers,
+                body,
+            })
         }
     }
 }
@@ -123,7 +134,12 @@ impl Transport for InProcess {
             let headers = resp
                 .headers()
                 .iter()
-                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
             let body = resp
                 .into_body()
@@ -132,7 +148,11 @@ impl Transport for InProcess {
                 .map_err(|e| TransportError::Io(e.to_string()))?
                 .to_bytes()
                 .to_vec();
-            Ok(Response { status, headers, body })
+            Ok(Response {
+                status,
+                headers,
+                body,
+            })
         }
     }
 }

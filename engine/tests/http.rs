@@ -17,19 +17,40 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn cfg(url: &str) -> SyncConfig {
-    SyncConfig { server_url: url.into(), api_key: "k".into(), server_profile: None, model: Model::Reference }
+    SyncConfig {
+        server_url: url.into(),
+        api_key: "k".into(),
+        server_profile: None,
+        model: Model::Reference,
+    }
 }
 
 async fn sync(store: &mut Store, url: &str, timeout_ms: u64) -> engine::Result<engine::Summary> {
     let t = HttpTransport::new(url, Duration::from_millis(timeout_ms)).expect("client");
     let clock = ManualClock::new(T0);
-    engine::run(store, &t, &clock, Arc::new(SeededIds::new(5)), cfg(url), Mode::Full).await
+    engine::run(
+        store,
+        &t,
+        &clock,
+        Arc::new(SeededIds::new(5)),
+        cfg(url),
+        Mode::Full,
+    )
+    .await
 }
 
 fn store_with_item() -> Store {
     let mut s = Store::open_in_memory().expect("store");
-    s.add_item(&SeededIds::new(9), T0, NewItem { kind: Some(ItemType::Url), content: Some("https://x".into()), ..NewItem::default() })
-        .expect("add");
+    s.add_item(
+        &SeededIds::new(9),
+        T0,
+        NewItem {
+            kind: Some(ItemType::Url),
+            content: Some("https://x".into()),
+            ..NewItem::default()
+        },
+    )
+    .expect("add");
     s
 }
 
@@ -47,7 +68,11 @@ async fn health(server: &MockServer, features: serde_json::Value) {
 async fn server_error_on_push_stops_and_keeps_the_item_pending() {
     let server = MockServer::start().await;
     health(&server, json!([])).await;
-    Mock::given(method("POST")).and(path("/items")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/items"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
     let mut s = store_with_item();
     let err = sync(&mut s, &server.uri(), 2000).await.unwrap_err();
     assert!(matches!(err, Error::Server { status: 503, .. }), "{err}");
@@ -60,12 +85,19 @@ async fn a_timeout_is_reported_as_such() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)).set_body_json(json!({})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(1500))
+                .set_body_json(json!({})),
+        )
         .mount(&server)
         .await;
     let mut s = store_with_item();
     let err = sync(&mut s, &server.uri(), 200).await.unwrap_err();
-    assert!(matches!(err, Error::Transport(TransportError::Timeout)), "{err}");
+    assert!(
+        matches!(err, Error::Transport(TransportError::Timeout)),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -82,7 +114,10 @@ async fn a_dropped_connection_is_a_transport_error() {
     assert!(matches!(err, Error::Transport(_)), "{err}");
     // And nothing listening at all.
     let err = sync(&mut s, "http://127.0.0.1:9", 2000).await.unwrap_err();
-    assert!(matches!(err, Error::Transport(TransportError::Connect(_))), "{err}");
+    assert!(
+        matches!(err, Error::Transport(TransportError::Connect(_))),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -98,7 +133,10 @@ async fn version_mismatch_409_stops_with_a_clear_error() {
     let mut s = store_with_item();
     let before = s.items(true).unwrap();
     let err = sync(&mut s, &server.uri(), 2000).await.unwrap_err();
-    assert!(matches!(&err, Error::VersionMismatch(m) if m.contains("Datastore version mismatch")), "{err}");
+    assert!(
+        matches!(&err, Error::VersionMismatch(m) if m.contains("Datastore version mismatch")),
+        "{err}"
+    );
     assert_eq!(s.items(true).unwrap(), before);
 }
 
@@ -107,10 +145,16 @@ async fn a_version_header_of_another_protocol_stops_the_sync() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/"))
-        .respond_with(ResponseTemplate::new(200).insert_header("X-Peek-Protocol-Version", "2").set_body_json(json!({})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("X-Peek-Protocol-Version", "2")
+                .set_body_json(json!({})),
+        )
         .mount(&server)
         .await;
-    let err = sync(&mut store_with_item(), &server.uri(), 2000).await.unwrap_err();
+    let err = sync(&mut store_with_item(), &server.uri(), 2000)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::VersionMismatch(_)), "{err}");
 }
 
@@ -128,7 +172,10 @@ async fn malformed_bodies_are_errors_and_apply_nothing() {
     let mut s = Store::open_in_memory().unwrap();
     let err = sync(&mut s, &server.uri(), 2000).await.unwrap_err();
     assert!(matches!(err, Error::Malformed(_)), "{err}");
-    assert!(s.items(true).unwrap().is_empty(), "not even the good item of the page");
+    assert!(
+        s.items(true).unwrap().is_empty(),
+        "not even the good item of the page"
+    );
     server.reset().await;
     health(&server, json!([])).await;
     Mock::given(method("GET"))
@@ -156,7 +203,12 @@ async fn both_key_spellings_parse() {
     let sum = sync(&mut s, &server.uri(), 2000).await.unwrap();
     assert_eq!(sum.pulled, 3);
     let all = s.items(true).unwrap();
-    let by = |c: &str| all.iter().find(|i| i.content.as_deref() == Some(c)).unwrap().clone();
+    let by = |c: &str| {
+        all.iter()
+            .find(|i| i.content.as_deref() == Some(c))
+            .unwrap()
+            .clone()
+    };
     assert_eq!(by("https://camel").updated_at, T0 + 5);
     assert_eq!(by("snake").updated_at, T0 + 7);
     assert_eq!(by("gone").deleted_at, T0 + 9);

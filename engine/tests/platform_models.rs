@@ -29,14 +29,23 @@ async fn js_engine_never_pushes_deletes_and_resurrects_them_d4_d5() {
     a.delete(&id);
     let s = a.sync(&net.t).await;
     assert_eq!(s.pushed, 0);
-    assert_eq!(net.live(None).await.len(), 1, "D4: the delete did not propagate");
+    assert_eq!(
+        net.live(None).await.len(),
+        1,
+        "D4: the delete did not propagate"
+    );
     // Another device edits the item; the pull re-inserts it as live.
     let sid = net.live(None).await[0]["id"].as_str().unwrap().to_string();
     net.tick(50);
-    net.post(json!({"type":"url","content":"https://doomed-edited","sync_id":sid})).await;
+    net.post(json!({"type":"url","content":"https://doomed-edited","sync_id":sid}))
+        .await;
     a.clock.advance(10);
     a.sync(&net.t).await;
-    assert_eq!(a.live(), vec!["url|https://doomed-edited|"], "D5: resurrected");
+    assert_eq!(
+        a.live(),
+        vec!["url|https://doomed-edited|"],
+        "D5: resurrected"
+    );
 }
 
 /// Electron: IPC `sync-push` moves the pull cursor (D7), so a server write
@@ -48,7 +57,8 @@ async fn electron_push_only_moves_the_cursor_d7() {
         let mut a = Device::new(10, "http://s1", None).model(model);
         a.sync(&net.t).await;
         net.tick(5);
-        net.post(json!({"type":"text","content":"from b","sync_id":"b1"})).await;
+        net.post(json!({"type":"text","content":"from b","sync_id":"b1"}))
+            .await;
         a.clock.advance(100);
         a.url("https://a/1");
         a.sync_mode(&net.t, Mode::PushOnly).await.unwrap();
@@ -69,7 +79,10 @@ async fn tauri_desktop_lands_in_the_default_profile_d16() {
     let mut a = Device::new(10, "http://s1", Some(work)).model(Model::TauriDesktop);
     a.url("https://meant-for-work");
     assert_eq!(a.sync(&net.t).await.pushed, 1);
-    assert!(net.live(Some(work)).await.is_empty(), "D16: not in the configured profile");
+    assert!(
+        net.live(Some(work)).await.is_empty(),
+        "D16: not in the configured profile"
+    );
     assert_eq!(net.live(None).await.len(), 1, "D16: in the default profile");
 }
 
@@ -87,15 +100,18 @@ async fn tauri_mobile_end_time_cursor_skips_writes_during_the_sync_d6() {
             let now = a.now();
             match session.poll(&mut a.store, now).unwrap() {
                 Step::Send(req) => {
-                    let is_pull = req.path.starts_with("/items?") || req.path == "/items"
-                        || req.path.starts_with("/items/changes") || req.path.starts_with("/items/since");
+                    let is_pull = req.path.starts_with("/items?")
+                        || req.path == "/items"
+                        || req.path.starts_with("/items/changes")
+                        || req.path.starts_with("/items/since");
                     let resp = net.t.send(req).await;
                     session.on_response(&mut a.store, resp, now).unwrap();
                     if is_pull && !pulled {
                         pulled = true;
                         // Another device writes while this sync is running.
                         net.tick(5);
-                        net.post(json!({"type":"text","content":"during","sync_id":"b1"})).await;
+                        net.post(json!({"type":"text","content":"during","sync_id":"b1"}))
+                            .await;
                         a.clock.advance(10);
                     }
                 }
@@ -117,15 +133,20 @@ async fn tauri_mobile_end_time_cursor_skips_writes_during_the_sync_d6() {
 #[tokio::test]
 async fn extension_first_run_reset_duplicates_d14_d15() {
     let net = Net::new("http://s1", 1);
-    net.post(json!({"type":"url","content":"https://one","sync_id":"o1"})).await;
-    net.post(json!({"type":"text","content":"two","sync_id":"o2"})).await;
+    net.post(json!({"type":"url","content":"https://one","sync_id":"o1"}))
+        .await;
+    net.post(json!({"type":"text","content":"two","sync_id":"o2"}))
+        .await;
     let mut a = Device::new(10, "http://s1", None).model(Model::Extension);
     assert_eq!(a.sync(&net.t).await.pulled, 2);
     // An install that has items from a server but no stored server values
     // (for example, data synced by an older build).
     a.store
         .conn()
-        .execute("DELETE FROM settings WHERE key LIKE 'sync.legacy.lastSync%'", [])
+        .execute(
+            "DELETE FROM settings WHERE key LIKE 'sync.legacy.lastSync%'",
+            [],
+        )
         .unwrap();
     a.clock.advance(10);
     net.tick(10);
@@ -155,10 +176,18 @@ async fn originals_break_on_camel_case_only_answers_d1() {
         }
         r
     };
-    for model in [Model::JsEngine, Model::Electron, Model::TauriDesktop, Model::Extension, Model::Reference] {
+    for model in [
+        Model::JsEngine,
+        Model::Electron,
+        Model::TauriDesktop,
+        Model::Extension,
+        Model::Reference,
+    ] {
         let net = Net::new("http://s1", 1);
-        net.post(json!({"type":"url","content":"https://s1","sync_id":"o1"})).await;
-        net.post(json!({"type":"url","content":"https://s2","sync_id":"o2"})).await;
+        net.post(json!({"type":"url","content":"https://s1","sync_id":"o1"}))
+            .await;
+        net.post(json!({"type":"url","content":"https://s2","sync_id":"o2"}))
+            .await;
         let t = Faulty::new(net.t.clone(), |_| Fault::Pass).rewriting(camel_only);
         let mut a = Device::new(10, "http://s1", None).model(model);
         a.add(ItemType::Text, Some("local"), &[]);
@@ -166,7 +195,11 @@ async fn originals_break_on_camel_case_only_answers_d1() {
         match model {
             Model::JsEngine | Model::Electron => {
                 assert!(r.is_err(), "{model:?}");
-                assert_eq!(a.live().len(), 2, "{model:?}: one half-made row, then abort; nothing pushed");
+                assert_eq!(
+                    a.live().len(),
+                    2,
+                    "{model:?}: one half-made row, then abort; nothing pushed"
+                );
                 assert_eq!(net.live(None).await.len(), 2);
             }
             Model::TauriDesktop => {
@@ -175,7 +208,13 @@ async fn originals_break_on_camel_case_only_answers_d1() {
             }
             Model::Extension => {
                 assert!(r.is_ok());
-                let zero = a.store.items(false).unwrap().iter().filter(|i| i.updated_at == 0).count();
+                let zero = a
+                    .store
+                    .items(false)
+                    .unwrap()
+                    .iter()
+                    .filter(|i| i.updated_at == 0)
+                    .count();
                 assert_eq!(zero, 2, "NaN timestamps");
             }
             _ => {

@@ -97,23 +97,51 @@ fn run(cli: Cli) -> engine::Result<()> {
     let ids = Arc::new(OsIds);
     let now = clock.now_ms();
     match cli.cmd {
-        Cmd::Config { server, key, profile, model } => {
-            let model = Model::parse(&model).ok_or_else(|| engine::Error::Invalid(format!("unknown model {model}")))?;
-            let cfg = SyncConfig { server_url: server, api_key: key, server_profile: profile, model };
+        Cmd::Config {
+            server,
+            key,
+            profile,
+            model,
+        } => {
+            let model = Model::parse(&model)
+                .ok_or_else(|| engine::Error::Invalid(format!("unknown model {model}")))?;
+            let cfg = SyncConfig {
+                server_url: server,
+                api_key: key,
+                server_profile: profile,
+                model,
+            };
             cfg.save(&mut store)?;
             println!("configured {} (model {})", cfg.server_key(), model.name());
         }
-        Cmd::Add { kind, content, tags } => {
+        Cmd::Add {
+            kind,
+            content,
+            tags,
+        } => {
             let kind = match kind {
                 Kind::Url => ItemType::Url,
                 Kind::Text => ItemType::Text,
                 Kind::Tagset => ItemType::Tagset,
             };
-            let id = store.add_item(ids.as_ref(), now, NewItem { kind: Some(kind), content, tags, ..NewItem::default() })?;
+            let id = store.add_item(
+                ids.as_ref(),
+                now,
+                NewItem {
+                    kind: Some(kind),
+                    content,
+                    tags,
+                    ..NewItem::default()
+                },
+            )?;
             println!("{id}");
         }
         Cmd::Update { id, content, tags } => {
-            let edit = Edit { content, tags: (!tags.is_empty()).then_some(tags), ..Edit::default() };
+            let edit = Edit {
+                content,
+                tags: (!tags.is_empty()).then_some(tags),
+                ..Edit::default()
+            };
             let changed = store.update_item(ids.as_ref(), now, &id, edit)?;
             println!("{}", if changed { "updated" } else { "unchanged" });
         }
@@ -121,7 +149,10 @@ fn run(cli: Cli) -> engine::Result<()> {
             store.delete_item(now, &id)?;
             println!("deleted");
         }
-        Cmd::List { json, include_deleted } => {
+        Cmd::List {
+            json,
+            include_deleted,
+        } => {
             for it in store.items(include_deleted)? {
                 if json {
                     let v = serde_json::json!({
@@ -142,7 +173,10 @@ fn run(cli: Cli) -> engine::Result<()> {
                 }
             }
         }
-        Cmd::Sync { pull_only, push_only } => {
+        Cmd::Sync {
+            pull_only,
+            push_only,
+        } => {
             let cfg = SyncConfig::load(&store)?;
             let mode = if pull_only {
                 Mode::PullOnly
@@ -151,13 +185,18 @@ fn run(cli: Cli) -> engine::Result<()> {
             } else {
                 Mode::Full
             };
-            eprintln!("syncing with {} (model {}) ...", cfg.server_key(), cfg.model.name());
+            eprintln!(
+                "syncing with {} (model {}) ...",
+                cfg.server_key(),
+                cfg.model.name()
+            );
             let transport = HttpTransport::new(&cfg.server_url, DEFAULT_TIMEOUT)?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| engine::Error::Invalid(e.to_string()))?;
-            let summary = rt.block_on(engine::run(&mut store, &transport, &clock, ids, cfg, mode))?;
+            let summary =
+                rt.block_on(engine::run(&mut store, &transport, &clock, ids, cfg, mode))?;
             eprintln!("{} requests", summary.requests);
             println!("{summary}");
         }

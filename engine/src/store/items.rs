@@ -104,7 +104,13 @@ fn tag_id(conn: &Connection, ids: &dyn IdSource, name: &str, now: i64) -> Result
 }
 
 /// Replaces the tags of `item_id`; `false` when they were already equal.
-pub fn set_tags(conn: &Connection, ids: &dyn IdSource, item_id: &str, tags: &[String], now: i64) -> Result<bool> {
+pub fn set_tags(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    item_id: &str,
+    tags: &[String],
+    now: i64,
+) -> Result<bool> {
     let want = normalize_tags(tags);
     if tags_of(conn, item_id)? == want {
         return Ok(false);
@@ -113,8 +119,10 @@ pub fn set_tags(conn: &Connection, ids: &dyn IdSource, item_id: &str, tags: &[St
         .execute([item_id])?;
     for name in &want {
         let tid = tag_id(conn, ids, name, now)?;
-        conn.prepare_cached("INSERT OR IGNORE INTO item_tags (itemId, tagId, createdAt) VALUES (?1, ?2, ?3)")?
-            .execute(params![item_id, tid, now])?;
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO item_tags (itemId, tagId, createdAt) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![item_id, tid, now])?;
     }
     Ok(true)
 }
@@ -144,9 +152,10 @@ pub fn insert(conn: &Connection, ids: &dyn IdSource, it: &LocalItem) -> Result<(
 fn validate(kind: ItemType, content: Option<&str>, tags: &[String]) -> Result<()> {
     let empty = content.is_none_or(str::is_empty);
     match kind {
-        ItemType::Url | ItemType::Text | ItemType::Image if empty => {
-            Err(Error::Invalid(format!("{} items need content", kind.as_str())))
-        }
+        ItemType::Url | ItemType::Text | ItemType::Image if empty => Err(Error::Invalid(format!(
+            "{} items need content",
+            kind.as_str()
+        ))),
         ItemType::Tagset if normalize_tags(tags).is_empty() => {
             Err(Error::Invalid("tagset items need at least one tag".into()))
         }
@@ -169,7 +178,9 @@ fn live(conn: &Connection, id: &str) -> Result<LocalItem> {
 impl Store {
     /// Adds a local item and returns its local id (a UUID from `ids`).
     pub fn add_item(&mut self, ids: &dyn IdSource, now: i64, new: NewItem) -> Result<String> {
-        let kind = new.kind.ok_or_else(|| Error::Invalid("type is required".into()))?;
+        let kind = new
+            .kind
+            .ok_or_else(|| Error::Invalid("type is required".into()))?;
         validate(kind, new.content.as_deref(), &new.tags)?;
         let id = ids.uuid();
         let item = LocalItem {
@@ -189,7 +200,10 @@ impl Store {
         self.tx(|tx| {
             insert(tx, ids, &item)?;
             if let Some(b) = &new.blob {
-                tx.execute("INSERT INTO blobs (itemId, data) VALUES (?1, ?2)", params![id, b])?;
+                tx.execute(
+                    "INSERT INTO blobs (itemId, data) VALUES (?1, ?2)",
+                    params![id, b],
+                )?;
             }
             Ok(())
         })?;
@@ -197,7 +211,13 @@ impl Store {
     }
 
     /// Edits a live item. Unchanged values do not make it pending.
-    pub fn update_item(&mut self, ids: &dyn IdSource, now: i64, id: &str, edit: Edit) -> Result<bool> {
+    pub fn update_item(
+        &mut self,
+        ids: &dyn IdSource,
+        now: i64,
+        id: &str,
+        edit: Edit,
+    ) -> Result<bool> {
         self.tx(|tx| {
             let cur = live(tx, id)?;
             let content = edit.content.clone().or(cur.content.clone());
@@ -223,21 +243,52 @@ impl Store {
     pub fn delete_item(&mut self, now: i64, id: &str) -> Result<()> {
         self.tx(|tx| {
             live(tx, id)?;
-            tx.execute("UPDATE items SET deletedAt = ?2 WHERE id = ?1", params![id, now])?;
+            tx.execute(
+                "UPDATE items SET deletedAt = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
             bump(tx, id, now)
         })
     }
 
     pub fn tag_item(&mut self, ids: &dyn IdSource, now: i64, id: &str, tag: &str) -> Result<bool> {
-        let mut tags = self.item(id)?.ok_or_else(|| Error::NoSuchItem(id.into()))?.tags;
+        let mut tags = self
+            .item(id)?
+            .ok_or_else(|| Error::NoSuchItem(id.into()))?
+            .tags;
         tags.push(tag.to_string());
-        self.update_item(ids, now, id, Edit { tags: Some(tags), ..Edit::default() })
+        self.update_item(
+            ids,
+            now,
+            id,
+            Edit {
+                tags: Some(tags),
+                ..Edit::default()
+            },
+        )
     }
 
-    pub fn untag_item(&mut self, ids: &dyn IdSource, now: i64, id: &str, tag: &str) -> Result<bool> {
-        let mut tags = self.item(id)?.ok_or_else(|| Error::NoSuchItem(id.into()))?.tags;
+    pub fn untag_item(
+        &mut self,
+        ids: &dyn IdSource,
+        now: i64,
+        id: &str,
+        tag: &str,
+    ) -> Result<bool> {
+        let mut tags = self
+            .item(id)?
+            .ok_or_else(|| Error::NoSuchItem(id.into()))?
+            .tags;
         tags.retain(|t| t != tag.trim());
-        self.update_item(ids, now, id, Edit { tags: Some(tags), ..Edit::default() })
+        self.update_item(
+            ids,
+            now,
+            id,
+            Edit {
+                tags: Some(tags),
+                ..Edit::default()
+            },
+        )
     }
 
     pub fn item(&self, id: &str) -> Result<Option<LocalItem>> {
@@ -260,7 +311,9 @@ impl Store {
     pub fn blob(&self, id: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
             .conn
-            .query_row("SELECT data FROM blobs WHERE itemId = ?1", [id], |r| r.get(0))
+            .query_row("SELECT data FROM blobs WHERE itemId = ?1", [id], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 }
@@ -275,16 +328,38 @@ mod tests {
         let mut s = Store::open_in_memory().unwrap();
         let ids = SeededIds::new(1);
         let id = s
-            .add_item(&ids, 10, NewItem { kind: Some(ItemType::Url), content: Some("u".into()), tags: vec![" b ".into(), "a".into()], ..NewItem::default() })
+            .add_item(
+                &ids,
+                10,
+                NewItem {
+                    kind: Some(ItemType::Url),
+                    content: Some("u".into()),
+                    tags: vec![" b ".into(), "a".into()],
+                    ..NewItem::default()
+                },
+            )
             .unwrap();
         assert_eq!(s.item(&id).unwrap().unwrap().tags, vec!["a", "b"]);
-        assert!(!s.update_item(&ids, 11, &id, Edit { content: Some("u".into()), ..Edit::default() }).unwrap());
+        assert!(!s
+            .update_item(
+                &ids,
+                11,
+                &id,
+                Edit {
+                    content: Some("u".into()),
+                    ..Edit::default()
+                }
+            )
+            .unwrap());
         assert_eq!(s.item(&id).unwrap().unwrap().local_rev, 1);
         assert!(s.tag_item(&ids, 12, &id, "c").unwrap());
         s.delete_item(13, &id).unwrap();
         let it = s.item(&id).unwrap().unwrap();
         assert_eq!((it.local_rev, it.deleted_at, it.updated_at), (3, 13, 13));
-        assert!(s.delete_item(14, &id).is_err(), "a tombstone is not deleted twice");
+        assert!(
+            s.delete_item(14, &id).is_err(),
+            "a tombstone is not deleted twice"
+        );
         assert_eq!(s.items(false).unwrap().len(), 0);
         assert_eq!(s.items(true).unwrap().len(), 1);
     }
@@ -293,7 +368,26 @@ mod tests {
     fn invalid_items_are_refused() {
         let mut s = Store::open_in_memory().unwrap();
         let ids = SeededIds::new(1);
-        assert!(s.add_item(&ids, 1, NewItem { kind: Some(ItemType::Url), ..NewItem::default() }).is_err());
-        assert!(s.add_item(&ids, 1, NewItem { kind: Some(ItemType::Tagset), tags: vec![" ".into()], ..NewItem::default() }).is_err());
+        assert!(s
+            .add_item(
+                &ids,
+                1,
+                NewItem {
+                    kind: Some(ItemType::Url),
+                    ..NewItem::default()
+                }
+            )
+            .is_err());
+        assert!(s
+            .add_item(
+                &ids,
+                1,
+                NewItem {
+                    kind: Some(ItemType::Tagset),
+                    tags: vec![" ".into()],
+                    ..NewItem::default()
+                }
+            )
+            .is_err());
     }
 }

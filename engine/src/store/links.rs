@@ -38,14 +38,18 @@ const LINK_COLS: &str = "localId, serverId, serverVersion, serverUpdatedAt, push
 
 pub fn by_local(conn: &Connection, key: &str, local_id: &str) -> Result<Option<Link>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {LINK_COLS} FROM server_links WHERE serverKey = ?1 AND localId = ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {LINK_COLS} FROM server_links WHERE serverKey = ?1 AND localId = ?2"
+        ))?
         .query_row(params![key, local_id], link_row)
         .optional()?)
 }
 
 pub fn by_server(conn: &Connection, key: &str, server_id: &str) -> Result<Option<Link>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {LINK_COLS} FROM server_links WHERE serverKey = ?1 AND serverId = ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {LINK_COLS} FROM server_links WHERE serverKey = ?1 AND serverId = ?2"
+        ))?
         .query_row(params![key, server_id], link_row)
         .optional()?)
 }
@@ -57,12 +61,17 @@ pub struct Pending {
     pub link: Option<Link>,
 }
 
-const PENDING_WHERE: &str = "FROM items i LEFT JOIN server_links l ON l.localId = i.id AND l.serverKey = ?1
+const PENDING_WHERE: &str =
+    "FROM items i LEFT JOIN server_links l ON l.localId = i.id AND l.serverKey = ?1
      WHERE l.localId IS NULL OR l.pushedRev < i.localRev";
 
 /// Up to `limit` pending items, oldest row first. Tombstones included.
 pub fn pending(conn: &Connection, key: &str, limit: usize) -> Result<Vec<Pending>> {
-    let cols = COLS.split(", ").map(|c| format!("i.{c}")).collect::<Vec<_>>().join(", ");
+    let cols = COLS
+        .split(", ")
+        .map(|c| format!("i.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!("SELECT {cols}, l.serverId {PENDING_WHERE} ORDER BY i.rowid LIMIT ?2");
     let mut st = conn.prepare_cached(&sql)?;
     let rows = st.query_map(params![key, limit as i64], |r| {
@@ -82,7 +91,11 @@ pub fn pending(conn: &Connection, key: &str, limit: usize) -> Result<Vec<Pending
 }
 
 pub fn pending_count(conn: &Connection, key: &str) -> Result<i64> {
-    Ok(conn.query_row(&format!("SELECT COUNT(*) {PENDING_WHERE}"), [key], |r| r.get(0))?)
+    Ok(
+        conn.query_row(&format!("SELECT COUNT(*) {PENDING_WHERE}"), [key], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 fn upsert_link(conn: &Connection, key: &str, l: &Link) -> Result<()> {
@@ -116,7 +129,11 @@ fn hard_delete(conn: &Connection, id: &str) -> Result<()> {
 /// is pushed as its own item. Nothing local is lost either way.
 fn claim(conn: &Connection, key: &str, local_id: &str, server_id: &str) -> Result<()> {
     if let Some(other) = by_server(conn, key, server_id)?.filter(|o| o.local_id != local_id) {
-        let rev: i64 = conn.query_row("SELECT localRev FROM items WHERE id = ?1", [&other.local_id], |r| r.get(0))?;
+        let rev: i64 = conn.query_row(
+            "SELECT localRev FROM items WHERE id = ?1",
+            [&other.local_id],
+            |r| r.get(0),
+        )?;
         if rev <= other.pushed_rev {
             hard_delete(conn, &other.local_id)?;
         } else {
@@ -149,13 +166,17 @@ pub fn record_push(
         pushed_rev: rev.max(old.map_or(0, |o| o.pushed_rev)),
     };
     upsert_link(conn, key, &link)?;
-    conn.prepare_cached("UPDATE items SET syncId = ?2, syncSource = 'server', syncedAt = ?3 WHERE id = ?1")?
-        .execute(params![local_id, server_id, now])?;
+    conn.prepare_cached(
+        "UPDATE items SET syncId = ?2, syncSource = 'server', syncedAt = ?3 WHERE id = ?1",
+    )?
+    .execute(params![local_id, server_id, now])?;
     Ok(())
 }
 
 fn same_json(a: Option<&str>, b: Option<&str>) -> bool {
-    let parse = |s: Option<&str>| s.map(|s| serde_json::from_str::<Value>(s).unwrap_or(Value::String(s.into())));
+    let parse = |s: Option<&str>| {
+        s.map(|s| serde_json::from_str::<Value>(s).unwrap_or(Value::String(s.into())))
+    };
     parse(a) == parse(b)
 }
 
@@ -180,30 +201,61 @@ pub enum Applied {
 }
 
 /// Overwrites `local` with the server state `s` and links it at that state.
-fn overwrite(conn: &Connection, ids: &dyn IdSource, key: &str, local: &LocalItem, s: &ServerItem, now: i64) -> Result<()> {
+fn overwrite(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    key: &str,
+    local: &LocalItem,
+    s: &ServerItem,
+    now: i64,
+) -> Result<()> {
     let rev = local.local_rev + 1;
     conn.prepare_cached(
         "UPDATE items SET type = ?2, content = ?3, metadata = ?4, deletedAt = ?5, updatedAt = ?6,
                 localRev = ?7, syncId = ?8, syncedAt = ?9 WHERE id = ?1",
     )?
-    .execute(params![local.id, s.kind.as_str(), s.content, s.metadata, s.deleted_at, s.updated_at.max(0), rev, s.id, now])?;
+    .execute(params![
+        local.id,
+        s.kind.as_str(),
+        s.content,
+        s.metadata,
+        s.deleted_at,
+        s.updated_at.max(0),
+        rev,
+        s.id,
+        now
+    ])?;
     items::set_tags(conn, ids, &local.id, &s.tags, now)?;
-    upsert_link(conn, key, &Link {
-        local_id: local.id.clone(),
-        server_id: s.id.clone(),
-        server_version: s.version,
-        server_updated_at: s.updated_at,
-        pushed_rev: rev,
-    })
+    upsert_link(
+        conn,
+        key,
+        &Link {
+            local_id: local.id.clone(),
+            server_id: s.id.clone(),
+            server_version: s.version,
+            server_updated_at: s.updated_at,
+            pushed_rev: rev,
+        },
+    )
 }
 
 /// Applies one pulled item (reference rules, §3 and guarantee 2–4).
-pub fn apply(conn: &Connection, ids: &dyn IdSource, key: &str, s: &ServerItem, now: i64) -> Result<Applied> {
+pub fn apply(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    key: &str,
+    s: &ServerItem,
+    now: i64,
+) -> Result<Applied> {
     let Some(link) = by_server(conn, key, &s.id)? else {
         // Never seen: insert, tombstones included (a deleted row, so a
         // later push of an older copy cannot resurrect it).
         let id = ids.uuid();
-        let created = if s.created_at == i64::MIN { now } else { s.created_at };
+        let created = if s.created_at == i64::MIN {
+            now
+        } else {
+            s.created_at
+        };
         let item = LocalItem {
             id: id.clone(),
             kind: s.kind,
@@ -219,13 +271,17 @@ pub fn apply(conn: &Connection, ids: &dyn IdSource, key: &str, s: &ServerItem, n
             local_rev: 1,
         };
         items::insert(conn, ids, &item)?;
-        upsert_link(conn, key, &Link {
-            local_id: id,
-            server_id: s.id.clone(),
-            server_version: s.version,
-            server_updated_at: s.updated_at,
-            pushed_rev: 1,
-        })?;
+        upsert_link(
+            conn,
+            key,
+            &Link {
+                local_id: id,
+                server_id: s.id.clone(),
+                server_version: s.version,
+                server_updated_at: s.updated_at,
+                pushed_rev: 1,
+            },
+        )?;
         return Ok(Applied::Inserted);
     };
     let local = items::get(conn, &link.local_id)?
@@ -247,7 +303,14 @@ pub fn apply(conn: &Connection, ids: &dyn IdSource, key: &str, s: &ServerItem, n
 }
 
 /// The server decided against our edit (`stale`): take its state.
-pub fn adopt(conn: &Connection, ids: &dyn IdSource, key: &str, local_id: &str, s: &ServerItem, now: i64) -> Result<()> {
+pub fn adopt(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    key: &str,
+    local_id: &str,
+    s: &ServerItem,
+    now: i64,
+) -> Result<()> {
     claim(conn, key, local_id, &s.id)?;
     let local = items::get(conn, local_id)?.ok_or_else(|| Error::NoSuchItem(local_id.into()))?;
     overwrite(conn, ids, key, &local, s, now)

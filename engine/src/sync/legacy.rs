@@ -72,16 +72,18 @@ impl LegacySession {
     fn query(&self) -> String {
         let sp = self.cfg.server_profile.as_deref();
         match self.b.profile {
-            ProfileParam::Strict | ProfileParam::ServerOrOmit => {
-                sp.map(|p| format!("?profile={}", enc(p))).unwrap_or_default()
-            }
+            ProfileParam::Strict | ProfileParam::ServerOrOmit => sp
+                .map(|p| format!("?profile={}", enc(p)))
+                .unwrap_or_default(),
             ProfileParam::ServerOrDefault => format!("?profile={}", enc(sp.unwrap_or("default"))),
             ProfileParam::LocalIdWithSlug => format!(
                 "?profile={}&slug={}",
                 enc(&self.local_profile),
                 enc(sp.unwrap_or("default"))
             ),
-            ProfileParam::ServerElseLocalId => format!("?profile={}", enc(sp.unwrap_or(&self.local_profile))),
+            ProfileParam::ServerElseLocalId => {
+                format!("?profile={}", enc(sp.unwrap_or(&self.local_profile)))
+            }
         }
     }
 
@@ -97,7 +99,13 @@ impl LegacySession {
     fn send(&mut self, method: Method, path: String, body: Option<&Value>, what: String) -> Step {
         self.summary.requests += 1;
         self.inflight = Some(what);
-        Step::Send(request(method, path, body, &self.cfg.api_key, self.b.client_header))
+        Step::Send(request(
+            method,
+            path,
+            body,
+            &self.cfg.api_key,
+            self.b.client_header,
+        ))
     }
 
     fn start(&mut self, store: &mut Store, now: i64) -> Result<()> {
@@ -138,16 +146,20 @@ impl LegacySession {
         self.local_profile = local;
         self.summary.server_changed = reset;
         self.start_time = now;
-        self.phase = if self.mode == Mode::PushOnly { Phase::Push } else { Phase::Pull };
+        self.phase = if self.mode == Mode::PushOnly {
+            Phase::Push
+        } else {
+            Phase::Pull
+        };
         Ok(())
     }
 
     fn fill_queue(&mut self, store: &Store) -> Result<()> {
         let incremental = self.cursor > 0 || self.b.incremental_always;
-        let mut st = store.conn().prepare(&format!(
+        let mut st = store.conn().prepare(
             "SELECT id FROM items WHERE deletedAt = 0 AND (syncSource = ''
-               OR (?1 AND syncedAt > 0 AND updatedAt > syncedAt)) ORDER BY rowid"
-        ))?;
+               OR (?1 AND syncedAt > 0 AND updatedAt > syncedAt)) ORDER BY rowid",
+        )?;
         let rows = st.query_map([incremental], |r| r.get::<_, String>(0))?;
         self.queue = rows.collect::<rusqlite::Result<VecDeque<_>>>()?;
         Ok(())
@@ -180,7 +192,11 @@ impl LegacySession {
                     o.insert("type".into(), json!(it.kind.as_str()));
                     o.insert("content".into(), json!(it.content));
                     o.insert("tags".into(), json!(it.tags));
-                    let sid = if it.sync_id.is_empty() { &it.id } else { &it.sync_id };
+                    let sid = if it.sync_id.is_empty() {
+                        &it.id
+                    } else {
+                        &it.sync_id
+                    };
                     o.insert("sync_id".into(), json!(sid));
                     if let Some(m) = it.metadata.as_deref().filter(|m| *m != "{}") {
                         if let Ok(v) = serde_json::from_str::<Value>(m) {
@@ -192,7 +208,9 @@ impl LegacySession {
                 }
                 Phase::Finish => {
                     let value = match (self.mode, self.b.cursor) {
-                        (Mode::PushOnly, _) if self.b.cursor_on_push_only => Some(self.push_time.max(self.start_time)),
+                        (Mode::PushOnly, _) if self.b.cursor_on_push_only => {
+                            Some(self.push_time.max(self.start_time))
+                        }
                         (Mode::PushOnly, _) => None,
                         (_, CursorRule::StartTime) => Some(self.start_time),
                         // D6: mobile takes the time after the push.
@@ -223,7 +241,10 @@ impl LegacySession {
                 let resp = resp?;
                 check_versions(&resp)?;
                 if resp.status != 200 {
-                    return Err(Error::Server { status: resp.status, body: String::from_utf8_lossy(&resp.body).into() });
+                    return Err(Error::Server {
+                        status: resp.status,
+                        body: String::from_utf8_lossy(&resp.body).into(),
+                    });
                 }
                 self.on_pull(store, &resp, now)
             }
@@ -236,7 +257,9 @@ impl LegacySession {
                     }
                     Err(_) => None,
                 };
-                let id = ok.and_then(|r| r.json().ok()).and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string));
+                let id = ok
+                    .and_then(|r| r.json().ok())
+                    .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string));
                 match id {
                     Some(sid) => {
                         store.tx(|tx| {
@@ -276,11 +299,16 @@ impl LegacySession {
                 Merge::Conflict => self.summary.conflicts += 1,
                 Merge::Skipped => {}
                 Merge::NotNullCrash => {
-                    return Err(Error::Malformed("NOT NULL constraint failed: items.createdAt (D1)".into()))
+                    return Err(Error::Malformed(
+                        "NOT NULL constraint failed: items.createdAt (D1)".into(),
+                    ))
                 }
             }
         }
-        let (url, profile) = (self.cfg.server_url.clone(), self.cfg.server_profile.clone().unwrap_or_default());
+        let (url, profile) = (
+            self.cfg.server_url.clone(),
+            self.cfg.server_profile.clone().unwrap_or_default(),
+        );
         store.tx(|tx| {
             set_setting(tx, LAST_URL, &url)?;
             set_setting(tx, LAST_PROFILE, &profile)
@@ -299,7 +327,9 @@ enum Merge {
 
 fn live_by_sync_id(tx: &Connection, sid: &str) -> Result<Option<LocalItem>> {
     let row = tx
-        .prepare_cached(&format!("SELECT {COLS} FROM items WHERE deletedAt = 0 AND syncId = ?1 LIMIT 1"))?
+        .prepare_cached(&format!(
+            "SELECT {COLS} FROM items WHERE deletedAt = 0 AND syncId = ?1 LIMIT 1"
+        ))?
         .query_row([sid], from_row)
         .optional()?;
     match row {
@@ -313,10 +343,20 @@ fn live_by_sync_id(tx: &Connection, sid: &str) -> Result<Option<LocalItem>> {
 
 /// §4.1 merge with the model's variations. `deletedAt` is never read (D4);
 /// deleted local rows are not matched, so they come back (D5).
-fn merge(tx: &Connection, ids: &dyn IdSource, b: &Behaviour, s: &ServerItem, now: i64) -> Result<Merge> {
+fn merge(
+    tx: &Connection,
+    ids: &dyn IdSource,
+    b: &Behaviour,
+    s: &ServerItem,
+    now: i64,
+) -> Result<Merge> {
     if b.skip_if_deleted_twin {
         let twin = tx
-            .query_row("SELECT 1 FROM items WHERE syncId = ?1 AND deletedAt != 0 LIMIT 1", [&s.id], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM items WHERE syncId = ?1 AND deletedAt != 0 LIMIT 1",
+                [&s.id],
+                |_| Ok(()),
+            )
             .optional()?;
         if twin.is_some() {
             return Ok(Merge::Skipped);
@@ -333,14 +373,22 @@ fn merge(tx: &Connection, ids: &dyn IdSource, b: &Behaviour, s: &ServerItem, now
             sync_id: s.id.clone(),
             sync_source: "server".into(),
             synced_at: now,
-            created_at: if s.created_at == i64::MIN { now } else { s.created_at },
+            created_at: if s.created_at == i64::MIN {
+                now
+            } else {
+                s.created_at
+            },
             updated_at: if nan { 0 } else { s.updated_at },
             deleted_at: 0,
             local_rev: 1,
         };
         store_items::insert(tx, ids, &item)?;
         // The half-initialised row stays (the insert committed first).
-        return Ok(if nan && b.nan_insert_fails { Merge::NotNullCrash } else { Merge::Pulled });
+        return Ok(if nan && b.nan_insert_fails {
+            Merge::NotNullCrash
+        } else {
+            Merge::Pulled
+        });
     };
     if nan || s.updated_at == local.updated_at {
         return Ok(Merge::Skipped); // NaN compares false both ways
@@ -353,7 +401,11 @@ fn merge(tx: &Connection, ids: &dyn IdSource, b: &Behaviour, s: &ServerItem, now
         (None, true) => local.content.clone(),
         _ => s.content.clone(),
     };
-    let kind = if b.update_type_on_pull { s.kind } else { local.kind };
+    let kind = if b.update_type_on_pull {
+        s.kind
+    } else {
+        local.kind
+    };
     tx.execute(
         "UPDATE items SET type = ?2, content = ?3, metadata = ?4, updatedAt = ?5, syncedAt = ?6 WHERE id = ?1",
         params![local.id, kind.as_str(), content, s.metadata, s.updated_at, now],

@@ -68,7 +68,10 @@ impl Response {
     }
 
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).chars().take(300).collect()
+        String::from_utf8_lossy(&self.body)
+            .chars()
+            .take(300)
+            .collect()
     }
 }
 
@@ -106,7 +109,11 @@ impl std::fmt::Display for Summary {
             self.pushed,
             self.conflicts,
             self.failed,
-            if self.server_changed { " (server changed)" } else { "" }
+            if self.server_changed {
+                " (server changed)"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -137,13 +144,17 @@ impl SyncConfig {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| Error::NotConfigured("no API key (run `config`)".into()))?;
         let model = match store.setting("sync.model")? {
-            Some(m) => Model::parse(&m).ok_or_else(|| Error::Invalid(format!("unknown model {m}")))?,
+            Some(m) => {
+                Model::parse(&m).ok_or_else(|| Error::Invalid(format!("unknown model {m}")))?
+            }
             None => Model::Reference,
         };
         Ok(Self {
             server_url: url,
             api_key: key,
-            server_profile: store.setting("sync.serverProfileId")?.filter(|s| !s.is_empty()),
+            server_profile: store
+                .setting("sync.serverProfileId")?
+                .filter(|s| !s.is_empty()),
             model,
         })
     }
@@ -152,7 +163,11 @@ impl SyncConfig {
         store.tx(|tx| {
             crate::store::set_setting(tx, "sync.serverUrl", &self.server_url)?;
             crate::store::set_setting(tx, "sync.apiKey", &self.api_key)?;
-            crate::store::set_setting(tx, "sync.serverProfileId", self.server_profile.as_deref().unwrap_or(""))?;
+            crate::store::set_setting(
+                tx,
+                "sync.serverProfileId",
+                self.server_profile.as_deref().unwrap_or(""),
+            )?;
             crate::store::set_setting(tx, "sync.model", self.model.name())
         })
     }
@@ -169,11 +184,23 @@ impl SyncConfig {
 }
 
 /// Builds a request with the headers every client sends (§4.1 HTTP).
-pub(crate) fn request(method: Method, path: String, body: Option<&Value>, key: &str, client: &str) -> Request {
+pub(crate) fn request(
+    method: Method,
+    path: String,
+    body: Option<&Value>,
+    key: &str,
+    client: &str,
+) -> Request {
     let mut headers = vec![
         ("Authorization".to_string(), format!("Bearer {key}")),
-        ("X-Peek-Datastore-Version".to_string(), DATASTORE_VERSION.to_string()),
-        ("X-Peek-Protocol-Version".to_string(), PROTOCOL_VERSION.to_string()),
+        (
+            "X-Peek-Datastore-Version".to_string(),
+            DATASTORE_VERSION.to_string(),
+        ),
+        (
+            "X-Peek-Protocol-Version".to_string(),
+            PROTOCOL_VERSION.to_string(),
+        ),
         ("X-Peek-Client".to_string(), client.to_string()),
     ];
     if body.is_some() {
@@ -204,7 +231,9 @@ pub(crate) fn check_versions(resp: &Response) -> Result<()> {
     ] {
         if let Some(v) = resp.header(name) {
             if v.trim().parse::<i64>().ok() != Some(ours) {
-                return Err(Error::VersionMismatch(format!("server sends {name}: {v}, this client speaks {ours}")));
+                return Err(Error::VersionMismatch(format!(
+                    "server sends {name}: {v}, this client speaks {ours}"
+                )));
             }
         }
     }
@@ -217,7 +246,10 @@ pub(crate) fn expect_ok(resp: std::result::Result<Response, TransportError>) -> 
     let resp = resp?;
     check_versions(&resp)?;
     if resp.status >= 500 || resp.status == 401 || resp.status == 403 {
-        return Err(Error::Server { status: resp.status, body: resp.text() });
+        return Err(Error::Server {
+            status: resp.status,
+            body: resp.text(),
+        });
     }
     Ok(resp)
 }

@@ -126,10 +126,22 @@ impl ReferenceSession {
         }
     }
 
-    fn send(&mut self, method: Method, path: String, body: Option<&Value>, inflight: Inflight) -> Step {
+    fn send(
+        &mut self,
+        method: Method,
+        path: String,
+        body: Option<&Value>,
+        inflight: Inflight,
+    ) -> Step {
         self.summary.requests += 1;
         self.inflight = Some(inflight);
-        Step::Send(request(method, path, body, &self.cfg.api_key, "peek-sync-rs"))
+        Step::Send(request(
+            method,
+            path,
+            body,
+            &self.cfg.api_key,
+            "peek-sync-rs",
+        ))
     }
 
     fn cursor_key(&self, feed: bool) -> String {
@@ -138,11 +150,15 @@ impl ReferenceSession {
 
     pub fn poll(&mut self, store: &mut Store, now: i64) -> Result<Step> {
         if self.inflight.is_some() {
-            return Err(Error::Invalid("poll() called while a request is in flight".into()));
+            return Err(Error::Invalid(
+                "poll() called while a request is in flight".into(),
+            ));
         }
         loop {
             match self.phase {
-                Phase::Hello => return Ok(self.send(Method::Get, "/".into(), None, Inflight::Hello)),
+                Phase::Hello => {
+                    return Ok(self.send(Method::Get, "/".into(), None, Inflight::Hello))
+                }
                 Phase::Push if self.mode == Mode::PullOnly => self.phase = Phase::Refetch,
                 Phase::Push => {
                     let n = if self.features.batch_push { BATCH } else { 1 };
@@ -167,7 +183,10 @@ impl ReferenceSession {
                     let feed = self.features.changes_feed;
                     let c = links::cursor(store.conn(), &self.cursor_key(feed))?.unwrap_or(0);
                     return Ok(if feed {
-                        let path = format!("/items/changes{}", self.query(&format!("after={c}&limit={PAGE}")));
+                        let path = format!(
+                            "/items/changes{}",
+                            self.query(&format!("after={c}&limit={PAGE}"))
+                        );
                         self.send(Method::Get, path, None, Inflight::Feed { after: c })
                     } else {
                         let path = format!("/items/since/{c}{}", self.query(""));
@@ -192,9 +211,15 @@ impl ReferenceSession {
         o.insert("content".into(), json!(it.content));
         o.insert("tags".into(), json!(it.tags));
         if let Some(m) = &it.metadata {
-            o.insert("metadata".into(), serde_json::from_str(m).unwrap_or_else(|_| json!(m)));
+            o.insert(
+                "metadata".into(),
+                serde_json::from_str(m).unwrap_or_else(|_| json!(m)),
+            );
         }
-        let sid = p.link.as_ref().map_or(it.id.as_str(), |l| l.server_id.as_str());
+        let sid = p
+            .link
+            .as_ref()
+            .map_or(it.id.as_str(), |l| l.server_id.as_str());
         o.insert("syncId".into(), json!(sid));
         o.insert("sync_id".into(), json!(sid));
         if !it.is_live() {
@@ -202,7 +227,10 @@ impl ReferenceSession {
         }
         if it.kind == ItemType::Image && p.link.is_none() {
             if let Some(data) = store.blob(&it.id)? {
-                o.insert("content".into(), json!(base64::engine::general_purpose::STANDARD.encode(data)));
+                o.insert(
+                    "content".into(),
+                    json!(base64::engine::general_purpose::STANDARD.encode(data)),
+                );
                 o.insert("filename".into(), json!(it.content));
                 let mime = it
                     .metadata
@@ -224,17 +252,39 @@ impl ReferenceSession {
     fn push_request(&mut self, store: &Store, list: &[Pending]) -> Result<Step> {
         let sent: Vec<Sent> = list
             .iter()
-            .map(|p| Sent { local_id: p.item.id.clone(), rev: p.item.local_rev })
+            .map(|p| Sent {
+                local_id: p.item.id.clone(),
+                rev: p.item.local_rev,
+            })
             .collect();
         if self.features.batch_push {
-            let bodies = list.iter().map(|p| self.push_body(store, p)).collect::<Result<Vec<_>>>()?;
+            let bodies = list
+                .iter()
+                .map(|p| self.push_body(store, p))
+                .collect::<Result<Vec<_>>>()?;
             let path = format!("/items/batch{}", self.query(""));
             let body = json!({ "items": bodies });
-            Ok(self.send(Method::Post, path, Some(&body), Inflight::Push { batch: true, items: sent }))
+            Ok(self.send(
+                Method::Post,
+                path,
+                Some(&body),
+                Inflight::Push {
+                    batch: true,
+                    items: sent,
+                },
+            ))
         } else {
             let body = self.push_body(store, &list[0])?;
             let path = format!("/items{}", self.query(""));
-            Ok(self.send(Method::Post, path, Some(&body), Inflight::Push { batch: false, items: sent }))
+            Ok(self.send(
+                Method::Post,
+                path,
+                Some(&body),
+                Inflight::Push {
+                    batch: false,
+                    items: sent,
+                },
+            ))
         }
     }
 
@@ -260,13 +310,21 @@ impl ReferenceSession {
 
     fn on_hello(&mut self, store: &Store, resp: &Response) -> Result<()> {
         if resp.status != 200 {
-            return Err(Error::Server { status: resp.status, body: String::from_utf8_lossy(&resp.body).into() });
+            return Err(Error::Server {
+                status: resp.status,
+                body: String::from_utf8_lossy(&resp.body).into(),
+            });
         }
         let body = resp.json()?;
-        for (k, ours) in [("datastore_version", super::DATASTORE_VERSION), ("protocol_version", super::PROTOCOL_VERSION)] {
+        for (k, ours) in [
+            ("datastore_version", super::DATASTORE_VERSION),
+            ("protocol_version", super::PROTOCOL_VERSION),
+        ] {
             if let Some(v) = body.get(k).and_then(Value::as_i64) {
                 if v != ours {
-                    return Err(Error::VersionMismatch(format!("server {k} {v}, this client speaks {ours}")));
+                    return Err(Error::VersionMismatch(format!(
+                        "server {k} {v}, this client speaks {ours}"
+                    )));
                 }
             }
         }
@@ -277,7 +335,14 @@ impl ReferenceSession {
         Ok(())
     }
 
-    fn on_push(&mut self, store: &mut Store, resp: &Response, batch: bool, items: &[Sent], now: i64) -> Result<()> {
+    fn on_push(
+        &mut self,
+        store: &mut Store,
+        resp: &Response,
+        batch: bool,
+        items: &[Sent],
+        now: i64,
+    ) -> Result<()> {
         if !(200..300).contains(&resp.status) {
             // A refused item (400, 413, ...) stays pending and is counted;
             // the rest of the sync goes on.
@@ -294,7 +359,11 @@ impl ReferenceSession {
                 .and_then(Value::as_array)
                 .ok_or_else(|| Error::Malformed("batch answer without results".into()))?;
             if arr.len() != items.len() {
-                return Err(Error::Malformed(format!("{} results for {} items", arr.len(), items.len())));
+                return Err(Error::Malformed(format!(
+                    "{} results for {} items",
+                    arr.len(),
+                    items.len()
+                )));
             }
             arr.clone()
         } else {
@@ -328,8 +397,8 @@ impl ReferenceSession {
                                 // settles it (no ping-pong with `stale`).
                                 failed.push(s.local_id.clone());
                                 refetch.push(Refetch {
-                                local_id: s.local_id.clone(),
-                                server_id: id.to_string(),
+                                    local_id: s.local_id.clone(),
+                                    server_id: id.to_string(),
                                     version,
                                 });
                             }
@@ -353,24 +422,44 @@ impl ReferenceSession {
         Ok(())
     }
 
-    fn on_refetch(&mut self, store: &mut Store, resp: &Response, r: Refetch, now: i64) -> Result<()> {
-        let local = store.item(&r.local_id)?.ok_or_else(|| Error::NoSuchItem(r.local_id.clone()))?;
+    fn on_refetch(
+        &mut self,
+        store: &mut Store,
+        resp: &Response,
+        r: Refetch,
+        now: i64,
+    ) -> Result<()> {
+        let local = store
+            .item(&r.local_id)?
+            .ok_or_else(|| Error::NoSuchItem(r.local_id.clone()))?;
         let si = match resp.status {
             200 => {
                 let body = resp.json()?;
-                let mut si = parse_server_item(body.get("item").unwrap_or(&body), TimestampKeys::Lenient)?;
+                let mut si =
+                    parse_server_item(body.get("item").unwrap_or(&body), TimestampKeys::Lenient)?;
                 si.version = si.version.or(r.version);
                 si
             }
             // `GET /items/:id` hides deleted rows: the winner is a delete.
             404 => tombstone_of(&local, &r, now),
-            s => return Err(Error::Server { status: s, body: String::from_utf8_lossy(&resp.body).into() }),
+            s => {
+                return Err(Error::Server {
+                    status: s,
+                    body: String::from_utf8_lossy(&resp.body).into(),
+                })
+            }
         };
         let (key, ids) = (self.key.clone(), self.ids.clone());
         store.tx(|tx| links::adopt(tx, ids.as_ref(), &key, &r.local_id, &si, now))
     }
 
-    fn apply_page(&mut self, store: &mut Store, items: &[ServerItem], cursor: Option<(String, i64)>, now: i64) -> Result<()> {
+    fn apply_page(
+        &mut self,
+        store: &mut Store,
+        items: &[ServerItem],
+        cursor: Option<(String, i64)>,
+        now: i64,
+    ) -> Result<()> {
         let (key, ids) = (self.key.clone(), self.ids.clone());
         let mut tally = Summary::default();
         // The page and the cursor move together, or not at all (guarantee 2).
@@ -394,7 +483,10 @@ impl ReferenceSession {
 
     fn on_feed(&mut self, store: &mut Store, resp: &Response, after: i64, now: i64) -> Result<()> {
         if resp.status != 200 {
-            return Err(Error::Server { status: resp.status, body: String::from_utf8_lossy(&resp.body).into() });
+            return Err(Error::Server {
+                status: resp.status,
+                body: String::from_utf8_lossy(&resp.body).into(),
+            });
         }
         let body = resp.json()?;
         let items = parse_items(&body)?;
@@ -402,9 +494,14 @@ impl ReferenceSession {
             .get("cursor")
             .and_then(Value::as_i64)
             .ok_or_else(|| Error::Malformed("change feed answer without cursor".into()))?;
-        let more = body.get("hasMore").and_then(Value::as_bool).unwrap_or(false);
+        let more = body
+            .get("hasMore")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if cursor < after || (more && cursor == after) {
-            return Err(Error::Malformed(format!("change feed cursor went from {after} to {cursor}")));
+            return Err(Error::Malformed(format!(
+                "change feed cursor went from {after} to {cursor}"
+            )));
         }
         let name = self.cursor_key(true);
         self.apply_page(store, &items, Some((name, cursor)), now)?;
@@ -416,13 +513,21 @@ impl ReferenceSession {
 
     fn on_since(&mut self, store: &mut Store, resp: &Response, since: i64, now: i64) -> Result<()> {
         if resp.status != 200 {
-            return Err(Error::Server { status: resp.status, body: String::from_utf8_lossy(&resp.body).into() });
+            return Err(Error::Server {
+                status: resp.status,
+                body: String::from_utf8_lossy(&resp.body).into(),
+            });
         }
         let items = parse_items(&resp.json()?)?;
         // Server clock only: the newest server `updatedAt` seen, minus the
         // overlap, never behind where we were (D6, D8, D9).
         let newest = items.iter().map(|i| i.updated_at).max();
-        let cursor = newest.map(|n| (self.cursor_key(false), (n - TIMESTAMP_OVERLAP_MS).max(since)));
+        let cursor = newest.map(|n| {
+            (
+                self.cursor_key(false),
+                (n - TIMESTAMP_OVERLAP_MS).max(since),
+            )
+        });
         self.apply_page(store, &items, cursor, now)?;
         self.phase = Phase::Finish;
         Ok(())
@@ -447,7 +552,11 @@ fn tombstone_of(local: &LocalItem, r: &Refetch, now: i64) -> ServerItem {
         tags: local.tags.clone(),
         created_at: local.created_at,
         updated_at: now,
-        deleted_at: if local.deleted_at > 0 { local.deleted_at } else { now.max(1) },
+        deleted_at: if local.deleted_at > 0 {
+            local.deleted_at
+        } else {
+            now.max(1)
+        },
         version: r.version,
     }
 }

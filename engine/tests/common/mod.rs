@@ -27,13 +27,20 @@ impl Net {
     pub fn new(url: &str, seed: u64) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = Arc::new(ManualClock::new(T0));
-        let state = AppState::open(dir.path(), clock.clone(), Arc::new(SeededIds::new(seed))).expect("open");
+        let state = AppState::open(dir.path(), clock.clone(), Arc::new(SeededIds::new(seed)))
+            .expect("open");
         state
             .system
             .create_user("alice", "alice-key", "2026-01-01T00:00:00.000Z")
             .expect("user");
         let t = InProcess::new(server::app(state.clone()));
-        Net { dir, state, clock, t, url: url.to_string() }
+        Net {
+            dir,
+            state,
+            clock,
+            t,
+            url: url.to_string(),
+        }
     }
 
     pub fn tick(&self, ms: i64) {
@@ -61,13 +68,20 @@ impl Net {
             })
             .await
             .expect("send");
-        (r.status, serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+        (
+            r.status,
+            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+        )
     }
 
     /// Server items of a profile (`None`: default), tombstones included.
     pub async fn items(&self, profile: Option<&str>) -> Vec<Value> {
-        let q = profile.map(|p| format!("&profile={p}&strictProfile=true")).unwrap_or_default();
-        let (s, v) = self.raw(Method::Get, &format!("/items?includeDeleted=true{q}"), None).await;
+        let q = profile
+            .map(|p| format!("&profile={p}&strictProfile=true"))
+            .unwrap_or_default();
+        let (s, v) = self
+            .raw(Method::Get, &format!("/items?includeDeleted=true{q}"), None)
+            .await;
         assert_eq!(s, 200, "{v}");
         v["items"].as_array().cloned().unwrap_or_default()
     }
@@ -125,7 +139,15 @@ impl Device {
 
     pub async fn sync_mode<T: Transport>(&mut self, t: &T, mode: Mode) -> engine::Result<Summary> {
         let clock = self.clock.clone();
-        engine::run(&mut self.store, t, clock.as_ref(), self.ids.clone(), self.cfg.clone(), mode).await
+        engine::run(
+            &mut self.store,
+            t,
+            clock.as_ref(),
+            self.ids.clone(),
+            self.cfg.clone(),
+            mode,
+        )
+        .await
     }
 
     pub async fn sync<T: Transport>(&mut self, t: &T) -> Summary {
@@ -161,7 +183,10 @@ impl Device {
                 self.ids.as_ref(),
                 now,
                 id,
-                engine::store::items::Edit { content: Some(content.into()), ..Default::default() },
+                engine::store::items::Edit {
+                    content: Some(content.into()),
+                    ..Default::default()
+                },
             )
             .expect("edit");
     }
@@ -179,7 +204,14 @@ impl Device {
             .items(false)
             .expect("items")
             .iter()
-            .map(|i| format!("{}|{}|{}", i.kind.as_str(), i.content.clone().unwrap_or_default(), i.tags.join(",")))
+            .map(|i| {
+                format!(
+                    "{}|{}|{}",
+                    i.kind.as_str(),
+                    i.content.clone().unwrap_or_default(),
+                    i.tags.join(",")
+                )
+            })
             .collect();
         v.sort();
         v
@@ -193,10 +225,19 @@ pub fn lines(items: &[Value]) -> Vec<String> {
         .map(|i| {
             let mut tags: Vec<String> = i["tags"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
             tags.sort();
-            format!("{}|{}|{}", i["type"].as_str().unwrap_or(""), i["content"].as_str().unwrap_or(""), tags.join(","))
+            format!(
+                "{}|{}|{}",
+                i["type"].as_str().unwrap_or(""),
+                i["content"].as_str().unwrap_or(""),
+                tags.join(",")
+            )
         })
         .collect();
     v.sort();
@@ -228,23 +269,41 @@ pub struct Faulty {
 
 impl Faulty {
     pub fn new(inner: InProcess, decide: impl FnMut(&Request) -> Fault + Send + 'static) -> Self {
-        Faulty { inner, decide: Mutex::new(Box::new(decide)), rewrite: None, log: Mutex::new(Vec::new()) }
+        Faulty {
+            inner,
+            decide: Mutex::new(Box::new(decide)),
+            rewrite: None,
+            log: Mutex::new(Vec::new()),
+        }
     }
 
-    pub fn rewriting(mut self, f: impl Fn(&Request, Response) -> Response + Send + Sync + 'static) -> Self {
+    pub fn rewriting(
+        mut self,
+        f: impl Fn(&Request, Response) -> Response + Send + Sync + 'static,
+    ) -> Self {
         self.rewrite = Some(Box::new(f));
         self
     }
 }
 
 impl Transport for Faulty {
-    fn send(&self, req: Request) -> impl std::future::Future<Output = Result<Response, TransportError>> + Send {
+    fn send(
+        &self,
+        req: Request,
+    ) -> impl std::future::Future<Output = Result<Response, TransportError>> + Send {
         let fault = (self.decide.lock().expect("lock"))(&req);
-        self.log.lock().expect("lock").push(format!("{:?} {}", req.method, req.path));
+        self.log
+            .lock()
+            .expect("lock")
+            .push(format!("{:?} {}", req.method, req.path));
         async move {
             match fault {
                 Fault::Status(s) => {
-                    return Ok(Response { status: s, headers: vec![], body: b"{\"error\":\"scripted\"}".to_vec() })
+                    return Ok(Response {
+                        status: s,
+                        headers: vec![],
+                        body: b"{\"error\":\"scripted\"}".to_vec(),
+                    })
                 }
                 Fault::Drop => return Err(TransportError::Io("connection dropped".into())),
                 _ => {}
