@@ -156,10 +156,10 @@ impl LegacySession {
 
     fn fill_queue(&mut self, store: &Store) -> Result<()> {
         let incremental = self.cursor > 0 || self.b.incremental_always;
-        let mut st = store.conn().prepare(&format!(
+        let mut st = store.conn().prepare(
             "SELECT id FROM items WHERE deletedAt = 0 AND (syncSource = ''
-               OR (?1 AND syncedAt > 0 AND updatedAt > syncedAt)) ORDER BY rowid"
-        ))?;
+               OR (?1 AND syncedAt > 0 AND updatedAt > syncedAt)) ORDER BY rowid",
+        )?;
         let rows = st.query_map([incremental], |r| r.get::<_, String>(0))?;
         self.queue = rows.collect::<rusqlite::Result<VecDeque<_>>>()?;
         Ok(())

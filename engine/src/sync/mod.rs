@@ -13,6 +13,7 @@
 
 mod legacy;
 mod reference;
+mod wire;
 
 use serde_json::Value;
 use server::clock::{Clock, IdSource};

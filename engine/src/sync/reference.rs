@@ -15,13 +15,13 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use server::clock::IdSource;
 
+use super::wire::{parse_items, push_body, tombstone_of};
 use super::{enc, expect_ok, request, Method, Mode, Response, Step, Summary, SyncConfig};
 use crate::error::{Error, Result};
-use crate::model::{parse_server_item, Features, ItemType, LocalItem, ServerItem, TimestampKeys};
+use crate::model::{parse_server_item, Features, ServerItem, TimestampKeys};
 use crate::store::links::{self, Applied, Pending};
 use crate::store::{get_setting, set_setting, Store};
 use crate::transport::TransportError;
@@ -78,6 +78,8 @@ pub struct ReferenceSession {
     phase: Phase,
     inflight: Option<Inflight>,
     summary: Summary,
+    /// Items not to push again in this session (refused, or settled by a
+    /// refetch).
     failed: BTreeSet<String>,
     refetch: VecDeque<Refetch>,
 }
@@ -202,51 +204,6 @@ impl ReferenceSession {
         }
     }
 
-    fn push_body(&self, store: &Store, p: &Pending) -> Result<Value> {
-        let it = &p.item;
-        let mut o = Map::new();
-        o.insert("type".into(), json!(it.kind.as_str()));
-        o.insert("content".into(), json!(it.content));
-        o.insert("tags".into(), json!(it.tags));
-        if let Some(m) = &it.metadata {
-            o.insert(
-                "metadata".into(),
-                serde_json::from_str(m).unwrap_or_else(|_| json!(m)),
-            );
-        }
-        let sid = p
-            .link
-            .as_ref()
-            .map_or(it.id.as_str(), |l| l.server_id.as_str());
-        o.insert("syncId".into(), json!(sid));
-        o.insert("sync_id".into(), json!(sid));
-        if !it.is_live() {
-            o.insert("deletedAt".into(), json!(it.deleted_at));
-        }
-        if it.kind == ItemType::Image && p.link.is_none() {
-            if let Some(data) = store.blob(&it.id)? {
-                o.insert(
-                    "content".into(),
-                    json!(base64::engine::general_purpose::STANDARD.encode(data)),
-                );
-                o.insert("filename".into(), json!(it.content));
-                let mime = it
-                    .metadata
-                    .as_deref()
-                    .and_then(|m| serde_json::from_str::<Value>(m).ok())
-                    .and_then(|m| m.get("mime").and_then(Value::as_str).map(str::to_string));
-                o.insert("mime".into(), json!(mime));
-            }
-        }
-        if self.features.edit_conflicts {
-            if let Some(v) = p.link.as_ref().and_then(|l| l.server_version) {
-                o.insert("baseVersion".into(), json!(v));
-            }
-            o.insert("editedAt".into(), json!(it.updated_at.max(1)));
-        }
-        Ok(Value::Object(o))
-    }
-
     fn push_request(&mut self, store: &Store, list: &[Pending]) -> Result<Step> {
         let sent: Vec<Sent> = list
             .iter()
@@ -258,7 +215,7 @@ impl ReferenceSession {
         if self.features.batch_push {
             let bodies = list
                 .iter()
-                .map(|p| self.push_body(store, p))
+                .map(|p| push_body(store, p, self.features.edit_conflicts))
                 .collect::<Result<Vec<_>>>()?;
             let path = format!("/items/batch{}", self.query(""));
             let body = json!({ "items": bodies });
@@ -272,7 +229,7 @@ impl ReferenceSession {
                 },
             ))
         } else {
-            let body = self.push_body(store, &list[0])?;
+            let body = push_body(store, &list[0], self.features.edit_conflicts)?;
             let path = format!("/items{}", self.query(""));
             Ok(self.send(
                 Method::Post,
@@ -390,11 +347,16 @@ impl ReferenceSession {
                                 si.version = si.version.or(version);
                                 links::adopt(tx, ids.as_ref(), &key, &s.local_id, &si, now)?;
                             }
-                            None => refetch.push(Refetch {
-                                local_id: s.local_id.clone(),
-                                server_id: id.to_string(),
-                                version,
-                            }),
+                            None => {
+                                // Not pushed again this session: the refetch
+                                // settles it (no ping-pong with `stale`).
+                                failed.push(s.local_id.clone());
+                                refetch.push(Refetch {
+                                    local_id: s.local_id.clone(),
+                                    server_id: id.to_string(),
+                                    version,
+                                });
+                            }
                         }
                     }
                     (_, Some(id)) => {
@@ -434,7 +396,7 @@ impl ReferenceSession {
                 si
             }
             // `GET /items/:id` hides deleted rows: the winner is a delete.
-            404 => tombstone_of(&local, &r, now),
+            404 => tombstone_of(&local, &r.server_id, r.version, now),
             s => {
                 return Err(Error::Server {
                     status: s,
@@ -524,33 +486,6 @@ impl ReferenceSession {
         self.apply_page(store, &items, cursor, now)?;
         self.phase = Phase::Finish;
         Ok(())
-    }
-}
-
-fn parse_items(body: &Value) -> Result<Vec<ServerItem>> {
-    body.get("items")
-        .and_then(Value::as_array)
-        .ok_or_else(|| Error::Malformed("answer without items".into()))?
-        .iter()
-        .map(|v| parse_server_item(v, TimestampKeys::Lenient))
-        .collect()
-}
-
-fn tombstone_of(local: &LocalItem, r: &Refetch, now: i64) -> ServerItem {
-    ServerItem {
-        id: r.server_id.clone(),
-        kind: local.kind,
-        content: local.content.clone(),
-        metadata: local.metadata.clone(),
-        tags: local.tags.clone(),
-        created_at: local.created_at,
-        updated_at: now,
-        deleted_at: if local.deleted_at > 0 {
-            local.deleted_at
-        } else {
-            now.max(1)
-        },
-        version: r.version,
     }
 }
 
