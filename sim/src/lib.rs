@@ -2,7 +2,13 @@
 //! clock, against the real server in-process, under network and crash
 //! faults, with invariants checked. See `docs/architecture.md`.
 
+pub mod check;
+pub mod config;
+pub mod event;
 pub mod host;
 pub mod rng;
+pub mod run;
+pub mod timeline;
 pub mod trace;
 pub mod vclock;
+pub mod world;

@@ -166,8 +166,13 @@ pub fn record_push(
         pushed_rev: rev.max(old.map_or(0, |o| o.pushed_rev)),
     };
     upsert_link(conn, key, &link)?;
+    // `syncId` keeps the first server id the item ever had: its identity
+    // across servers, which every device pushes to a server it has no
+    // link on yet, so two devices bringing the same item to a new server
+    // make one row there, not two (found by the simulator: switch both).
     conn.prepare_cached(
-        "UPDATE items SET syncId = ?2, syncSource = 'server', syncedAt = ?3 WHERE id = ?1",
+        "UPDATE items SET syncId = CASE WHEN COALESCE(syncId, '') = '' THEN ?2 ELSE syncId END,
+                syncSource = 'server', syncedAt = ?3 WHERE id = ?1",
     )?
     .execute(params![local_id, server_id, now])?;
     Ok(())

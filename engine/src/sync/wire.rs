@@ -26,10 +26,14 @@ pub(crate) fn push_body(store: &Store, p: &Pending, edit_conflicts: bool) -> Res
             serde_json::from_str(m).unwrap_or_else(|_| json!(m)),
         );
     }
-    let sid = p
-        .link
-        .as_ref()
-        .map_or(it.id.as_str(), |l| l.server_id.as_str());
+    // This server's id when linked; else the item's identity from the
+    // first server it reached (set on push and on pull), else the local id.
+    let identity = if it.sync_id.is_empty() {
+        it.id.as_str()
+    } else {
+        it.sync_id.as_str()
+    };
+    let sid = p.link.as_ref().map_or(identity, |l| l.server_id.as_str());
     o.insert("syncId".into(), json!(sid));
     o.insert("sync_id".into(), json!(sid));
     if !it.is_live() {
@@ -51,9 +55,12 @@ pub(crate) fn push_body(store: &Store, p: &Pending, edit_conflicts: bool) -> Res
         }
     }
     if edit_conflicts {
-        if let Some(v) = p.link.as_ref().and_then(|l| l.server_version) {
-            o.insert("baseVersion".into(), json!(v));
-        }
+        // 0 when this server never gave us the item: any concurrent row
+        // there is then judged by edit time, so a stale copy brought from
+        // another server cannot overwrite a newer edit (found by the
+        // simulator: two devices switching servers).
+        let base = p.link.as_ref().and_then(|l| l.server_version).unwrap_or(0);
+        o.insert("baseVersion".into(), json!(base));
         o.insert("editedAt".into(), json!(it.updated_at.max(1)));
     }
     Ok(Value::Object(o))

@@ -231,6 +231,17 @@ fn outcome(item: &Item, status: WriteStatus) -> WriteOutcome {
     }
 }
 
+/// §3.1 step 4: null metadata keeps the old value (D25 kept for v1:
+/// mobile sends null on every push) unless the client uses the conflict
+/// extension, where null means "none".
+fn merged_metadata(row: &Item, w: &ItemWrite) -> Option<String> {
+    match (&w.metadata, w.base_version) {
+        (Some(m), _) => Some(m.clone()),
+        (None, Some(_)) => None,
+        (None, None) => row.metadata.clone(),
+    }
+}
+
 /// Whether an edit based on `base` and made at `edited` may overwrite
 /// `row` (conflict extension, `docs/protocol.md`). v1 writes carry no base
 /// and always apply, exactly as before.
@@ -260,6 +271,22 @@ fn save_synced(
     let Some(row) = by_sync_id(conn, sid)? else {
         return insert(conn, ids, kind, sid, w, now);
     };
+    // A write identical to the stored row is never a conflict: nothing to
+    // do (a retried push, a copy brought from another server).
+    let metadata = merged_metadata(&row, w);
+    let same = match w.deleted_at {
+        Some(_) => !row.is_live(),
+        None => {
+            row.kind == kind.as_str()
+                && row.content == w.content
+                && row.metadata == metadata
+                && row.is_live()
+                && tags::same_set(&row.tags, &w.tags)
+        }
+    };
+    if same {
+        return Ok(outcome(&row, WriteStatus::Unchanged));
+    }
     if !wins_over(&row, w, now) {
         return Ok(outcome(&row, WriteStatus::Stale));
     }
@@ -267,10 +294,7 @@ fn save_synced(
     if let Some(deleted_at) = w.deleted_at {
         // §3.1 step 3. Departure (D23): the tags of the deleted row stay
         // as they were instead of gaining the request's tags, and a second
-        // tombstone is a no-op.
-        if !row.is_live() {
-            return Ok(outcome(&row, WriteStatus::Unchanged));
-        }
+        // tombstone is a no-op (above).
         let v = next_version(conn)?;
         conn.prepare_cached(
             "UPDATE items SET deletedAt = ?2, updatedAt = ?3, changeSeq = ?4, editedAt = ?5 WHERE id = ?1",
@@ -281,22 +305,7 @@ fn save_synced(
             ..outcome(&row, WriteStatus::Updated)
         });
     }
-    // §3.1 step 4: live update, also undelete. Null metadata keeps the old
-    // value (D25 kept for v1: mobile sends null on every push) unless the
-    // client uses the conflict extension, where null means "none".
-    let metadata = match (&w.metadata, w.base_version) {
-        (Some(m), _) => Some(m.clone()),
-        (None, Some(_)) => None,
-        (None, None) => row.metadata.clone(),
-    };
-    let same = row.kind == kind.as_str()
-        && row.content == w.content
-        && row.metadata == metadata
-        && row.is_live()
-        && tags::same_set(&row.tags, &w.tags);
-    if same {
-        return Ok(outcome(&row, WriteStatus::Unchanged));
-    }
+    // §3.1 step 4: live update, also undelete.
     let v = next_version(conn)?;
     conn.prepare_cached(
         "UPDATE items SET type = ?2, content = ?3, metadata = ?4, deletedAt = 0, updatedAt = ?5,

@@ -1,0 +1,170 @@
+//! A world's configuration, derived entirely from the seed (plus the
+//! command-line overrides, which are part of the repro line).
+
+use engine::Model;
+use serde::Serialize;
+
+use crate::rng::Rng;
+use crate::vclock::ClockShape;
+
+/// 2026-01-27T10:00:00Z: true time zero of every world.
+pub const EPOCH_MS: i64 = 1_769_508_000_000;
+
+/// What the user asked for on the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub devices: usize,
+    pub steps: usize,
+    /// Device models, assigned round-robin.
+    pub models: Vec<Model>,
+    /// Network, crash and restart faults on.
+    pub faults: bool,
+    /// Largest clock offset, ms (± days by default).
+    pub max_skew_ms: i64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            devices: 4,
+            steps: 300,
+            models: vec![Model::Reference],
+            faults: true,
+            max_skew_ms: 2 * 86_400_000,
+        }
+    }
+}
+
+impl Options {
+    /// The flags that reproduce these options (for `repro:` lines).
+    pub fn flags(&self) -> String {
+        let models: Vec<&str> = self.models.iter().map(|m| m.name()).collect();
+        let mut s = format!(
+            "--devices {} --steps {} --models {}",
+            self.devices,
+            self.steps,
+            models.join(",")
+        );
+        if !self.faults {
+            s.push_str(" --no-faults");
+        }
+        if self.max_skew_ms != Options::default().max_skew_ms {
+            s.push_str(&format!(" --max-skew-ms {}", self.max_skew_ms));
+        }
+        s
+    }
+}
+
+/// Probabilities of each fault, per request or per step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultRates {
+    pub request_lost: f64,
+    pub response_lost: f64,
+    pub duplicate: f64,
+    pub server_error: f64,
+    pub partition: f64,
+    pub device_crash: f64,
+    pub server_restart: f64,
+}
+
+impl FaultRates {
+    pub fn none() -> Self {
+        Self {
+            request_lost: 0.0,
+            response_lost: 0.0,
+            duplicate: 0.0,
+            server_error: 0.0,
+            partition: 0.0,
+            device_crash: 0.0,
+            server_restart: 0.0,
+        }
+    }
+
+    fn random(rng: &mut Rng) -> Self {
+        let mut p = |hi: f64| (rng.below(1000) as f64 / 1000.0) * hi;
+        Self {
+            request_lost: p(0.08),
+            response_lost: p(0.08),
+            duplicate: p(0.05),
+            server_error: p(0.05),
+            partition: p(0.02),
+            device_crash: p(0.02),
+            server_restart: p(0.01),
+        }
+    }
+}
+
+/// One device of the world.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceSpec {
+    pub name: String,
+    #[serde(serialize_with = "model_name")]
+    pub model: Model,
+    pub clock: ClockShape,
+    /// Index into `host::PROFILES`.
+    pub profile: usize,
+}
+
+fn model_name<S: serde::Serializer>(m: &Model, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.name())
+}
+
+/// Everything about a world that is not its event list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorldConfig {
+    pub seed: u64,
+    pub devices: Vec<DeviceSpec>,
+    pub servers: usize,
+    pub server_clock: ClockShape,
+    pub faults: FaultRates,
+}
+
+impl WorldConfig {
+    pub fn from_seed(seed: u64, opts: &Options) -> Self {
+        let root = Rng::new(seed);
+        let mut rng = root.fork("config");
+        let horizon = opts.steps as i64 * 2_000;
+        let devices = (0..opts.devices.max(1))
+            .map(|i| DeviceSpec {
+                name: format!("d{i}"),
+                model: opts.models[i % opts.models.len().max(1)],
+                clock: ClockShape::random(&mut rng, opts.max_skew_ms, horizon),
+                // Most devices share the Home profile; some use Work, so
+                // that profile isolation is exercised.
+                profile: usize::from(rng.chance(0.2)),
+            })
+            .collect();
+        let server_clock = ClockShape::random(&mut rng, opts.max_skew_ms / 4, horizon);
+        let servers = if rng.chance(0.3) { 2 } else { 1 };
+        let faults = if opts.faults {
+            FaultRates::random(&mut rng)
+        } else {
+            FaultRates::none()
+        };
+        Self {
+            seed,
+            devices,
+            servers,
+            server_clock,
+            faults,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_decides_everything() {
+        let o = Options::default();
+        assert_eq!(WorldConfig::from_seed(5, &o), WorldConfig::from_seed(5, &o));
+        assert_ne!(WorldConfig::from_seed(5, &o), WorldConfig::from_seed(6, &o));
+        let none = Options {
+            faults: false,
+            ..o.clone()
+        };
+        assert_eq!(WorldConfig::from_seed(5, &none).faults, FaultRates::none());
+        assert_eq!(o.flags(), "--devices 4 --steps 300 --models reference");
+    }
+}

@@ -1,0 +1,226 @@
+//! The event list of a world: the workload, the fault schedule and the
+//! passage of time, drawn from the seed. It is what the shrinker cuts down,
+//! so every event stays meaningful whatever events are removed around it
+//! (items are picked by index modulo what exists).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::WorldConfig;
+use crate::rng::Rng;
+
+/// A fault applied to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// The request never reaches the server.
+    RequestLost,
+    /// The server commits, the answer is lost.
+    ResponseLost,
+    /// The request is delivered twice; the device sees the second answer.
+    Duplicate,
+    /// A 503 from a proxy; the server never sees the request.
+    ServerError,
+}
+
+/// The four item types, as the workload uses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Url,
+    Text,
+    Tagset,
+}
+
+/// One step of the world. `dev` indexes `WorldConfig::devices`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Event {
+    /// True time passes.
+    Wait {
+        ms: i64,
+    },
+    Create {
+        dev: usize,
+        kind: Kind,
+        tags: Vec<String>,
+        unicode: bool,
+    },
+    Edit {
+        dev: usize,
+        pick: u32,
+    },
+    Delete {
+        dev: usize,
+        pick: u32,
+    },
+    Tag {
+        dev: usize,
+        pick: u32,
+        tag: String,
+    },
+    Untag {
+        dev: usize,
+        pick: u32,
+    },
+    /// The device starts a sync (no-op if one is running).
+    Sync {
+        dev: usize,
+    },
+    /// The device's running sync makes its next request, maybe faulted.
+    Step {
+        dev: usize,
+        fault: Option<Fault>,
+    },
+    /// The device process dies: its sync is gone, its SQLite file stays.
+    Crash {
+        dev: usize,
+    },
+    /// The device is cut off from every server for `ms`.
+    Partition {
+        dev: usize,
+        ms: i64,
+    },
+    /// The device is pointed at another server (server switch).
+    SwitchServer {
+        dev: usize,
+        server: usize,
+    },
+    RestartServer {
+        server: usize,
+    },
+}
+
+impl Event {
+    /// The device an event is about, if any.
+    pub fn device(&self) -> Option<usize> {
+        match self {
+            Event::Wait { .. } | Event::RestartServer { .. } => None,
+            Event::Create { dev, .. }
+            | Event::Edit { dev, .. }
+            | Event::Delete { dev, .. }
+            | Event::Tag { dev, .. }
+            | Event::Untag { dev, .. }
+            | Event::Sync { dev }
+            | Event::Step { dev, .. }
+            | Event::Crash { dev }
+            | Event::Partition { dev, .. }
+            | Event::SwitchServer { dev, .. } => Some(*dev),
+        }
+    }
+
+    /// One compact line for reports.
+    pub fn line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| format!("{self:?}"))
+    }
+}
+
+const TAGS: [&str; 6] = ["work", "read", "Work", "日本", "later", "a/b"];
+
+/// Draws `steps` events for a world.
+pub fn generate(cfg: &WorldConfig, steps: usize) -> Vec<Event> {
+    let mut rng = Rng::new(cfg.seed).fork("events");
+    let n = cfg.devices.len();
+    let f = &cfg.faults;
+    let mut out = Vec::with_capacity(steps * 2);
+    for _ in 0..steps {
+        if rng.chance(0.5) {
+            out.push(Event::Wait {
+                ms: rng.range(1, 3_000),
+            });
+        }
+        let dev = rng.below(n as u64) as usize;
+        let pick = rng.next_u64() as u32;
+        let roll = rng.below(100);
+        let ev = match roll {
+            0..=11 => Event::Create {
+                dev,
+                kind: *rng.pick(&[Kind::Url, Kind::Text, Kind::Tagset]),
+                tags: (0..rng.below(3))
+                    .map(|_| rng.pick(&TAGS).to_string())
+                    .collect(),
+                unicode: rng.chance(0.2),
+            },
+            12..=19 => Event::Edit { dev, pick },
+            20..=24 => Event::Delete { dev, pick },
+            25..=28 => Event::Tag {
+                dev,
+                pick,
+                tag: rng.pick(&TAGS).to_string(),
+            },
+            29..=30 => Event::Untag { dev, pick },
+            31..=42 => Event::Sync { dev },
+            _ => {
+                let fault = if rng.chance(f.request_lost) {
+                    Some(Fault::RequestLost)
+                } else if rng.chance(f.response_lost) {
+                    Some(Fault::ResponseLost)
+                } else if rng.chance(f.duplicate) {
+                    Some(Fault::Duplicate)
+                } else if rng.chance(f.server_error) {
+                    Some(Fault::ServerError)
+                } else {
+                    None
+                };
+                Event::Step { dev, fault }
+            }
+        };
+        out.push(ev);
+        if rng.chance(f.device_crash) {
+            out.push(Event::Crash { dev });
+        }
+        if rng.chance(f.partition) {
+            out.push(Event::Partition {
+                dev,
+                ms: rng.range(1_000, 60_000),
+            });
+        }
+        if rng.chance(f.server_restart) {
+            out.push(Event::RestartServer {
+                server: rng.below(cfg.servers as u64) as usize,
+            });
+        }
+        if cfg.servers > 1 && rng.chance(0.01) {
+            out.push(Event::SwitchServer {
+                dev,
+                server: rng.below(cfg.servers as u64) as usize,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Options;
+
+    #[test]
+    fn same_seed_same_events_and_faults_only_when_on() {
+        let o = Options::default();
+        let cfg = WorldConfig::from_seed(11, &o);
+        assert_eq!(generate(&cfg, 200), generate(&cfg, 200));
+        let quiet = WorldConfig::from_seed(11, &Options { faults: false, ..o });
+        let evs = generate(&quiet, 500);
+        assert!(evs.iter().all(|e| !matches!(
+            e,
+            Event::Step { fault: Some(_), .. }
+                | Event::Crash { .. }
+                | Event::Partition { .. }
+                | Event::RestartServer { .. }
+        )));
+        let line = Event::Step {
+            dev: 1,
+            fault: Some(Fault::ResponseLost),
+        }
+        .line();
+        assert_eq!(line, r#"{"op":"step","dev":1,"fault":"response-lost"}"#);
+        let back: Event = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            back,
+            Event::Step {
+                dev: 1,
+                fault: Some(Fault::ResponseLost)
+            }
+        );
+    }
+}

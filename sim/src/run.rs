@@ -1,0 +1,181 @@
+//! Running worlds: one seed, a given event list, shrinking a failure to a
+//! minimal event list, and the determinism check.
+
+use serde::Serialize;
+
+use crate::check::{self, Violation};
+use crate::config::{Options, WorldConfig};
+use crate::event::{self, Event};
+use crate::world::{Stats, World, WorldError};
+
+/// Sync rounds after the fault phase before checking.
+pub const HEAL_ROUNDS: usize = 3;
+
+/// What one run found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub seed: u64,
+    pub violations: Vec<Violation>,
+    pub trace_hash: String,
+    pub trace_lines: u64,
+    #[serde(skip)]
+    pub stats: Stats,
+    /// The trace, when asked for.
+    #[serde(skip)]
+    pub trace: Option<Vec<u8>>,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+    /// The first broken invariant's name.
+    pub fn first(&self) -> Option<&'static str> {
+        self.violations.first().map(|v| v.invariant)
+    }
+}
+
+/// Runs `events` in the world `cfg`, heals, checks.
+pub fn run_events(
+    cfg: &WorldConfig,
+    events: &[Event],
+    keep_trace: bool,
+) -> Result<Outcome, WorldError> {
+    let mut w = World::new(cfg, keep_trace)?;
+    for ev in events {
+        w.apply(ev)?;
+    }
+    w.heal(HEAL_ROUNDS);
+    let stability: Vec<_> = (0..w.devices.len()).map(|d| w.sync_to_end(d)).collect();
+    let violations = check::check(&w, &stability);
+    for v in &violations {
+        w.trace.event(&serde_json::json!({"ev": "violation", "invariant": v.invariant, "detail": v.detail, "items": v.items}));
+    }
+    Ok(Outcome {
+        seed: cfg.seed,
+        violations,
+        trace_hash: w.trace.hash(),
+        trace_lines: w.trace.lines(),
+        stats: w.stats,
+        trace: w.trace.bytes().map(<[u8]>::to_vec),
+    })
+}
+
+/// Runs the world a seed describes.
+pub fn run_seed(
+    seed: u64,
+    opts: &Options,
+    keep_trace: bool,
+) -> Result<(WorldConfig, Vec<Event>, Outcome), WorldError> {
+    let cfg = WorldConfig::from_seed(seed, opts);
+    let events = event::generate(&cfg, opts.steps);
+    let out = run_events(&cfg, &events, keep_trace)?;
+    Ok((cfg, events, out))
+}
+
+/// A failure cut down to what still breaks the same invariant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shrunk {
+    pub invariant: &'static str,
+    pub config: WorldConfig,
+    pub events: Vec<Event>,
+    pub violations: Vec<Violation>,
+    pub runs: usize,
+}
+
+/// Shrinks a failing world: removes chunks of events (ddmin-style), drops
+/// faults from steps, and halves clock offsets, keeping each change only
+/// while the same invariant still fails. `budget` bounds the runs.
+pub fn shrink(
+    cfg: &WorldConfig,
+    events: &[Event],
+    invariant: &'static str,
+    budget: usize,
+) -> Shrunk {
+    let mut cfg = cfg.clone();
+    let mut evs = events.to_vec();
+    let mut runs = 0;
+    let mut last = Vec::new();
+    let still_fails =
+        |cfg: &WorldConfig, evs: &[Event], runs: &mut usize, last: &mut Vec<Violation>| -> bool {
+            *runs += 1;
+            match run_events(cfg, evs, false) {
+                Ok(o) if o.violations.iter().any(|v| v.invariant == invariant) => {
+                    *last = o.violations;
+                    true
+                }
+                _ => false,
+            }
+        };
+    // 1. Remove chunks, from large to single events.
+    let mut chunk = evs.len().div_ceil(2).max(1);
+    while chunk >= 1 && runs < budget {
+        let mut i = 0;
+        let mut removed_any = false;
+        while i < evs.len() && runs < budget {
+            let mut trial = evs.clone();
+            trial.drain(i..(i + chunk).min(trial.len()));
+            if still_fails(&cfg, &trial, &mut runs, &mut last) {
+                evs = trial;
+                removed_any = true;
+            } else {
+                i += chunk;
+            }
+        }
+        if chunk == 1 && !removed_any {
+            break;
+        }
+        chunk = if chunk == 1 { 1 } else { chunk / 2 };
+    }
+    // 2. Faults off, one step at a time.
+    for i in 0..evs.len() {
+        if runs >= budget {
+            break;
+        }
+        if let Event::Step {
+            dev,
+            fault: Some(_),
+        } = evs[i]
+        {
+            let mut trial = evs.clone();
+            trial[i] = Event::Step { dev, fault: None };
+            if still_fails(&cfg, &trial, &mut runs, &mut last) {
+                evs = trial;
+            }
+        }
+    }
+    // 3. Clocks toward true time.
+    for d in 0..cfg.devices.len() + 1 {
+        while runs < budget {
+            let shape = if d < cfg.devices.len() {
+                &cfg.devices[d].clock
+            } else {
+                &cfg.server_clock
+            };
+            let Some(next) = shape.halved() else { break };
+            let mut trial = cfg.clone();
+            if d < trial.devices.len() {
+                trial.devices[d].clock = next;
+            } else {
+                trial.server_clock = next;
+            }
+            if still_fails(&trial, &evs, &mut runs, &mut last) {
+                cfg = trial;
+            } else {
+                break;
+            }
+        }
+    }
+    if last.is_empty() {
+        if let Ok(o) = run_events(&cfg, &evs, false) {
+            last = o.violations;
+        }
+    }
+    Shrunk {
+        invariant,
+        config: cfg,
+        events: evs,
+        violations: last,
+        runs,
+    }
+}
