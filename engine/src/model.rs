@@ -83,9 +83,19 @@ pub struct ServerItem {
     pub deleted_at: i64,
     /// The server's change sequence of this version, when it sends one.
     pub version: Option<i64>,
+    /// Edit time of this version (`editedAt`, peek-server extension): kept
+    /// as the local `updatedAt`, so a copy carried to another server
+    /// competes with its real edit time, not the time it was pulled.
+    pub edited_at: Option<i64>,
 }
 
 impl ServerItem {
+    /// When this version was edited: `editedAt` if the server sends it,
+    /// else its `updatedAt`.
+    pub fn edit_time(&self) -> i64 {
+        self.edited_at.unwrap_or(self.updated_at).max(0)
+    }
+
     pub fn is_live(&self) -> bool {
         self.deleted_at == 0
     }
@@ -193,6 +203,10 @@ pub fn parse_server_item(v: &Value, keys: TimestampKeys) -> Result<ServerItem> {
         TimestampKeys::SnakeOnly { .. } => 0,
     };
     let version = obj.get("version").and_then(Value::as_i64);
+    let edited_at = obj
+        .get("editedAt")
+        .and_then(Value::as_i64)
+        .filter(|t| *t > 0);
     Ok(ServerItem {
         id,
         kind,
@@ -203,6 +217,7 @@ pub fn parse_server_item(v: &Value, keys: TimestampKeys) -> Result<ServerItem> {
         updated_at,
         deleted_at,
         version,
+        edited_at,
     })
 }
 

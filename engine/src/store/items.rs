@@ -164,7 +164,11 @@ fn validate(kind: ItemType, content: Option<&str>, tags: &[String]) -> Result<()
 }
 
 fn bump(conn: &Connection, id: &str, now: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE items SET updatedAt = ?2, localRev = localRev + 1 WHERE id = ?1")?
+    // Edit times of one item only move forward, even if the device clock
+    // jumps back: the item's own edits must never compete as "older".
+    conn.prepare_cached(
+        "UPDATE items SET updatedAt = MAX(?2, updatedAt + 1), localRev = localRev + 1 WHERE id = ?1",
+    )?
         .execute(params![id, now])?;
     Ok(())
 }

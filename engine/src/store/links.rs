@@ -217,7 +217,8 @@ fn overwrite(
     let rev = local.local_rev + 1;
     conn.prepare_cached(
         "UPDATE items SET type = ?2, content = ?3, metadata = ?4, deletedAt = ?5, updatedAt = ?6,
-                localRev = ?7, syncId = ?8, syncedAt = ?9 WHERE id = ?1",
+                localRev = ?7, syncId = CASE WHEN COALESCE(syncId, '') = '' THEN ?8 ELSE syncId END,
+                syncedAt = ?9 WHERE id = ?1",
     )?
     .execute(params![
         local.id,
@@ -225,7 +226,7 @@ fn overwrite(
         s.content,
         s.metadata,
         s.deleted_at,
-        s.updated_at.max(0),
+        s.edit_time(),
         rev,
         s.id,
         now
@@ -271,7 +272,7 @@ pub fn apply(
             sync_source: "server".into(),
             synced_at: now,
             created_at: created,
-            updated_at: s.updated_at.max(0),
+            updated_at: s.edit_time(),
             deleted_at: s.deleted_at,
             local_rev: 1,
         };

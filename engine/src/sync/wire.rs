@@ -95,5 +95,6 @@ pub(crate) fn tombstone_of(
             now.max(1)
         },
         version,
+        edited_at: None,
     }
 }

@@ -42,6 +42,10 @@ pub struct ItemOut<'a> {
     #[serde(rename = "deleted_at", skip_serializing_if = "Option::is_none")]
     deleted_iso: Option<Option<String>>,
     version: i64,
+    /// Edit time of this version (the pushing client's `editedAt`, else the
+    /// server time it arrived): what the conflict rule compares.
+    #[serde(rename = "editedAt")]
+    edited_at: i64,
 }
 
 /// Stored metadata: passed through as JSON when it is JSON, else as the
@@ -76,6 +80,11 @@ impl<'a> ItemOut<'a> {
             deleted_iso: with_deleted
                 .then(|| (item.deleted_at != 0).then(|| format_iso(item.deleted_at))),
             version: item.version,
+            edited_at: if item.edited_at > 0 {
+                item.edited_at
+            } else {
+                item.updated_at
+            },
         }
     }
 }
