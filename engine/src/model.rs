@@ -87,9 +87,18 @@ pub struct ServerItem {
     /// as the local `updatedAt`, so a copy carried to another server
     /// competes with its real edit time, not the time it was pulled.
     pub edited_at: Option<i64>,
+    /// The sync id the item was first pushed with (peek-server extension):
+    /// its identity across servers.
+    pub sync_id: Option<String>,
 }
 
 impl ServerItem {
+    /// The item's identity across servers: the sync id it was first
+    /// pushed with, else this server's id.
+    pub fn identity(&self) -> &str {
+        self.sync_id.as_deref().unwrap_or(&self.id)
+    }
+
     /// When this version was edited: `editedAt` if the server sends it,
     /// else its `updatedAt`.
     pub fn edit_time(&self) -> i64 {
@@ -207,6 +216,11 @@ pub fn parse_server_item(v: &Value, keys: TimestampKeys) -> Result<ServerItem> {
         .get("editedAt")
         .and_then(Value::as_i64)
         .filter(|t| *t > 0);
+    let sync_id = obj
+        .get("syncId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
     Ok(ServerItem {
         id,
         kind,
@@ -218,6 +232,7 @@ pub fn parse_server_item(v: &Value, keys: TimestampKeys) -> Result<ServerItem> {
         deleted_at,
         version,
         edited_at,
+        sync_id,
     })
 }
 

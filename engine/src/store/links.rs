@@ -166,12 +166,13 @@ pub fn record_push(
         pushed_rev: rev.max(old.map_or(0, |o| o.pushed_rev)),
     };
     upsert_link(conn, key, &link)?;
-    // `syncId` keeps the first server id the item ever had: its identity
-    // across servers, which every device pushes to a server it has no
+    // `syncId` is the item's identity across servers: the sync id it was
+    // first pushed with (for the creator, its own local id, which is what
+    // the server recorded). Every device pushes it to a server it has no
     // link on yet, so two devices bringing the same item to a new server
-    // make one row there, not two (found by the simulator: switch both).
+    // make one row there, not two (found by the simulator).
     conn.prepare_cached(
-        "UPDATE items SET syncId = CASE WHEN COALESCE(syncId, '') = '' THEN ?2 ELSE syncId END,
+        "UPDATE items SET syncId = CASE WHEN COALESCE(syncId, '') = '' THEN id ELSE syncId END,
                 syncSource = 'server', syncedAt = ?3 WHERE id = ?1",
     )?
     .execute(params![local_id, server_id, now])?;
@@ -228,7 +229,7 @@ fn overwrite(
         s.deleted_at,
         s.edit_time(),
         rev,
-        s.id,
+        s.identity(),
         now
     ])?;
     items::set_tags(conn, ids, &local.id, &s.tags, now)?;
@@ -268,7 +269,7 @@ pub fn apply(
             content: s.content.clone(),
             metadata: s.metadata.clone(),
             tags: s.tags.clone(),
-            sync_id: s.id.clone(),
+            sync_id: s.identity().to_string(),
             sync_source: "server".into(),
             synced_at: now,
             created_at: created,

@@ -96,5 +96,6 @@ pub(crate) fn tombstone_of(
         },
         version,
         edited_at: None,
+        sync_id: None,
     }
 }

@@ -46,6 +46,11 @@ pub struct ItemOut<'a> {
     /// server time it arrived): what the conflict rule compares.
     #[serde(rename = "editedAt")]
     edited_at: i64,
+    /// The sync id the item was first pushed with (`""` for items created
+    /// off the sync path): its identity across servers, so two devices
+    /// carrying it to a new server make one row there.
+    #[serde(rename = "syncId")]
+    sync_id: &'a str,
 }
 
 /// Stored metadata: passed through as JSON when it is JSON, else as the
@@ -85,6 +90,7 @@ impl<'a> ItemOut<'a> {
             } else {
                 item.updated_at
             },
+            sync_id: &item.sync_id,
         }
     }
 }

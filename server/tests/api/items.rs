@@ -42,7 +42,11 @@ async fn push_and_list_round_trip_with_both_timestamp_spellings() {
         list[0].get("metadata").is_none(),
         "absent metadata is omitted"
     );
-    assert!(a.get("syncId").is_none(), "syncId is never returned");
+    assert_eq!(
+        a["syncId"], "local-1",
+        "the first-push sync id is the item's identity across servers"
+    );
+    assert_eq!(a["editedAt"], T0, "a v1 write's edit time is its arrival");
     let one = s.get(&format!("/items/{id}")).await;
     assert_eq!(one.body["item"]["id"], id.as_str());
     assert!(one.body["item"].get("deletedAt").is_none());
