@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod config;
+pub mod diagnose;
 pub mod event;
 pub mod host;
 pub mod rng;

@@ -288,7 +288,11 @@ fn save_synced(
         // Nothing to write, but a later edit time for the same state
         // strengthens it: a second, later delete of a deleted row must
         // still beat an edit made between the two deletes.
-        let stored = if row.edited_at > 0 { row.edited_at } else { row.updated_at };
+        let stored = if row.edited_at > 0 {
+            row.edited_at
+        } else {
+            row.updated_at
+        };
         if let Some(e) = w.edited_at.filter(|e| *e > stored) {
             conn.prepare_cached("UPDATE items SET editedAt = ?2 WHERE id = ?1")?
                 .execute(params![row.id, e])?;

@@ -138,8 +138,13 @@ fn print_failure(seed: u64, opts: &Options, o: &Outcome, budget: usize, out: Opt
     for e in &s.events {
         println!("  {}", e.line());
     }
+    let models: Vec<Model> = s.config.devices.iter().map(|d| d.model).collect();
     for v in s.violations.iter().filter(|v| v.invariant == inv).take(3) {
         println!("  -> {}: {} items={:?}", v.invariant, v.detail, v.items);
+        let ds = sim::diagnose::for_violation(&models, v);
+        if !ds.is_empty() {
+            println!("     reproduces: {}", ds.join("; "));
+        }
     }
     if let Some(path) = out {
         match serde_json::to_vec_pretty(&s) {
