@@ -2,7 +2,7 @@
 //! the five original clients of §4, bugs included, so the simulator and
 //! the conformance suite can show what today's apps do. The reference
 //! behaviour is the default and the only one held to the guarantees.
-//! Each departure is listed, with its D-number, in `PLATFORM-MODELS.md`.
+//! Each departure is listed, with its D-number, in `docs/platform-models.md`.
 
 use crate::model::TimestampKeys;
 

@@ -1,6 +1,6 @@
 //! The platform models' sync path: `syncAll` as §4.1–4.5 describe it, with
 //! the per-model flags of `platform::Behaviour`. It reproduces the
-//! originals' bugs on purpose (see `PLATFORM-MODELS.md`); it is not held to
+//! originals' bugs on purpose (see `docs/platform-models.md`); it is not held to
 //! the guarantees. Shape (§4.1): server-change check → `startTime` = client
 //! now → pull (full if the cursor is 0, else `/items/since/<ISO>`) → push
 //! (live rows picked by markers) → cursor.
