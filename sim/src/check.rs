@@ -64,8 +64,13 @@ fn origin_of(meta: Option<&Value>) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A server profile's items: server id → (state, version).
+pub type ServerView = BTreeMap<String, (Seen, i64)>;
+/// Every (server, profile) a device targets → its items.
+type Targets = BTreeMap<(usize, usize), ServerView>;
+
 /// Every item of a server profile, by server id.
-pub fn server_items(world: &World, server: usize, profile: usize) -> BTreeMap<String, (Seen, i64)> {
+pub fn server_items(world: &World, server: usize, profile: usize) -> ServerView {
     let req = Request {
         method: Method::Get,
         path: format!(
@@ -144,7 +149,7 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
     for d in &world.devices {
         targets.insert((d.server, d.spec.profile));
     }
-    let server: BTreeMap<(usize, usize), BTreeMap<String, (Seen, i64)>> = targets
+    let server: Targets = targets
         .iter()
         .map(|&(s, p)| ((s, p), server_items(world, s, p)))
         .collect();
@@ -218,7 +223,7 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
                 for (sid, (s, v)) in srv {
                     if *v <= cursor
                         && linked.get(sid.as_str()).is_none_or(|l| !l.same(s))
-                        && !(s.deleted && !linked.contains_key(sid.as_str()))
+                        && (!s.deleted || linked.contains_key(sid.as_str()))
                     {
                         out.push(Violation::new(
                             "cursor-completeness",
@@ -295,10 +300,7 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
 }
 
 /// `no-lost-write` and `no-resurrection`, from the oracle's write log.
-fn check_writes(
-    world: &World,
-    server: &BTreeMap<(usize, usize), BTreeMap<String, (Seen, i64)>>,
-) -> Vec<Violation> {
+fn check_writes(world: &World, server: &Targets) -> Vec<Violation> {
     let mut out = Vec::new();
     let mut by_origin: BTreeMap<&str, Vec<&crate::world::Write>> = BTreeMap::new();
     for w in &world.writes {

@@ -219,13 +219,16 @@ fn cmd_run(
     code
 }
 
+/// One explored seed: its outcome, or why its world could not run.
+type SeedResult = (u64, Result<Outcome, String>);
+
 fn cmd_explore(from: u64, seeds: u64, jobs: usize, opts: &Options) -> i32 {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{Arc, Mutex};
     let started = Instant::now();
     let next = Arc::new(AtomicU64::new(from));
     let done = Arc::new(AtomicU64::new(0));
-    let results: Arc<Mutex<Vec<(u64, Result<Outcome, String>)>>> = Arc::new(Mutex::new(Vec::new()));
+    let results: Arc<Mutex<Vec<SeedResult>>> = Arc::new(Mutex::new(Vec::new()));
     let end = from + seeds;
     let workers: Vec<_> = (0..jobs.max(1))
         .map(|_| {
