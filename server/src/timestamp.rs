@@ -35,16 +35,52 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 /// `2026-01-27T10:00:00.123Z`: the ISO form with milliseconds that every
 /// client generation can parse (JS `Date`, RFC 3339 in Rust).
 pub fn format_iso(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (y, mo, d) = civil_from_days(days);
-    let (h, mi, s, milli) = (
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-    );
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+    Iso(ms).to_string()
+}
+
+/// Displays (and serializes) a millisecond timestamp as ISO 8601 without
+/// allocating: list answers write two of these per item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Iso(pub i64);
+
+impl std::fmt::Display for Iso {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let days = self.0.div_euclid(86_400_000);
+        let rem = self.0.rem_euclid(86_400_000);
+        let (y, mo, d) = civil_from_days(days);
+        if !(0..=9999).contains(&y) {
+            // Outside four-digit years: the general (slow) path.
+            let (h, mi, s, milli) = (
+                rem / 3_600_000,
+                rem / 60_000 % 60,
+                rem / 1000 % 60,
+                rem % 1000,
+            );
+            return write!(f, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z");
+        }
+        let mut b = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut v: i64| {
+            for i in (0..width).rev() {
+                b[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y);
+        put(5, 2, mo);
+        put(8, 2, d);
+        put(11, 2, rem / 3_600_000);
+        put(14, 2, rem / 60_000 % 60);
+        put(17, 2, rem / 1000 % 60);
+        put(20, 3, rem % 1000);
+        // The buffer holds only ASCII digits and punctuation.
+        f.write_str(std::str::from_utf8(&b).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl serde::Serialize for Iso {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 struct Cursor<'a> {

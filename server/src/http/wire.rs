@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::items::{Item, ItemType, ItemWrite, TYPE_ERROR};
-use crate::timestamp::{self, format_iso};
+use crate::timestamp::{self, Iso};
 
 /// Serialized form of an item.
 #[derive(Serialize)]
@@ -36,11 +36,11 @@ pub struct ItemOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata: Option<Metadata<'a>>,
     #[serde(rename = "created_at")]
-    created_iso: String,
+    created_iso: Iso,
     #[serde(rename = "updated_at")]
-    updated_iso: String,
+    updated_iso: Iso,
     #[serde(rename = "deleted_at", skip_serializing_if = "Option::is_none")]
-    deleted_iso: Option<Option<String>>,
+    deleted_iso: Option<Option<Iso>>,
     version: i64,
     /// Edit time of this version (the pushing client's `editedAt`, else the
     /// server time it arrived): what the conflict rule compares.
@@ -80,10 +80,10 @@ impl<'a> ItemOut<'a> {
             deleted_at: with_deleted.then_some(item.deleted_at),
             tags: &item.tags,
             metadata,
-            created_iso: format_iso(item.created_at),
-            updated_iso: format_iso(item.updated_at),
+            created_iso: Iso(item.created_at),
+            updated_iso: Iso(item.updated_at),
             deleted_iso: with_deleted
-                .then(|| (item.deleted_at != 0).then(|| format_iso(item.deleted_at))),
+                .then(|| (item.deleted_at != 0).then_some(Iso(item.deleted_at))),
             version: item.version,
             edited_at: if item.edited_at > 0 {
                 item.edited_at
@@ -132,7 +132,8 @@ impl<'a> ItemList<'a> {
     /// The JSON response.
     pub fn into_response(self) -> axum::response::Response {
         use axum::response::IntoResponse;
-        match serde_json::to_vec(&self) {
+        let mut buf = Vec::with_capacity(256 + self.items.len() * 400);
+        match serde_json::to_writer(&mut buf, &self).map(|()| buf) {
             Ok(bytes) => (
                 [(axum::http::header::CONTENT_TYPE, "application/json")],
                 bytes,

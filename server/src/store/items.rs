@@ -6,6 +6,8 @@
 //! content dedup only off the sync path, `null` metadata keeps the old one.
 //! Fixed: see the D-numbers on each function and `docs/compatibility.md`.
 
+use std::collections::HashMap;
+
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::IdSource;
@@ -468,15 +470,27 @@ pub fn set_tags(
 /// that are small next to the profile (an incremental pull), one pass over
 /// every link for large ones (a full list).
 pub fn attach_tags(conn: &Connection, items: &mut [Item]) -> rusqlite::Result<()> {
-    if items.len() <= 2000 {
-        for it in items.iter_mut() {
-            it.tags = tags::of_item(conn, &it.id)?;
+    match items.len() {
+        0 => return Ok(()),
+        1 => {
+            items[0].tags = tags::of_item(conn, &items[0].id)?;
+            return Ok(());
         }
-        return Ok(());
+        _ => {}
     }
-    let mut all = tags::of_all(conn)?;
-    for it in items.iter_mut() {
-        it.tags = all.remove(&it.id).unwrap_or_default();
+    let mut out = vec![Vec::new(); items.len()];
+    {
+        let slot: HashMap<&str, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| (it.id.as_str(), i))
+            .collect();
+        let ids: Vec<&str> = items.iter().map(|it| it.id.as_str()).collect();
+        let subset = (items.len() <= 4000).then_some(ids.as_slice());
+        tags::of_many(conn, subset, &slot, &mut out)?;
+    }
+    for (it, t) in items.iter_mut().zip(out) {
+        it.tags = t;
     }
     Ok(())
 }

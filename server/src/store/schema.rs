@@ -130,7 +130,8 @@ pub fn ensure(conn: &Connection) -> rusqlite::Result<()> {
     tx.execute_batch(REDUNDANT_INDEXES)?;
     tx.execute_batch(
         "CREATE INDEX IF NOT EXISTS idx_items_changeSeq ON items(changeSeq);
-         CREATE INDEX IF NOT EXISTS idx_items_createdAt ON items(createdAt);
+         DROP INDEX IF EXISTS idx_items_createdAt;
+         CREATE INDEX IF NOT EXISTS idx_items_created_id ON items(createdAt, id);
          CREATE INDEX IF NOT EXISTS idx_items_updatedAt ON items(updatedAt);",
     )?;
     backfill_change_seq(&tx)?;

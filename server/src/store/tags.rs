@@ -127,18 +127,44 @@ pub fn of_item(conn: &Connection, item: &str) -> rusqlite::Result<Vec<String>> {
     rows.collect()
 }
 
-/// Tag names of many items at once: one pass over the links instead of one
-/// query per item (what makes `GET /items` of 20,000 items cheap).
-pub fn of_all(conn: &Connection) -> rusqlite::Result<HashMap<String, Vec<String>>> {
-    let mut st = conn.prepare_cached(
-        "SELECT it.itemId, t.name FROM item_tags it JOIN tags t ON t.id = it.tagId ORDER BY it.rowid",
-    )?;
-    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+/// Tag names of many items at once, in link order: `slot` maps an item id
+/// to its position in `out`. With `ids`, only those items' links are read
+/// (one indexed query for an incremental pull); without, one pass over
+/// every link (a full list of tens of thousands of items).
+pub fn of_many(
+    conn: &Connection,
+    ids: Option<&[&str]>,
+    slot: &HashMap<&str, usize>,
+    out: &mut [Vec<String>],
+) -> rusqlite::Result<()> {
+    let mut names: HashMap<String, String> = HashMap::new();
+    let mut st = conn.prepare_cached("SELECT id, name FROM tags")?;
     let mut rows = st.query([])?;
     while let Some(r) = rows.next()? {
-        map.entry(r.get(0)?).or_default().push(r.get(1)?);
+        names.insert(r.get(0)?, r.get(1)?);
     }
-    Ok(map)
+    let json;
+    let (sql, params): (&str, Vec<&dyn rusqlite::ToSql>) = match ids {
+        Some(ids) => {
+            json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+            (
+                "SELECT itemId, tagId FROM item_tags WHERE itemId IN (SELECT value FROM json_each(?1)) ORDER BY rowid",
+                vec![&json],
+            )
+        }
+        None => ("SELECT itemId, tagId FROM item_tags ORDER BY rowid", vec![]),
+    };
+    let mut st = conn.prepare_cached(sql)?;
+    let mut rows = st.query(params.as_slice())?;
+    while let Some(r) = rows.next()? {
+        let item = r.get_ref(0)?.as_str().unwrap_or_default();
+        let Some(&i) = slot.get(item) else { continue };
+        let tag = r.get_ref(1)?.as_str().unwrap_or_default();
+        if let Some(n) = names.get(tag) {
+            out[i].push(n.clone());
+        }
+    }
+    Ok(())
 }
 
 /// `GET /tags`: every tag (orphans included), stored score descending.
