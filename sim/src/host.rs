@@ -26,6 +26,8 @@ pub struct ServerHost {
     dir: tempfile::TempDir,
     clock: Arc<ManualClock>,
     state: AppState,
+    /// The router over `state`, built once per (re)start.
+    transport: InProcess,
     id_seed: u64,
     restarts: u64,
     rt: tokio::runtime::Runtime,
@@ -60,11 +62,13 @@ impl ServerHost {
                 .map_err(|e| HostError::Setup(e.to_string()))?;
         }
         let rt = tokio::runtime::Builder::new_current_thread().build()?;
+        let transport = InProcess::new(server::app(state.clone()));
         Ok(Self {
             name: name.to_string(),
             dir,
             clock,
             state,
+            transport,
             id_seed,
             restarts: 0,
             rt,
@@ -82,8 +86,7 @@ impl ServerHost {
 
     /// Sends one request through the production router.
     pub fn call(&self, req: Request) -> Result<Response, TransportError> {
-        let t = InProcess::new(server::app(self.state.clone()));
-        self.rt.block_on(t.send(req))
+        self.rt.block_on(self.transport.send(req))
     }
 
     /// A restart: every connection and cache dropped, state reopened from
@@ -96,6 +99,7 @@ impl ServerHost {
         ));
         let state = AppState::open(self.dir.path(), self.clock.clone(), ids)?;
         server::boot::prepare(&state, &server::boot::BootOptions::default())?;
+        self.transport = InProcess::new(server::app(state.clone()));
         self.state = state;
         Ok(())
     }

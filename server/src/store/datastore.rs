@@ -52,6 +52,8 @@ impl ProfileDb {
         if background_checkpoints {
             conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
         }
+        // Give back the disk a burst of writes grew the WAL to.
+        conn.pragma_update(None, "journal_size_limit", 64i64 * 1024 * 1024)?;
         let reader = Connection::open_with_flags(
             &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,

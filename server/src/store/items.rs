@@ -369,7 +369,7 @@ fn insert(
         v,
         w.edited_at.unwrap_or(now)
     ])?;
-    tags::replace(conn, ids, &id, &w.tags, now)?;
+    tags::add(conn, ids, &id, &w.tags, now)?;
     Ok(WriteOutcome {
         id,
         kind: kind.as_str().to_string(),

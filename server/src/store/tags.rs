@@ -22,12 +22,6 @@ pub struct TagStat {
     pub frecency_score: f64,
 }
 
-/// The score of §3.4 at write time: `frequency × 10 / (1 + days/7)` with
-/// `days` = 0 because `lastUsed` was just set.
-fn frecency(frequency: i64) -> f64 {
-    frequency as f64 * 10.0
-}
-
 /// The distinct names of a request, first spelling kept, order kept.
 pub fn distinct(names: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(names.len());
@@ -66,13 +60,27 @@ fn link(conn: &Connection, ids: &dyn IdSource, item: &str, name: &str, now: i64)
         )?
         .execute(params![item, tid, now])?;
     if added == 1 {
-        let freq: i64 = conn
-            .prepare_cached("SELECT COALESCE(frequency, 0) + 1 FROM tags WHERE id = ?1")?
-            .query_row([&tid], |r| r.get(0))?;
+        // §3.4: frequency × 10 / (1 + days/7), with days = 0 because
+        // `lastUsed` is set to now in the same statement.
         conn.prepare_cached(
-            "UPDATE tags SET frequency = ?2, lastUsed = ?3, updatedAt = ?3, frecencyScore = ?4 WHERE id = ?1",
+            "UPDATE tags SET frequency = COALESCE(frequency, 0) + 1, lastUsed = ?2, updatedAt = ?2,
+                    frecencyScore = (COALESCE(frequency, 0) + 1) * 10.0 WHERE id = ?1",
         )?
-        .execute(params![tid, freq, now, frecency(freq)])?;
+        .execute(params![tid, now])?;
+    }
+    Ok(())
+}
+
+/// Links the tags of an item that has none yet (a fresh insert).
+pub fn add(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    item: &str,
+    names: &[String],
+    now: i64,
+) -> ApiResult<()> {
+    for n in distinct(names) {
+        link(conn, ids, item, &n, now)?;
     }
     Ok(())
 }
