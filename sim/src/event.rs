@@ -45,6 +45,17 @@ pub enum Event {
         tags: Vec<String>,
         unicode: bool,
     },
+    /// Two devices create the same content independently (§5.6: the
+    /// sync path keeps both).
+    CreateSame {
+        dev: usize,
+        other: usize,
+        kind: Kind,
+    },
+    /// A large text item (64 KiB).
+    CreateLarge {
+        dev: usize,
+    },
     Edit {
         dev: usize,
         pick: u32,
@@ -96,6 +107,8 @@ impl Event {
         match self {
             Event::Wait { .. } | Event::RestartServer { .. } => None,
             Event::Create { dev, .. }
+            | Event::CreateSame { dev, .. }
+            | Event::CreateLarge { dev }
             | Event::Edit { dev, .. }
             | Event::Delete { dev, .. }
             | Event::Tag { dev, .. }
@@ -140,7 +153,13 @@ pub fn generate(cfg: &WorldConfig, steps: usize) -> Vec<Event> {
                     .collect(),
                 unicode: rng.chance(0.2),
             },
-            12..=19 => Event::Edit { dev, pick },
+            12..=13 => Event::CreateSame {
+                dev,
+                other: rng.below(n as u64) as usize,
+                kind: *rng.pick(&[Kind::Url, Kind::Text, Kind::Tagset]),
+            },
+            14 => Event::CreateLarge { dev },
+            15..=19 => Event::Edit { dev, pick },
             20..=24 => Event::Delete { dev, pick },
             25..=28 => Event::Tag {
                 dev,

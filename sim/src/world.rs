@@ -99,6 +99,8 @@ pub struct World {
     pub trace: Trace,
     pub writes: Vec<Write>,
     pub stats: Stats,
+    /// Counter for content created identically on two devices.
+    shared: u64,
     _dir: tempfile::TempDir,
 }
 
@@ -145,6 +147,7 @@ impl World {
             trace,
             writes: Vec::new(),
             stats: Stats::default(),
+            shared: 0,
             _dir: dir,
         })
     }
@@ -208,7 +211,17 @@ impl World {
                 kind,
                 tags,
                 unicode,
-            } => self.create(*dev, *kind, tags, *unicode)?,
+            } => self.create(*dev, *kind, tags, *unicode, None)?,
+            Event::CreateSame { dev, other, kind } => {
+                self.shared += 1;
+                let same = format!("shared-{}", self.shared);
+                self.create(*dev, *kind, &[], false, Some(&same))?;
+                self.create(*other, *kind, &[], false, Some(&same))?;
+            }
+            Event::CreateLarge { dev } => {
+                let big = "0123456789abcdef".repeat(4 * 1024);
+                self.create(*dev, Kind::Text, &[], false, Some(&big))?;
+            }
             Event::Edit { dev, pick } => self.edit(*dev, *pick)?,
             Event::Delete { dev, pick } => {
                 if let Some(it) = self.pick(*dev, *pick)? {
@@ -273,16 +286,20 @@ impl World {
         Ok(())
     }
 
+    /// Creates an item; `body` replaces the unique part of its content
+    /// (and tagset tag) when two devices must create the same thing.
     fn create(
         &mut self,
         dev: usize,
         kind: Kind,
         tags: &[String],
         unicode: bool,
+        body: Option<&str>,
     ) -> Result<(), WorldError> {
         let d = &mut self.devices[dev];
         d.creates += 1;
         let origin = format!("{}-c{}", d.spec.name, d.creates);
+        let unique = body.map_or_else(|| origin.clone(), str::to_string);
         let flair = if unicode {
             " 🌍 日本語\tΕλληνικά"
         } else {
@@ -291,18 +308,21 @@ impl World {
         let (kind, content, mut tags) = match kind {
             Kind::Url => (
                 ItemType::Url,
-                Some(format!("https://example.com/{origin}?q=1")),
+                Some(format!("https://example.com/{unique}?q=1")),
                 tags.to_vec(),
             ),
             Kind::Text => (
                 ItemType::Text,
-                Some(format!("note {origin}{flair}")),
+                Some(format!("note {unique}{flair}")),
                 tags.to_vec(),
             ),
             Kind::Tagset => (ItemType::Tagset, None, tags.to_vec()),
         };
         if kind == ItemType::Tagset {
-            tags.push(format!("set-{origin}"));
+            tags.push(format!(
+                "set-{}",
+                unique.chars().take(40).collect::<String>()
+            ));
         }
         let now = self.device_now(dev);
         let d = &mut self.devices[dev];
