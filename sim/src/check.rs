@@ -50,6 +50,16 @@ pub struct Seen {
     pub deleted: bool,
 }
 
+/// A value for a report line: long content (64 KiB items) is cut.
+fn brief(v: &impl std::fmt::Debug) -> String {
+    let s = format!("{v:?}");
+    if s.chars().count() <= 240 {
+        return s;
+    }
+    let head: String = s.chars().take(200).collect();
+    format!("{head}… ({} chars)", s.chars().count())
+}
+
 impl Seen {
     /// Equal as far as sync is concerned: two tombstones are the same
     /// whatever content and tags they were deleted with.
@@ -176,12 +186,16 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
             match linked.get(sid.as_str()) {
                 None if !s.deleted => out.push(Violation::new(
                     "convergence",
-                    format!("{} lacks server item {sid} ({:?})", d.spec.name, s.content),
+                    format!(
+                        "{} lacks server item {sid} ({})",
+                        d.spec.name,
+                        brief(&s.content)
+                    ),
                     vec![s.origin.clone()],
                 )),
                 Some(l) if !l.same(s) => out.push(Violation::new(
                     "convergence",
-                    format!("{} has {:?}, server has {:?}", d.spec.name, l, s),
+                    format!("{} has {}, server has {}", d.spec.name, brief(l), brief(s)),
                     vec![s.origin.clone()],
                 )),
                 _ => {}
@@ -361,8 +375,10 @@ fn check_writes(world: &World, server: &Targets) -> Vec<Violation> {
                 out.push(Violation::new(
                     rule,
                     format!(
-                        "only {} wrote it; its last write is {:?}, the server has {:?}",
-                        world.devices[creator].spec.name, last.what, now
+                        "only {} wrote it; its last write is {}, the server has {}",
+                        world.devices[creator].spec.name,
+                        brief(&last.what),
+                        brief(now)
                     ),
                     vec![origin.to_string()],
                 ));

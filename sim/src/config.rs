@@ -2,7 +2,7 @@
 //! command-line overrides, which are part of the repro line).
 
 use engine::Model;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rng::Rng;
 use crate::vclock::ClockShape;
@@ -56,7 +56,7 @@ impl Options {
 }
 
 /// Probabilities of each fault, per request or per step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultRates {
     pub request_lost: f64,
     pub response_lost: f64,
@@ -95,14 +95,19 @@ impl FaultRates {
 }
 
 /// One device of the world.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceSpec {
     pub name: String,
-    #[serde(serialize_with = "model_name")]
+    #[serde(serialize_with = "model_name", deserialize_with = "model_from_name")]
     pub model: Model,
     pub clock: ClockShape,
     /// Index into `host::PROFILES`.
     pub profile: usize,
+}
+
+fn model_from_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Model, D::Error> {
+    let name = String::deserialize(d)?;
+    Model::parse(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown model {name:?}")))
 }
 
 fn model_name<S: serde::Serializer>(m: &Model, s: S) -> Result<S::Ok, S::Error> {
@@ -110,7 +115,7 @@ fn model_name<S: serde::Serializer>(m: &Model, s: S) -> Result<S::Ok, S::Error> 
 }
 
 /// Everything about a world that is not its event list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorldConfig {
     pub seed: u64,
     pub devices: Vec<DeviceSpec>,

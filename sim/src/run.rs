@@ -74,6 +74,7 @@ pub fn run_seed(
 }
 
 /// A failure cut down to what still breaks the same invariant.
+/// `peek-sim replay FILE` runs the world it describes again.
 #[derive(Debug, Clone, Serialize)]
 pub struct Shrunk {
     pub invariant: &'static str,
@@ -81,6 +82,13 @@ pub struct Shrunk {
     pub events: Vec<Event>,
     pub violations: Vec<Violation>,
     pub runs: usize,
+}
+
+/// The part of a minimized-world file that `peek-sim replay` needs.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Replay {
+    pub config: WorldConfig,
+    pub events: Vec<Event>,
 }
 
 /// Shrinks a failing world: removes chunks of events (ddmin-style), drops

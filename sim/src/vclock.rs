@@ -2,12 +2,12 @@
 //! that machine believes the time is, in the shapes TigerBeetle's VOPR
 //! uses — fixed offset, linear drift, step jump, periodic, noisy.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rng::Rng;
 
 /// How a clock departs from true time.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "shape", rename_all = "kebab-case")]
 pub enum ClockShape {
     /// Exactly `offset_ms` ahead (negative: behind).

@@ -90,5 +90,15 @@ fn every_platform_model_fails_and_shrinks() {
             "{}: shrunk world lost the failure",
             model.name()
         );
+        // The minimized-world file (`--minimized-out`) replays to the same failure.
+        let file = serde_json::to_vec(&small).unwrap();
+        let back: run::Replay = serde_json::from_slice(&file).unwrap();
+        assert_eq!(back.config, small.config);
+        let again = run::run_events(&back.config, &back.events, false).unwrap();
+        assert!(
+            again.violations.iter().any(|v| v.invariant == inv),
+            "{}: replay lost the failure",
+            model.name()
+        );
     }
 }

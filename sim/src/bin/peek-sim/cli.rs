@@ -93,6 +93,13 @@ enum Cmd {
         #[command(flatten)]
         world: WorldArgs,
     },
+    /// Run a minimized world written by `run --minimized-out FILE` again.
+    Replay {
+        file: PathBuf,
+        /// Write the JSON-lines trace here.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
     /// Draw a trace as an SVG: devices as lanes, requests as arrows.
     Timeline {
         trace: PathBuf,
@@ -149,7 +156,8 @@ fn print_failure(seed: u64, opts: &Options, o: &Outcome, budget: usize, out: Opt
     if let Some(path) = out {
         match serde_json::to_vec_pretty(&s) {
             Ok(b) if std::fs::write(path, &b).is_ok() => {
-                println!("minimized world written to {}", path.display())
+                println!("minimized world written to {}", path.display());
+                println!("repro (minimized): peek-sim replay {}", path.display());
             }
             _ => println!("could not write {}", path.display()),
         }
@@ -331,6 +339,46 @@ fn cmd_explore(from: u64, seeds: u64, jobs: usize, opts: &Options) -> i32 {
     i32::from(failing > 0)
 }
 
+fn cmd_replay(file: &PathBuf, trace: Option<&PathBuf>) -> i32 {
+    let world: run::Replay = match std::fs::read(file)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!(
+                "peek-sim: cannot read minimized world {}: {e}",
+                file.display()
+            );
+            return 2;
+        }
+    };
+    println!("seed={} events={}", world.config.seed, world.events.len());
+    let o = match run::run_events(&world.config, &world.events, trace.is_some()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("peek-sim: world could not run: {e}");
+            return 2;
+        }
+    };
+    if let (Some(path), Some(bytes)) = (trace, o.trace.as_ref()) {
+        if std::fs::write(path, bytes).is_ok() {
+            println!("trace written to {}", path.display());
+        }
+    }
+    println!("trace_hash={}", o.trace_hash);
+    for v in &o.violations {
+        println!("  {}: {} items={:?}", v.invariant, v.detail, v.items);
+    }
+    if o.ok() {
+        println!("ok: every invariant holds");
+        0
+    } else {
+        println!("FAIL invariant={}", o.first().unwrap_or("?"));
+        1
+    }
+}
+
 pub fn main() -> i32 {
     let cli = Cli::parse();
     match cli.cmd {
@@ -367,6 +415,7 @@ pub fn main() -> i32 {
                 2
             }
         },
+        Cmd::Replay { file, trace } => cmd_replay(&file, trace.as_ref()),
         Cmd::Timeline { trace, out } => match sim::timeline::render_file(&trace, &out) {
             Ok(n) => {
                 println!("{n} exchanges drawn to {}", out.display());
