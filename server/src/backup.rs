@@ -221,6 +221,104 @@ fn prune(root: &Path, user: &str, keep: usize) -> ApiResult<()> {
     Ok(())
 }
 
+fn seq_and_epoch(db: &Path) -> ApiResult<(i64, i64)> {
+    let c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let max: i64 = c.query_row("SELECT COALESCE(MAX(changeSeq), 0) FROM items", [], |r| {
+        r.get(0)
+    })?;
+    let setting = |k: &str| -> rusqlite::Result<i64> {
+        c.query_row(
+            "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = ?1), 0)",
+            [k],
+            |r| r.get(0),
+        )
+    };
+    Ok((
+        max.max(setting("seq_floor")?),
+        setting("feed_epoch")?.max(1),
+    ))
+}
+
+/// Restores every profile of `user` from backup `name` (stop-the-world for
+/// those profiles). The change sequence continues above everything handed
+/// out before (`seq_floor`) and the feed epoch is raised, so clients
+/// notice, push what they have and read the feed again from 0: writes the
+/// backup predates come back from the devices instead of being lost.
+pub fn restore_user(state: &AppState, user: &str, name: &str) -> ApiResult<Value> {
+    if !is_safe_component(name) || !name.starts_with(PREFIX) {
+        return Err(ApiError::bad("invalid backup name"));
+    }
+    let backup_dir = user_backup_dir(state, user)?.join(name);
+    if !backup_dir.join("manifest.json").exists() {
+        return Err(ApiError::not_found("backup not found"));
+    }
+    // A backup taken before a profile had any data holds no folder for it:
+    // such profiles are left as they are.
+    let src_root = backup_dir.join("profiles");
+    let mut restored = Vec::new();
+    let mut ids: Vec<String> = std::fs::read_dir(&src_root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| is_safe_component(n))
+        .collect();
+    ids.sort();
+    for profile in ids {
+        let src = src_root.join(&profile).join("datastore.sqlite");
+        if !src.exists() {
+            continue;
+        }
+        let live_dir = Datastores::profile_dir(&state.data_dir, user, &profile)?;
+        let live = live_dir.join("datastore.sqlite");
+        state.stores.forget(user, &profile);
+        let (live_seq, live_epoch) = if live.exists() {
+            seq_and_epoch(&live)?
+        } else {
+            (0, 1)
+        };
+        let (old_seq, old_epoch) = seq_and_epoch(&src)?;
+        std::fs::create_dir_all(&live_dir)?;
+        for ext in ["-wal", "-shm"] {
+            let p = live_dir.join(format!("datastore.sqlite{ext}"));
+            if p.exists() {
+                std::fs::remove_file(p)?;
+            }
+        }
+        let tmp = live_dir.join(".datastore.sqlite.restoring");
+        std::fs::copy(&src, &tmp)?;
+        {
+            let c = Connection::open(&tmp)?;
+            c.execute_batch(
+                "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT)",
+            )?;
+            let set = "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                       ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+            c.execute(
+                set,
+                rusqlite::params!["seq_floor", live_seq.max(old_seq).to_string()],
+            )?;
+            c.execute(
+                set,
+                rusqlite::params!["feed_epoch", (live_epoch.max(old_epoch) + 1).to_string()],
+            )?;
+        }
+        std::fs::rename(&tmp, &live)?;
+        link_or_copy_tree(
+            &src_root.join(&profile).join("images"),
+            &live_dir.join("images"),
+        )?;
+        restored.push(profile);
+    }
+    tracing::warn!(
+        user,
+        backup = name,
+        profiles = restored.len(),
+        "restored from backup"
+    );
+    Ok(json!({ "restored": restored, "backup": name }))
+}
+
 /// A user's backups, newest first.
 pub fn list(state: &AppState, user: &str) -> ApiResult<Vec<BackupEntry>> {
     let root = user_backup_dir(state, user)?;

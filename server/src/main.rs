@@ -53,6 +53,15 @@ enum Cmd {
     Profile(ProfileCmd),
     /// Back up system.db and every user's profiles now.
     Backup,
+    /// Restore a user's profiles from one of their backups (stop the
+    /// server first). Clients notice the new feed epoch, push what they
+    /// have and re-read the feed, so writes newer than the backup return.
+    Restore {
+        #[arg(long)]
+        user: String,
+        /// Backup folder name, as `GET /backups` lists it.
+        backup: String,
+    },
     /// Run the start-up migrations without serving; --dry-run only reports.
     Migrate {
         /// Report what would change and change nothing.
@@ -224,6 +233,11 @@ fn run(cli: Cli) -> AnyResult<()> {
             for r in backup::backup_all(&state)? {
                 println!("{r}");
             }
+            Ok(())
+        }
+        Cmd::Restore { user, backup: name } => {
+            let state = open(&cli.data_dir)?;
+            println!("{}", backup::restore_user(&state, user, name)?);
             Ok(())
         }
         Cmd::Migrate { dry_run, api_key } => {

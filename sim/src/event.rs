@@ -99,13 +99,25 @@ pub enum Event {
     RestartServer {
         server: usize,
     },
+    /// The server takes a backup (`POST /backups` semantics).
+    BackupServer {
+        server: usize,
+    },
+    /// The server is stopped, restored from its newest backup and started
+    /// again (no-op before the first backup).
+    RestoreServer {
+        server: usize,
+    },
 }
 
 impl Event {
     /// The device an event is about, if any.
     pub fn device(&self) -> Option<usize> {
         match self {
-            Event::Wait { .. } | Event::RestartServer { .. } => None,
+            Event::Wait { .. }
+            | Event::RestartServer { .. }
+            | Event::BackupServer { .. }
+            | Event::RestoreServer { .. } => None,
             Event::Create { dev, .. }
             | Event::CreateSame { dev, .. }
             | Event::CreateLarge { dev }
@@ -198,6 +210,16 @@ pub fn generate(cfg: &WorldConfig, steps: usize) -> Vec<Event> {
                 server: rng.below(cfg.servers as u64) as usize,
             });
         }
+        if rng.chance(f.restore) {
+            out.push(Event::BackupServer {
+                server: rng.below(cfg.servers as u64) as usize,
+            });
+        }
+        if rng.chance(f.restore / 2.0) {
+            out.push(Event::RestoreServer {
+                server: rng.below(cfg.servers as u64) as usize,
+            });
+        }
         if cfg.servers > 1 && rng.chance(0.01) {
             out.push(Event::SwitchServer {
                 dev,
@@ -226,6 +248,8 @@ mod tests {
                 | Event::Crash { .. }
                 | Event::Partition { .. }
                 | Event::RestartServer { .. }
+                | Event::BackupServer { .. }
+                | Event::RestoreServer { .. }
         )));
         let line = Event::Step {
             dev: 1,

@@ -30,6 +30,7 @@ pub struct ServerHost {
     transport: InProcess,
     id_seed: u64,
     restarts: u64,
+    last_backup: Option<String>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -71,6 +72,7 @@ impl ServerHost {
             transport,
             id_seed,
             restarts: 0,
+            last_backup: None,
             rt,
         })
     }
@@ -87,6 +89,27 @@ impl ServerHost {
     /// Sends one request through the production router.
     pub fn call(&self, req: Request) -> Result<Response, TransportError> {
         self.rt.block_on(self.transport.send(req))
+    }
+
+    /// Backs up the simulation user (the production backup code); returns
+    /// the backup's name.
+    pub fn backup(&mut self) -> Result<String, HostError> {
+        let r = server::backup::backup_user(&self.state, USER)?;
+        let name = r["filename"].as_str().unwrap_or_default().to_string();
+        self.last_backup = Some(name.clone());
+        Ok(name)
+    }
+
+    /// Stops, restores the newest backup (the production restore code) and
+    /// restarts; `None` when there is no backup yet.
+    pub fn restore_newest(&mut self) -> Result<Option<String>, HostError> {
+        let Some(name) = self.last_backup.clone() else {
+            return Ok(None);
+        };
+        self.state.stores.close_all();
+        server::backup::restore_user(&self.state, USER, &name)?;
+        self.restart()?;
+        Ok(Some(name))
     }
 
     /// A restart: every connection and cache dropped, state reopened from

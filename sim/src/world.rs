@@ -282,6 +282,20 @@ impl World {
                         .event(&json!({"ev": "server-restart", "t": self.t, "server": server}));
                 }
             }
+            Event::BackupServer { server } => {
+                if let Some(s) = self.servers.get_mut(*server) {
+                    s.set_time(EPOCH_MS + self.t + self.cfg.server_clock.offset_at(self.t));
+                    let name = s.backup()?;
+                    self.trace.event(&json!({"ev": "server-backup", "t": self.t, "server": server, "backup": name}));
+                }
+            }
+            Event::RestoreServer { server } => {
+                if let Some(s) = self.servers.get_mut(*server) {
+                    if let Some(name) = s.restore_newest()? {
+                        self.trace.event(&json!({"ev": "server-restore", "t": self.t, "server": server, "backup": name}));
+                    }
+                }
+            }
         }
         Ok(())
     }

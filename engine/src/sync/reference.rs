@@ -310,6 +310,9 @@ impl ReferenceSession {
             return Ok(());
         }
         let body = resp.json()?;
+        if self.epoch_changed(store, &body)? {
+            return Ok(()); // everything is pushed again, these items too
+        }
         let results: Vec<Value> = if batch {
             let arr = body
                 .get("results")
@@ -438,6 +441,40 @@ impl ReferenceSession {
         Ok(())
     }
 
+    /// The feed's `epoch` changed: the server was restored from a backup
+    /// (`docs/protocol.md`). Everything this device has is marked for push
+    /// and the feed cursor is dropped, then the session goes back to its
+    /// push phase, so what the backup predates returns to the server
+    /// before anything is read again.
+    fn epoch_changed(&mut self, store: &mut Store, body: &Value) -> Result<bool> {
+        let Some(epoch) = body.get("epoch").and_then(Value::as_i64) else {
+            return Ok(false);
+        };
+        let ekey = format!("epoch.{}", self.key);
+        let known = links::cursor(store.conn(), &ekey)?;
+        if known == Some(epoch) {
+            return Ok(false);
+        }
+        let (key, cursor) = (self.key.clone(), self.cursor_key(true));
+        let reset = known.is_some();
+        store.tx(|tx| {
+            if reset {
+                tx.execute(
+                    "UPDATE server_links SET pushedRev = 0 WHERE serverKey = ?1",
+                    [&key],
+                )?;
+                crate::store::delete_setting(tx, &format!("sync.cursor.{cursor}"))?;
+            }
+            links::set_cursor(tx, &ekey, epoch)
+        })?;
+        if reset {
+            self.summary.server_changed = true;
+            self.failed.clear();
+            self.phase = Phase::Push;
+        }
+        Ok(reset)
+    }
+
     fn on_feed(&mut self, store: &mut Store, resp: &Response, after: i64, now: i64) -> Result<()> {
         if resp.status != 200 {
             return Err(Error::Server {
@@ -459,6 +496,9 @@ impl ReferenceSession {
             return Err(Error::Malformed(format!(
                 "change feed cursor went from {after} to {cursor}"
             )));
+        }
+        if self.epoch_changed(store, &body)? {
+            return Ok(());
         }
         let name = self.cursor_key(true);
         self.apply_page(store, &items, Some((name, cursor)), now)?;

@@ -128,10 +128,13 @@ pub async fn post_batch(
                     Err(e) => return Err(e),
                 }
             }
-            Ok(results)
+            Ok((results, items::feed_epoch(tx)?))
         })
         .await?;
-    Ok(Json(json!({ "results": results })))
+    // The feed epoch here too, so a client that pushed before a restore
+    // but never read the feed still notices it (found by the simulator).
+    let (results, epoch) = results;
+    Ok(Json(json!({ "results": results, "epoch": epoch })))
 }
 
 fn parse_cursor(raw: &str) -> ApiResult<(i64, String)> {
@@ -208,10 +211,14 @@ pub async fn changes(
         .map_or(state.limits.page_default, |l| l as usize)
         .clamp(1, state.limits.page_max);
     let db = profile::resolve(&state, &user, &params)?;
-    let (page, more) = db.read(|tx| Ok(items::changes(tx, after, limit)?))?;
+    let (page, more, epoch) = db.read(|tx| {
+        let (page, more) = items::changes(tx, after, limit)?;
+        Ok((page, more, items::feed_epoch(tx)?))
+    })?;
     let mut out = ItemList::new(&page);
     out.cursor = Some(page.last().map_or(after, |i| i.version));
     out.has_more = Some(more);
+    out.epoch = Some(epoch);
     Ok(out.into_response())
 }
 

@@ -112,6 +112,10 @@ pub struct ItemList<'a> {
     pub since: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<i64>,
+    /// Change feed only: raised by a restore; a client holding a cursor of
+    /// another epoch must push everything and read the feed from 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<i64>,
     #[serde(rename = "nextCursor", skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<Option<String>>,
     #[serde(rename = "hasMore", skip_serializing_if = "Option::is_none")]
@@ -124,6 +128,7 @@ impl<'a> ItemList<'a> {
             items: items_out(items, true),
             since: None,
             cursor: None,
+            epoch: None,
             next_cursor: None,
             has_more: None,
         }

@@ -183,6 +183,13 @@ impl Datastores {
         }
     }
 
+    /// Closes one profile's connections (its writer thread is joined when
+    /// the last request holding it finishes), so its files can be replaced.
+    pub fn forget(&self, user: &str, profile: &str) {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        open.remove(&(user.to_string(), profile.to_string()));
+    }
+
     /// Forgets every open connection (server restart in the simulator).
     pub fn close_all(&self) {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).clear();

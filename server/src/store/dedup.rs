@@ -99,9 +99,7 @@ pub fn run(conn: &Connection, now: i64, dry_run: bool) -> ApiResult<DedupReport>
         return Ok(report);
     }
     let tx = conn;
-    let mut v: i64 = tx.query_row("SELECT COALESCE(MAX(changeSeq), 0) FROM items", [], |r| {
-        r.get(0)
-    })?;
+    let mut v: i64 = crate::store::items::next_version(tx)? - 1;
     for id in &report.tombstoned {
         v += 1;
         tx.execute(

@@ -97,11 +97,7 @@ pub fn save(
         ..ItemWrite::default()
     };
     let id = ids.uuid();
-    let v: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(changeSeq), 0) + 1 FROM items",
-        [],
-        |r| r.get(0),
-    )?;
+    let v = items::next_version(conn)?;
     conn.execute(
         "INSERT INTO items (id, type, content, metadata, syncId, syncSource, syncedAt, createdAt, updatedAt,
                             deletedAt, changeSeq, editedAt)

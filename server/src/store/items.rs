@@ -168,8 +168,21 @@ pub fn validate(w: &ItemWrite) -> ApiResult<ItemType> {
     }
 }
 
-fn next_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT COALESCE(MAX(changeSeq), 0) + 1 FROM items")?
+/// The next change-sequence number: above every version in the table and
+/// above the floor a restore sets (`backup::restore_user`), so numbers
+/// handed out before a restore are never handed out again.
+pub fn next_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT MAX(COALESCE((SELECT MAX(changeSeq) FROM items), 0),
+                    COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'seq_floor'), 0)) + 1",
+    )?
+    .query_row([], |r| r.get(0))
+}
+
+/// The change feed's epoch: starts at 1, raised by every restore, so a
+/// client whose cursor belongs to the pre-restore history can tell.
+pub fn feed_epoch(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'feed_epoch'), 1)")?
         .query_row([], |r| r.get(0))
 }
 

@@ -147,3 +147,50 @@ async fn backups_snapshot_every_profile_and_keep_seven() {
     // No stray `profiles/default` database is ever created (D18).
     assert!(!s.dir.path().join("alice/profiles/default").exists());
 }
+
+/// A restore brings the backup's data back, never reuses a change-sequence
+/// number, and raises the feed epoch so clients know to re-push.
+#[tokio::test]
+async fn restore_keeps_sequences_fresh_and_raises_the_epoch() {
+    let s = Srv::new();
+    s.post(
+        "/items",
+        json!({"type":"text","content":"kept","sync_id":"1"}),
+    )
+    .await;
+    let before = s.get("/items/changes").await.body.clone();
+    assert_eq!(before["epoch"], 1);
+    let b = s.post("/backups", json!({})).await.body["filename"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.tick(10);
+    for i in 0..3 {
+        s.post(
+            "/items",
+            json!({"type":"text","content":format!("after {i}"),"sync_id":format!("a{i}")}),
+        )
+        .await;
+    }
+    let head = s.get("/items/changes?after=0&limit=100").await.body["cursor"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(head, 4);
+    let bad = server::backup::restore_user(&s.state, "alice", "../x");
+    assert!(bad.is_err());
+    server::backup::restore_user(&s.state, "alice", &b).unwrap();
+    let all = s.all("default").await;
+    assert_eq!(all.len(), 1, "the backup's data only");
+    let feed = s.get("/items/changes?after=0").await.body.clone();
+    assert_eq!(feed["epoch"], 2);
+    let r = s
+        .post(
+            "/items",
+            json!({"type":"text","content":"new","sync_id":"n"}),
+        )
+        .await;
+    assert!(
+        r.body["version"].as_i64().unwrap() > head,
+        "a version from before the restore is never reused"
+    );
+}

@@ -36,6 +36,10 @@ struct WorldArgs {
     /// Largest device clock offset in ms (default two days).
     #[arg(long, default_value_t = 2 * 86_400_000)]
     max_skew_ms: i64,
+    /// Also take server backups and restore servers from them (the
+    /// reference engine does not yet survive every restore).
+    #[arg(long)]
+    restore: bool,
 }
 
 impl WorldArgs {
@@ -55,6 +59,7 @@ impl WorldArgs {
             models,
             faults: !self.no_faults,
             max_skew_ms: self.max_skew_ms,
+            restore: self.restore,
         })
     }
 }
