@@ -21,10 +21,6 @@ pub struct Options {
     pub faults: bool,
     /// Largest clock offset, ms (± days by default).
     pub max_skew_ms: i64,
-    /// Also back servers up and restore them from older backups. Off by
-    /// default: the reference engine does not yet survive every restore
-    /// (see the open simulator issue).
-    pub restore: bool,
 }
 
 impl Default for Options {
@@ -35,7 +31,6 @@ impl Default for Options {
             models: vec![Model::Reference],
             faults: true,
             max_skew_ms: 2 * 86_400_000,
-            restore: false,
         }
     }
 }
@@ -52,9 +47,6 @@ impl Options {
         );
         if !self.faults {
             s.push_str(" --no-faults");
-        }
-        if self.restore {
-            s.push_str(" --restore");
         }
         if self.max_skew_ms != Options::default().max_skew_ms {
             s.push_str(&format!(" --max-skew-ms {}", self.max_skew_ms));
@@ -73,7 +65,7 @@ pub struct FaultRates {
     pub partition: f64,
     pub device_crash: f64,
     pub server_restart: f64,
-    /// Backups and restores from the newest backup (`--restore` only).
+    /// Backups, and restores from the newest backup.
     #[serde(default)]
     pub restore: f64,
 }
@@ -102,7 +94,7 @@ impl FaultRates {
             partition: p(0.02),
             device_crash: p(0.02),
             server_restart: p(0.01),
-            restore: 0.0,
+            restore: p(0.02),
         }
     }
 }
@@ -154,14 +146,11 @@ impl WorldConfig {
             .collect();
         let server_clock = ClockShape::random(&mut rng, opts.max_skew_ms / 4, horizon);
         let servers = if rng.chance(0.3) { 2 } else { 1 };
-        let mut faults = if opts.faults {
+        let faults = if opts.faults {
             FaultRates::random(&mut rng)
         } else {
             FaultRates::none()
         };
-        if opts.restore {
-            faults.restore = 0.01;
-        }
         Self {
             seed,
             devices,

@@ -30,7 +30,6 @@ pub struct ServerHost {
     transport: InProcess,
     id_seed: u64,
     restarts: u64,
-    last_backup: Option<String>,
     rt: tokio::runtime::Runtime,
 }
 
@@ -72,7 +71,6 @@ impl ServerHost {
             transport,
             id_seed,
             restarts: 0,
-            last_backup: None,
             rt,
         })
     }
@@ -95,15 +93,20 @@ impl ServerHost {
     /// the backup's name.
     pub fn backup(&mut self) -> Result<String, HostError> {
         let r = server::backup::backup_user(&self.state, USER)?;
-        let name = r["filename"].as_str().unwrap_or_default().to_string();
-        self.last_backup = Some(name.clone());
-        Ok(name)
+        Ok(r["filename"].as_str().unwrap_or_default().to_string())
     }
 
     /// Stops, restores the newest backup (the production restore code) and
     /// restarts; `None` when there is no backup yet.
     pub fn restore_newest(&mut self) -> Result<Option<String>, HostError> {
-        let Some(name) = self.last_backup.clone() else {
+        // The newest by its time stamp, as an operator would pick it (a
+        // server clock that jumps back can make the last one taken older,
+        // and retention may already have removed it).
+        let Some(name) = server::backup::list(&self.state, USER)?
+            .into_iter()
+            .next()
+            .map(|b| b.filename)
+        else {
             return Ok(None);
         };
         self.state.stores.close_all();

@@ -88,6 +88,8 @@ pub struct Stats {
     pub faults: u64,
     pub syncs_done: u64,
     pub syncs_failed: u64,
+    /// Servers restored from an older backup.
+    pub restores: u64,
 }
 
 pub struct World {
@@ -292,6 +294,7 @@ impl World {
             Event::RestoreServer { server } => {
                 if let Some(s) = self.servers.get_mut(*server) {
                     if let Some(name) = s.restore_newest()? {
+                        self.stats.restores += 1;
                         self.trace.event(&json!({"ev": "server-restore", "t": self.t, "server": server, "backup": name}));
                     }
                 }

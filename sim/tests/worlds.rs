@@ -20,14 +20,17 @@ fn reference_engine_holds_every_invariant_under_all_faults() {
     };
     let mut failures = Vec::new();
     let mut faults = 0;
+    let mut restores = 0;
     for seed in 0..seeds() {
         let (_, _, o) = run::run_seed(seed, &opts, false).expect("world runs");
         faults += o.stats.faults;
+        restores += o.stats.restores;
         if !o.ok() {
             failures.push(format!("seed {seed}: {:?}", o.violations.first()));
         }
     }
     assert!(faults > 0, "the fault schedule injected nothing");
+    assert!(restores > 0, "no world restored a server from a backup");
     assert!(failures.is_empty(), "{failures:#?}");
 }
 

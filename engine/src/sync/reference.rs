@@ -459,8 +459,10 @@ impl ReferenceSession {
         let reset = known.is_some();
         store.tx(|tx| {
             if reset {
+                // -1: pending, and pushed under the item's identity (the
+                // link's row may be gone), see `wire::push_body`.
                 tx.execute(
-                    "UPDATE server_links SET pushedRev = 0 WHERE serverKey = ?1",
+                    "UPDATE server_links SET pushedRev = -1 WHERE serverKey = ?1",
                     [&key],
                 )?;
                 crate::store::delete_setting(tx, &format!("sync.cursor.{cursor}"))?;

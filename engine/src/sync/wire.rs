@@ -26,14 +26,22 @@ pub(crate) fn push_body(store: &Store, p: &Pending, edit_conflicts: bool) -> Res
             serde_json::from_str(m).unwrap_or_else(|_| json!(m)),
         );
     }
-    // This server's id when linked; else the item's identity from the
-    // first server it reached (set on push and on pull), else the local id.
+    // The item's identity: the sync id it was first pushed with (its
+    // creator's local id, recorded on push and learnt on pull), else, for
+    // an item never pushed, this device's local id.
     let identity = if it.sync_id.is_empty() {
         it.id.as_str()
     } else {
         it.sync_id.as_str()
     };
-    let sid = p.link.as_ref().map_or(identity, |l| l.server_id.as_str());
+    // Always the identity, never this server's row id: the server matches
+    // it against the row's `syncId` (which is this identity), and if the
+    // row is gone (a restore) every device recreates one row under the
+    // same key instead of each under its own (found by the simulator).
+    let sid = identity;
+    // A link marked by a restore (`pushedRev` -1) has no trustworthy
+    // version: judge the push by edit time.
+    let link = p.link.as_ref().filter(|l| l.pushed_rev >= 0);
     o.insert("syncId".into(), json!(sid));
     o.insert("sync_id".into(), json!(sid));
     if !it.is_live() {
@@ -59,7 +67,7 @@ pub(crate) fn push_body(store: &Store, p: &Pending, edit_conflicts: bool) -> Res
         // there is then judged by edit time, so a stale copy brought from
         // another server cannot overwrite a newer edit (found by the
         // simulator: two devices switching servers).
-        let base = p.link.as_ref().and_then(|l| l.server_version).unwrap_or(0);
+        let base = link.and_then(|l| l.server_version).unwrap_or(0);
         o.insert("baseVersion".into(), json!(base));
         o.insert("editedAt".into(), json!(it.updated_at.max(1)));
     }

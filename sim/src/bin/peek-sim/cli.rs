@@ -12,7 +12,7 @@ use sim::run::{self, Outcome};
     name = "peek-sim",
     version,
     about = "Deterministic simulator of Peek Sync: virtual devices with their own clocks against the real server, in-process, under faults",
-    long_about = "Deterministic simulator of Peek Sync.\n\nEach world is derived from one seed: K devices (reference engine or models of the original clients) with skewed, drifting or jumping clocks, one or two real servers (the production router over real SQLite files, in-process), a workload of creates/edits/deletes/tags/syncs, and a fault schedule (lost requests, lost responses after commit, duplicates, 5xx, partitions, device crashes, server restarts, server switches). After the fault phase everything heals, every device syncs, and the invariants are checked: convergence, no-lost-write, no-resurrection, no-sync-duplicates, stability, profile-isolation, cursor-completeness.\n\nThe same seed and code give a byte-identical trace. A failure is shrunk to a minimal event list and ends with a `repro:` line.\n\nExamples:\n  peek-sim explore --seeds 200            # many worlds, summary table\n  peek-sim run --seed 42 --trace t.jsonl  # one world, full trace\n  peek-sim run --seed 7 --models electron # what today's Electron app does\n  peek-sim timeline t.jsonl --out run.svg # picture of a trace"
+    long_about = "Deterministic simulator of Peek Sync.\n\nEach world is derived from one seed: K devices (reference engine or models of the original clients) with skewed, drifting or jumping clocks, one or two real servers (the production router over real SQLite files, in-process), a workload of creates/edits/deletes/tags/syncs, and a fault schedule (lost requests, lost responses after commit, duplicates, 5xx, partitions, device crashes, server restarts, server backups and restores from older backups, server switches). After the fault phase everything heals, every device syncs, and the invariants are checked: convergence, no-lost-write, no-resurrection, no-sync-duplicates, stability, profile-isolation, cursor-completeness.\n\nThe same seed and code give a byte-identical trace. A failure is shrunk to a minimal event list and ends with a `repro:` line.\n\nExamples:\n  peek-sim explore --seeds 200            # many worlds, summary table\n  peek-sim run --seed 42 --trace t.jsonl  # one world, full trace\n  peek-sim run --seed 7 --models electron # what today's Electron app does\n  peek-sim timeline t.jsonl --out run.svg # picture of a trace"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,10 +36,6 @@ struct WorldArgs {
     /// Largest device clock offset in ms (default two days).
     #[arg(long, default_value_t = 2 * 86_400_000)]
     max_skew_ms: i64,
-    /// Also take server backups and restore servers from them (the
-    /// reference engine does not yet survive every restore).
-    #[arg(long)]
-    restore: bool,
 }
 
 impl WorldArgs {
@@ -59,7 +55,6 @@ impl WorldArgs {
             models,
             faults: !self.no_faults,
             max_skew_ms: self.max_skew_ms,
-            restore: self.restore,
         })
     }
 }
