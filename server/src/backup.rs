@@ -233,15 +233,12 @@ fn seq_and_epoch(db: &Path) -> ApiResult<(i64, i64)> {
             |r| r.get(0),
         )
     };
-    Ok((
-        max.max(setting("seq_floor")?),
-        setting("feed_epoch")?.max(1),
-    ))
+    Ok((max, setting("feed_epoch")?.max(1)))
 }
 
 /// Restores every profile of `user` from backup `name` (stop-the-world for
 /// those profiles). The change sequence continues above everything handed
-/// out before (`seq_floor`) and the feed epoch is raised, so clients
+/// out before and the feed epoch is raised, so clients
 /// notice, push what they have and read the feed again from 0: writes the
 /// backup predates come back from the devices instead of being lost.
 pub fn restore_user(state: &AppState, user: &str, name: &str) -> ApiResult<Value> {
@@ -294,9 +291,12 @@ pub fn restore_user(state: &AppState, user: &str, name: &str) -> ApiResult<Value
             )?;
             let set = "INSERT INTO settings (key, value) VALUES (?1, ?2)
                        ON CONFLICT(key) DO UPDATE SET value = excluded.value";
+            // Lift the newest restored row above every number handed out
+            // before, so the sequence continues from there.
             c.execute(
-                set,
-                rusqlite::params!["seq_floor", live_seq.max(old_seq).to_string()],
+                "UPDATE items SET changeSeq = ?1
+                 WHERE id = (SELECT id FROM items ORDER BY changeSeq DESC LIMIT 1) AND changeSeq < ?1",
+                [live_seq.max(old_seq)],
             )?;
             c.execute(
                 set,

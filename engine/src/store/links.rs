@@ -146,7 +146,10 @@ fn claim(conn: &Connection, key: &str, local_id: &str, server_id: &str) -> Resul
     Ok(())
 }
 
-/// Records a successful push of `local_id` at revision `rev`.
+/// Records a successful push of `local_id` at revision `rev`. `created`:
+/// the server made a new row for it, so no other local item can be
+/// linked to that id and the claim check is skipped.
+#[allow(clippy::too_many_arguments)]
 pub fn record_push(
     conn: &Connection,
     key: &str,
@@ -154,9 +157,12 @@ pub fn record_push(
     rev: i64,
     server_id: &str,
     version: Option<i64>,
+    created: bool,
     now: i64,
 ) -> Result<()> {
-    claim(conn, key, local_id, server_id)?;
+    if !created {
+        claim(conn, key, local_id, server_id)?;
+    }
     let old = by_local(conn, key, local_id)?;
     let link = Link {
         local_id: local_id.to_string(),

@@ -366,7 +366,17 @@ impl ReferenceSession {
                     }
                     (_, Some(id)) => {
                         let version = r.get("version").and_then(Value::as_i64);
-                        links::record_push(tx, &key, &s.local_id, s.rev, id, version, now)?;
+                        let created = status == "created";
+                        links::record_push(
+                            tx,
+                            &key,
+                            &s.local_id,
+                            s.rev,
+                            id,
+                            version,
+                            created,
+                            now,
+                        )?;
                         tally.pushed += 1;
                     }
                     (_, None) => return Err(Error::Malformed("push answer without id".into())),

@@ -168,15 +168,13 @@ pub fn validate(w: &ItemWrite) -> ApiResult<ItemType> {
     }
 }
 
-/// The next change-sequence number: above every version in the table and
-/// above the floor a restore sets (`backup::restore_user`), so numbers
-/// handed out before a restore are never handed out again.
+/// The next change-sequence number: above every version in the table (a
+/// restore lifts the newest row above every number handed out before it,
+/// see `backup::restore_user`, so numbers are not handed out twice unless
+/// the backup held no items at all; the feed epoch covers that case).
 pub fn next_version(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
-        "SELECT MAX(COALESCE((SELECT MAX(changeSeq) FROM items), 0),
-                    COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'seq_floor'), 0)) + 1",
-    )?
-    .query_row([], |r| r.get(0))
+    conn.prepare_cached("SELECT COALESCE(MAX(changeSeq), 0) + 1 FROM items")?
+        .query_row([], |r| r.get(0))
 }
 
 /// The change feed's epoch: starts at 1, raised by every restore, so a
