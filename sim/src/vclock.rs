@@ -102,72 +102,66 @@ impl ClockShape {
     }
 
     /// The same shape with every magnitude halved: what the shrinker tries.
+    /// A shape whose variation (drift, jump, amplitude) is already zero
+    /// becomes a plain offset; `None` once nothing is left to halve.
     pub fn halved(&self) -> Option<Self> {
+        use ClockShape::{Drift, Jump, Noisy, Offset, Periodic};
         let h = |x: i64| x / 2;
-        let next = match self.clone() {
-            ClockShape::Offset { offset_ms } if offset_ms != 0 => ClockShape::Offset {
+        Some(match *self {
+            Offset { offset_ms: 0 } => return None,
+            Offset { offset_ms } => Offset {
                 offset_ms: h(offset_ms),
             },
-            ClockShape::Offset { .. } => return None,
-            ClockShape::Drift { offset_ms, ppm } => {
-                if ppm == 0 {
-                    ClockShape::Offset { offset_ms }
-                } else {
-                    ClockShape::Drift {
-                        offset_ms: h(offset_ms),
-                        ppm: h(ppm),
-                    }
-                }
+            Drift { offset_ms, ppm: 0 }
+            | Jump {
+                offset_ms,
+                jump_ms: 0,
+                ..
             }
-            ClockShape::Jump {
+            | Periodic {
+                offset_ms,
+                amp_ms: 0,
+                ..
+            }
+            | Noisy {
+                offset_ms,
+                amp_ms: 0,
+                ..
+            } => Offset { offset_ms },
+            Drift { offset_ms, ppm } => Drift {
+                offset_ms: h(offset_ms),
+                ppm: h(ppm),
+            },
+            Jump {
                 offset_ms,
                 at_ms,
                 jump_ms,
-            } => {
-                if jump_ms == 0 {
-                    ClockShape::Offset { offset_ms }
-                } else {
-                    ClockShape::Jump {
-                        offset_ms: h(offset_ms),
-                        at_ms,
-                        jump_ms: h(jump_ms),
-                    }
-                }
-            }
-            ClockShape::Periodic {
+            } => Jump {
+                offset_ms: h(offset_ms),
+                at_ms,
+                jump_ms: h(jump_ms),
+            },
+            Periodic {
                 offset_ms,
                 amp_ms,
                 period_ms,
-            } => {
-                if amp_ms == 0 {
-                    ClockShape::Offset { offset_ms }
-                } else {
-                    ClockShape::Periodic {
-                        offset_ms: h(offset_ms),
-                        amp_ms: h(amp_ms),
-                        period_ms,
-                    }
-                }
-            }
-            ClockShape::Noisy {
+            } => Periodic {
+                offset_ms: h(offset_ms),
+                amp_ms: h(amp_ms),
+                period_ms,
+            },
+            Noisy {
                 offset_ms,
                 amp_ms,
                 step_ms,
                 seed,
-            } => {
-                if amp_ms == 0 {
-                    ClockShape::Offset { offset_ms }
-                } else {
-                    ClockShape::Noisy {
-                        offset_ms: h(offset_ms),
-                        amp_ms: h(amp_ms),
-                        step_ms,
-                        seed,
-                    }
-                }
-            }
-        };
-        Some(next)
+            } => Noisy {
+                offset_ms: h(offset_ms),
+                amp_ms: h(amp_ms),
+                step_ms,
+                seed,
+            },
+        })
     }
 }
 
