@@ -1,0 +1,243 @@
+//! Replaying a session against a client: every device of the recorded
+//! world is re-created (same seed, same clocks, same local writes, same
+//! faults), but instead of a server each one talks over real HTTP to a
+//! wiremock server that answers with that device's recorded responses, in
+//! order. The requests the client makes are then compared with the
+//! recorded ones. Run with the recorded models this proves the engine still
+//! behaves as it did; run with another model (`--model electron`) it shows
+//! where that client's requests part from the recording.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use engine::sync::{Request, Response};
+use engine::transport::{HttpTransport, Transport, TransportError};
+use engine::Model;
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+
+use super::compare::{compare_bodies, Divergence, IdMap};
+use super::{Line, Req, Resp, Session};
+use crate::config::WorldConfig;
+use crate::event::Event;
+use crate::world::World;
+
+/// Recorded answers, served in order; `599` once they run out.
+struct Answers(Mutex<VecDeque<Resp>>);
+
+/// Status of an answer past the end of the recording: not a real HTTP
+/// status, so no client mistakes it for a server's.
+pub const EXHAUSTED: u16 = 599;
+
+impl Respond for Answers {
+    fn respond(&self, _req: &wiremock::Request) -> ResponseTemplate {
+        let next = self.0.lock().ok().and_then(|mut q| q.pop_front());
+        match next {
+            Some(r) => {
+                let mut t = ResponseTemplate::new(r.status);
+                for (k, v) in &r.headers {
+                    if !matches!(k.as_str(), "content-length" | "transfer-encoding") {
+                        t = t.insert_header(k.as_str(), v.as_str());
+                    }
+                }
+                t.set_body_bytes(r.body.to_bytes())
+            }
+            None => ResponseTemplate::new(EXHAUSTED)
+                .set_body_string(r#"{"error":"the recorded session has no more answers"}"#),
+        }
+    }
+}
+
+/// One device's stand-in server: recorded answers over real HTTP.
+pub struct Remote {
+    server: MockServer,
+    transport: HttpTransport,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Remote {
+    pub fn serve(answers: Vec<Resp>) -> Result<Remote, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let server = rt.block_on(async {
+            let s = MockServer::builder().start().await;
+            Mock::given(wiremock::matchers::any())
+                .respond_with(Answers(Mutex::new(answers.into())))
+                .mount(&s)
+                .await;
+            s
+        });
+        let transport = HttpTransport::new(&server.uri(), Duration::from_secs(10))
+            .map_err(|e| e.to_string())?;
+        Ok(Remote {
+            server,
+            transport,
+            rt,
+        })
+    }
+
+    pub fn call(&self, req: Request) -> Result<Response, TransportError> {
+        self.rt.block_on(self.transport.send(req))
+    }
+
+    /// The requests received so far, as session requests.
+    pub fn received(&self) -> Vec<Req> {
+        let got = self
+            .rt
+            .block_on(self.server.received_requests())
+            .unwrap_or_default();
+        got.iter()
+            .map(|r| {
+                let target = match r.url.query() {
+                    Some(q) => format!("{}?{q}", r.url.path()),
+                    None => r.url.path().to_string(),
+                };
+                let headers: Vec<(String, String)> = r
+                    .headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
+                Req::new(
+                    r.method.as_str(),
+                    &target,
+                    headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                    &r.body,
+                )
+            })
+            .collect()
+    }
+}
+
+/// How one device's requests compare with the recording.
+#[derive(Debug, Clone)]
+pub struct DeviceReport {
+    pub device: String,
+    pub model: String,
+    /// Requests the recording has for it (counting deliveries).
+    pub recorded: usize,
+    /// Requests it made in the replay.
+    pub made: usize,
+    /// Requests that differ from the recorded one at the same position.
+    pub divergent: usize,
+    /// The first of those: position, recorded line, what differs.
+    pub first: Option<(usize, String, Vec<Divergence>)>,
+}
+
+impl DeviceReport {
+    pub fn is_clean(&self) -> bool {
+        self.divergent == 0 && self.recorded == self.made
+    }
+}
+
+/// Why a client replay could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum PlaybackError {
+    #[error("this session has no simulator world (record it with `peek-sim run --trace`); client replay re-creates the devices from it")]
+    NoWorld,
+    #[error("bad session: {0}")]
+    Bad(String),
+    #[error("world: {0}")]
+    World(#[from] crate::world::WorldError),
+}
+
+/// Compares two requests: method, path and query exactly (after the id
+/// map), bodies semantically.
+fn compare_requests(rec: &Req, made: &Req, ids: &mut IdMap) -> Vec<Divergence> {
+    let mut out = Vec::new();
+    if rec.method != made.method || ids.rewrite(&rec.target()) != made.target() {
+        out.push(Divergence {
+            at: "request".into(),
+            recorded: rec.line(),
+            actual: made.line(),
+        });
+    }
+    out.extend(compare_bodies("$", &rec.body, &made.body, ids));
+    out
+}
+
+/// Replays the session's devices (optionally all as `model`) against their
+/// recorded answers.
+pub fn replay_client(
+    session: &Session,
+    model: Option<Model>,
+) -> Result<Vec<DeviceReport>, PlaybackError> {
+    let world = session.header.world.clone().ok_or(PlaybackError::NoWorld)?;
+    let mut cfg: WorldConfig =
+        serde_json::from_value(world).map_err(|e| PlaybackError::Bad(e.to_string()))?;
+    if let Some(m) = model {
+        for d in &mut cfg.devices {
+            d.model = m;
+        }
+    }
+    let mut events = Vec::new();
+    for line in &session.lines {
+        if let Line::Event(ev) = line {
+            if ev.get("ev").and_then(|v| v.as_str()) == Some("event") {
+                let e: Event = serde_json::from_value(ev.get("event").cloned().unwrap_or_default())
+                    .map_err(|e| PlaybackError::Bad(e.to_string()))?;
+                events.push(e);
+            }
+        }
+    }
+    // What each device was sent, once per delivery.
+    let recorded: Vec<(Vec<Req>, Vec<Resp>)> = cfg
+        .devices
+        .iter()
+        .map(|d| {
+            let mut reqs = Vec::new();
+            let mut answers = Vec::new();
+            for x in session.exchanges().filter(|x| x.device == d.name) {
+                if let (true, Some(r)) = (x.delivered > 0, &x.response) {
+                    for _ in 0..x.delivered {
+                        reqs.push(x.request.clone());
+                        answers.push(r.clone());
+                    }
+                }
+            }
+            (reqs, answers)
+        })
+        .collect();
+    let mut w = World::new(&cfg, false)?;
+    w.remotes = recorded
+        .iter()
+        .map(|(_, answers)| Remote::serve(answers.clone()).map(Some))
+        .collect::<Result<_, _>>()
+        .map_err(PlaybackError::Bad)?;
+    crate::run::play(&mut w, &events)?;
+    let mut out = Vec::new();
+    for (i, d) in cfg.devices.iter().enumerate() {
+        let made = w.remotes[i]
+            .as_ref()
+            .map(Remote::received)
+            .unwrap_or_default();
+        let rec = &recorded[i].0;
+        let mut ids = IdMap::default();
+        let mut divergent = 0;
+        let mut first = None;
+        for (n, (r, m)) in rec.iter().zip(&made).enumerate() {
+            let d = compare_requests(r, m, &mut ids);
+            if !d.is_empty() {
+                divergent += 1;
+                if first.is_none() {
+                    first = Some((n, r.line(), d));
+                }
+            }
+        }
+        out.push(DeviceReport {
+            device: d.name.clone(),
+            model: d.model.name().to_string(),
+            recorded: rec.len(),
+            made: made.len(),
+            divergent,
+            first,
+        });
+    }
+    Ok(out)
+}
