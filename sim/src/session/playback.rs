@@ -22,18 +22,75 @@ use crate::config::WorldConfig;
 use crate::event::Event;
 use crate::world::World;
 
-/// Recorded answers, served in order; `599` once they run out.
-struct Answers(Mutex<VecDeque<Resp>>);
+/// What one device has sent so far, compared as it arrives (nothing is
+/// kept but the tally, so long sessions replay in bounded memory).
+#[derive(Debug, Default)]
+struct Tally {
+    made: usize,
+    divergent: usize,
+    first: Option<(usize, String, Vec<Divergence>)>,
+    ids: IdMap,
+}
+
+/// The recorded (request, answer) pairs of one device, served in order;
+/// `599` once they run out.
+struct Answers {
+    queue: Mutex<VecDeque<(Req, Resp)>>,
+    tally: std::sync::Arc<Mutex<Tally>>,
+}
 
 /// Status of an answer past the end of the recording: not a real HTTP
 /// status, so no client mistakes it for a server's.
 pub const EXHAUSTED: u16 = 599;
 
+fn as_req(r: &wiremock::Request) -> Req {
+    let target = match r.url.query() {
+        Some(q) => format!("{}?{q}", r.url.path()),
+        None => r.url.path().to_string(),
+    };
+    let headers: Vec<(String, String)> = r
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    Req::new(
+        r.method.as_str(),
+        &target,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &r.body,
+    )
+}
+
 impl Respond for Answers {
-    fn respond(&self, _req: &wiremock::Request) -> ResponseTemplate {
-        let next = self.0.lock().ok().and_then(|mut q| q.pop_front());
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let made = as_req(req);
+        let next = self.queue.lock().ok().and_then(|mut q| q.pop_front());
+        if let Ok(mut t) = self.tally.lock() {
+            let n = t.made;
+            t.made += 1;
+            let d = match &next {
+                Some((rec, _)) => compare_requests(rec, &made, &mut t.ids),
+                None => vec![Divergence {
+                    at: "request".into(),
+                    recorded: "no more requests".into(),
+                    actual: made.line(),
+                }],
+            };
+            if !d.is_empty() {
+                t.divergent += 1;
+                if t.first.is_none() {
+                    let line = next.as_ref().map_or("(end)".into(), |(r, _)| r.line());
+                    t.first = Some((n, line, d));
+                }
+            }
+        }
         match next {
-            Some(r) => {
+            Some((_, r)) => {
                 let mut t = ResponseTemplate::new(r.status);
                 for (k, v) in &r.headers {
                     if !matches!(k.as_str(), "content-length" | "transfer-encoding") {
@@ -50,21 +107,31 @@ impl Respond for Answers {
 
 /// One device's stand-in server: recorded answers over real HTTP.
 pub struct Remote {
-    server: MockServer,
+    _server: MockServer,
     transport: HttpTransport,
     rt: tokio::runtime::Runtime,
+    tally: std::sync::Arc<Mutex<Tally>>,
 }
 
 impl Remote {
-    pub fn serve(answers: Vec<Resp>) -> Result<Remote, String> {
+    /// Serves `exchanges` (what the device should send, what it gets).
+    pub fn serve(exchanges: Vec<(Req, Resp)>) -> Result<Remote, String> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
+        let tally = std::sync::Arc::new(Mutex::new(Tally::default()));
+        let answers = Answers {
+            queue: Mutex::new(exchanges.into()),
+            tally: tally.clone(),
+        };
         let server = rt.block_on(async {
-            let s = MockServer::builder().start().await;
+            let s = MockServer::builder()
+                .disable_request_recording()
+                .start()
+                .await;
             Mock::given(wiremock::matchers::any())
-                .respond_with(Answers(Mutex::new(answers.into())))
+                .respond_with(answers)
                 .mount(&s)
                 .await;
             s
@@ -72,46 +139,15 @@ impl Remote {
         let transport = HttpTransport::new(&server.uri(), Duration::from_secs(10))
             .map_err(|e| e.to_string())?;
         Ok(Remote {
-            server,
+            _server: server,
             transport,
             rt,
+            tally,
         })
     }
 
     pub fn call(&self, req: Request) -> Result<Response, TransportError> {
         self.rt.block_on(self.transport.send(req))
-    }
-
-    /// The requests received so far, as session requests.
-    pub fn received(&self) -> Vec<Req> {
-        let got = self
-            .rt
-            .block_on(self.server.received_requests())
-            .unwrap_or_default();
-        got.iter()
-            .map(|r| {
-                let target = match r.url.query() {
-                    Some(q) => format!("{}?{q}", r.url.path()),
-                    None => r.url.path().to_string(),
-                };
-                let headers: Vec<(String, String)> = r
-                    .headers
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str().to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
-                Req::new(
-                    r.method.as_str(),
-                    &target,
-                    headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                    &r.body,
-                )
-            })
-            .collect()
     }
 }
 
@@ -186,57 +222,43 @@ pub fn replay_client(
             }
         }
     }
-    // What each device was sent, once per delivery.
-    let recorded: Vec<(Vec<Req>, Vec<Resp>)> = cfg
+    // What each device sent and was answered, once per delivery.
+    let recorded: Vec<Vec<(Req, Resp)>> = cfg
         .devices
         .iter()
         .map(|d| {
-            let mut reqs = Vec::new();
-            let mut answers = Vec::new();
+            let mut pairs = Vec::new();
             for x in session.exchanges().filter(|x| x.device == d.name) {
                 if let (true, Some(r)) = (x.delivered > 0, &x.response) {
                     for _ in 0..x.delivered {
-                        reqs.push(x.request.clone());
-                        answers.push(r.clone());
+                        pairs.push((x.request.clone(), r.clone()));
                     }
                 }
             }
-            (reqs, answers)
+            pairs
         })
         .collect();
+    let counts: Vec<usize> = recorded.iter().map(Vec::len).collect();
     let mut w = World::new(&cfg, false)?;
     w.remotes = recorded
-        .iter()
-        .map(|(_, answers)| Remote::serve(answers.clone()).map(Some))
+        .into_iter()
+        .map(|pairs| Remote::serve(pairs).map(Some))
         .collect::<Result<_, _>>()
         .map_err(PlaybackError::Bad)?;
     crate::run::play(&mut w, &events)?;
     let mut out = Vec::new();
     for (i, d) in cfg.devices.iter().enumerate() {
-        let made = w.remotes[i]
+        let tally = w.remotes[i]
             .as_ref()
-            .map(Remote::received)
+            .and_then(|r| r.tally.lock().ok().map(|mut t| std::mem::take(&mut *t)))
             .unwrap_or_default();
-        let rec = &recorded[i].0;
-        let mut ids = IdMap::default();
-        let mut divergent = 0;
-        let mut first = None;
-        for (n, (r, m)) in rec.iter().zip(&made).enumerate() {
-            let d = compare_requests(r, m, &mut ids);
-            if !d.is_empty() {
-                divergent += 1;
-                if first.is_none() {
-                    first = Some((n, r.line(), d));
-                }
-            }
-        }
         out.push(DeviceReport {
             device: d.name.clone(),
             model: d.model.name().to_string(),
-            recorded: rec.len(),
-            made: made.len(),
-            divergent,
-            first,
+            recorded: counts[i],
+            made: tally.made,
+            divergent: tally.divergent,
+            first: tally.first,
         });
     }
     Ok(out)
