@@ -17,7 +17,7 @@ use engine::Model;
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
 use super::compare::{compare_bodies, Divergence, IdMap};
-use super::{Line, Req, Resp, Session};
+use super::{Header, Line, Req, Resp, Session, SessionError};
 use crate::config::WorldConfig;
 use crate::event::Event;
 use crate::world::World;
@@ -204,7 +204,21 @@ pub fn replay_client(
     session: &Session,
     model: Option<Model>,
 ) -> Result<Vec<DeviceReport>, PlaybackError> {
-    let world = session.header.world.clone().ok_or(PlaybackError::NoWorld)?;
+    replay_client_lines(
+        &session.header,
+        session.lines.iter().cloned().map(Ok),
+        model,
+    )
+}
+
+/// The same from a stream of lines (`Session::stream`): only the answers
+/// are kept, not the session.
+pub fn replay_client_lines(
+    header: &Header,
+    lines: impl Iterator<Item = Result<Line, SessionError>>,
+    model: Option<Model>,
+) -> Result<Vec<DeviceReport>, PlaybackError> {
+    let world = header.world.clone().ok_or(PlaybackError::NoWorld)?;
     let mut cfg: WorldConfig =
         serde_json::from_value(world).map_err(|e| PlaybackError::Bad(e.to_string()))?;
     if let Some(m) = model {
@@ -213,31 +227,30 @@ pub fn replay_client(
         }
     }
     let mut events = Vec::new();
-    for line in &session.lines {
-        if let Line::Event(ev) = line {
-            if ev.get("ev").and_then(|v| v.as_str()) == Some("event") {
+    // What each device sent and was answered, once per delivery.
+    let mut recorded: Vec<Vec<(Req, Resp)>> = vec![Vec::new(); cfg.devices.len()];
+    for line in lines {
+        match line.map_err(|e| PlaybackError::Bad(e.to_string()))? {
+            Line::Event(ev) if ev.get("ev").and_then(|v| v.as_str()) == Some("event") => {
                 let e: Event = serde_json::from_value(ev.get("event").cloned().unwrap_or_default())
                     .map_err(|e| PlaybackError::Bad(e.to_string()))?;
                 events.push(e);
             }
-        }
-    }
-    // What each device sent and was answered, once per delivery.
-    let recorded: Vec<Vec<(Req, Resp)>> = cfg
-        .devices
-        .iter()
-        .map(|d| {
-            let mut pairs = Vec::new();
-            for x in session.exchanges().filter(|x| x.device == d.name) {
-                if let (true, Some(r)) = (x.delivered > 0, &x.response) {
-                    for _ in 0..x.delivered {
-                        pairs.push((x.request.clone(), r.clone()));
+            Line::Exchange(x) => {
+                let Some(i) = cfg.devices.iter().position(|d| d.name == x.device) else {
+                    continue;
+                };
+                let x = *x;
+                if let (true, Some(r)) = (x.delivered > 0, x.response) {
+                    for _ in 1..x.delivered {
+                        recorded[i].push((x.request.clone(), r.clone()));
                     }
+                    recorded[i].push((x.request, r));
                 }
             }
-            pairs
-        })
-        .collect();
+            _ => {}
+        }
+    }
     let counts: Vec<usize> = recorded.iter().map(Vec::len).collect();
     let mut w = World::new(&cfg, false)?;
     w.remotes = recorded

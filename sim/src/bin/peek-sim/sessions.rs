@@ -8,13 +8,6 @@ use engine::Model;
 use sim::session::replay::{self, Target};
 use sim::session::{har, playback, record, Session};
 
-fn open(file: &Path) -> Result<Session, i32> {
-    Session::open(file).map_err(|e| {
-        eprintln!("peek-sim: {}: {e}", file.display());
-        2
-    })
-}
-
 /// `--server`/`--key` pairs (`in-process` needs no key) → targets.
 fn targets(servers: &[String], keys: &[String]) -> Result<Vec<Target>, String> {
     if servers.is_empty() {
@@ -106,9 +99,12 @@ pub fn cmd_replay(file: &Path, servers: &[String], keys: &[String], strict: bool
 
 /// `peek-sim replay-client SESSION [--model M]`.
 pub fn cmd_replay_client(file: &Path, model: Option<&str>) -> i32 {
-    let session = match open(file) {
-        Ok(s) => s,
-        Err(code) => return code,
+    let (header, lines) = match Session::stream(file) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("peek-sim: {}: {e}", file.display());
+            return 2;
+        }
     };
     let model = match model.map(|m| Model::parse(m).ok_or(m)).transpose() {
         Ok(m) => m,
@@ -117,7 +113,8 @@ pub fn cmd_replay_client(file: &Path, model: Option<&str>) -> i32 {
             return 2;
         }
     };
-    let reports = match playback::replay_client(&session, model) {
+    let started = Instant::now();
+    let reports = match playback::replay_client_lines(&header, lines, model) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("peek-sim: {e}");
@@ -138,6 +135,12 @@ pub fn cmd_replay_client(file: &Path, model: Option<&str>) -> i32 {
             }
         }
     }
+    let made: usize = reports.iter().map(|r| r.made).sum();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "replayed {made} requests in {secs:.2} s ({:.0}/s, the world's local work included)",
+        made as f64 / secs.max(1e-9)
+    );
     if clean {
         println!("ok: every device made exactly the recorded requests");
         0
