@@ -21,6 +21,9 @@ pub struct Options {
     pub faults: bool,
     /// Largest clock offset, ms (± days by default).
     pub max_skew_ms: i64,
+    /// Image items in the workload (off by default: see `docs/architecture.md`,
+    /// images pulled without their bytes cannot always be carried on).
+    pub images: bool,
 }
 
 impl Default for Options {
@@ -31,6 +34,7 @@ impl Default for Options {
             models: vec![Model::Reference],
             faults: true,
             max_skew_ms: 2 * 86_400_000,
+            images: false,
         }
     }
 }
@@ -50,6 +54,9 @@ impl Options {
         }
         if self.max_skew_ms != Options::default().max_skew_ms {
             s.push_str(&format!(" --max-skew-ms {}", self.max_skew_ms));
+        }
+        if self.images {
+            s.push_str(" --images");
         }
         s
     }
@@ -132,6 +139,9 @@ pub struct WorldConfig {
     /// at another server profile (workload, not a fault).
     #[serde(default)]
     pub profile_switch: f64,
+    /// Image items in the workload.
+    #[serde(default)]
+    pub images: bool,
 }
 
 impl WorldConfig {
@@ -165,6 +175,7 @@ impl WorldConfig {
             server_clock,
             faults,
             profile_switch,
+            images: opts.images,
         }
     }
 }

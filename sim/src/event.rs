@@ -30,6 +30,8 @@ pub enum Kind {
     Url,
     Text,
     Tagset,
+    /// A small PNG, sent with its bytes on the first push.
+    Image,
 }
 
 /// One step of the world. `dev` indexes `WorldConfig::devices`.
@@ -155,6 +157,11 @@ pub fn generate(cfg: &WorldConfig, steps: usize) -> Vec<Event> {
     let mut rng = Rng::new(cfg.seed).fork("events");
     let n = cfg.devices.len();
     let f = &cfg.faults;
+    let kinds: &[Kind] = if cfg.images {
+        &[Kind::Url, Kind::Text, Kind::Tagset, Kind::Image]
+    } else {
+        &[Kind::Url, Kind::Text, Kind::Tagset]
+    };
     let mut out = Vec::with_capacity(steps * 2);
     for _ in 0..steps {
         if rng.chance(0.5) {
@@ -168,7 +175,7 @@ pub fn generate(cfg: &WorldConfig, steps: usize) -> Vec<Event> {
         let ev = match roll {
             0..=11 => Event::Create {
                 dev,
-                kind: *rng.pick(&[Kind::Url, Kind::Text, Kind::Tagset]),
+                kind: *rng.pick(kinds),
                 tags: (0..rng.below(3))
                     .map(|_| rng.pick(&TAGS).to_string())
                     .collect(),
@@ -177,7 +184,7 @@ pub fn generate(cfg: &WorldConfig, steps: usize) -> Vec<Event> {
             12..=13 => Event::CreateSame {
                 dev,
                 other: rng.below(n as u64) as usize,
-                kind: *rng.pick(&[Kind::Url, Kind::Text, Kind::Tagset]),
+                kind: *rng.pick(kinds),
             },
             14 => Event::CreateLarge { dev },
             15..=19 => Event::Edit { dev, pick },

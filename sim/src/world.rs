@@ -382,6 +382,24 @@ impl World {
                 tags.to_vec(),
             ),
             Kind::Tagset => (ItemType::Tagset, None, tags.to_vec()),
+            Kind::Image => (
+                ItemType::Image,
+                Some(format!(
+                    "{}.png",
+                    unique.chars().take(40).collect::<String>()
+                )),
+                tags.to_vec(),
+            ),
+        };
+        // An image's bytes: the PNG signature, then what makes it unique.
+        let blob = (kind == ItemType::Image).then(|| {
+            let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
+            b.extend_from_slice(unique.as_bytes());
+            b
+        });
+        let metadata = match kind {
+            ItemType::Image => json!({ "origin": origin, "mime": "image/png" }),
+            _ => json!({ "origin": origin }),
         };
         if kind == ItemType::Tagset {
             tags.push(format!(
@@ -394,9 +412,9 @@ impl World {
         let new = NewItem {
             kind: Some(kind),
             content: content.clone(),
-            metadata: Some(json!({ "origin": origin }).to_string()),
+            metadata: Some(metadata.to_string()),
             tags: tags.clone(),
-            blob: None,
+            blob,
         };
         d.store.add_item(d.ids.as_ref(), now, new)?;
         let tags = engine::store::items::normalize_tags(&tags);

@@ -107,3 +107,39 @@ fn every_platform_model_fails_and_shrinks() {
         );
     }
 }
+
+/// Image items (bytes on the first push, fetched by pulling devices, edits
+/// of the file name, deletes) converge in worlds without profile switches
+/// or restores; the simulator found the server rejecting the update form
+/// of a synced image and storing pushed image tombstones live (D19).
+#[test]
+fn image_items_converge_without_switches_or_restores() {
+    let opts = Options {
+        steps: 120,
+        images: true,
+        faults: false,
+        ..Options::default()
+    };
+    let mut images = 0;
+    for seed in 0..20 {
+        let mut cfg = sim::config::WorldConfig::from_seed(seed, &opts);
+        cfg.servers = 1;
+        cfg.profile_switch = 0.0;
+        let events = sim::event::generate(&cfg, opts.steps);
+        images += events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    sim::event::Event::Create {
+                        kind: sim::event::Kind::Image,
+                        ..
+                    }
+                )
+            })
+            .count();
+        let o = run::run_events(&cfg, &events, false).unwrap();
+        assert!(o.ok(), "seed {seed}: {:?}", o.violations);
+    }
+    assert!(images >= 10, "only {images} images created");
+}

@@ -61,9 +61,27 @@ pub struct Pending {
     pub link: Option<Link>,
 }
 
+/// Pending: new here, or changed since the last push here. An image this
+/// device never fetched the bytes of cannot be created on a server that
+/// lacks it (a new server, or one restored from a backup: the bytes live
+/// elsewhere), so it waits until this device holds them or the server
+/// sends the row again (found by the simulator).
 const PENDING_WHERE: &str =
     "FROM items i LEFT JOIN server_links l ON l.localId = i.id AND l.serverKey = ?1
-     WHERE l.localId IS NULL OR l.pushedRev < i.localRev";
+     WHERE (l.localId IS NULL OR l.pushedRev < i.localRev)
+       AND NOT (i.type = 'image' AND i.deletedAt = 0 AND (l.localId IS NULL OR l.pushedRev < 0)
+                AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id))";
+
+/// Whether an item is an image this device cannot bring to a server that
+/// does not have it (no bytes held locally).
+pub fn uncarriable(conn: &Connection, local_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM items i WHERE i.id = ?1 AND i.type = 'image'
+               AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id)",
+        )?
+        .exists([local_id])?)
+}
 
 /// Up to `limit` pending items, oldest row first. Tombstones included.
 pub fn pending(conn: &Connection, key: &str, limit: usize) -> Result<Vec<Pending>> {
@@ -88,6 +106,34 @@ pub fn pending(conn: &Connection, key: &str, limit: usize) -> Result<Vec<Pending
         out.push(Pending { item, link });
     }
     Ok(out)
+}
+
+/// Up to `limit` live image rows linked on this server whose bytes this
+/// device does not hold: (local id, server id), oldest first.
+pub fn images_without_bytes(
+    conn: &Connection,
+    key: &str,
+    limit: usize,
+) -> Result<Vec<(String, String)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT i.id, l.serverId FROM items i
+           JOIN server_links l ON l.localId = i.id AND l.serverKey = ?1
+           LEFT JOIN blobs b ON b.itemId = i.id
+          WHERE i.type = 'image' AND i.deletedAt = 0 AND b.itemId IS NULL
+          ORDER BY i.rowid LIMIT ?2",
+    )?;
+    let rows = st.query_map(params![key, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Stores an image's bytes (fetched from a server).
+pub fn set_bytes(conn: &Connection, local_id: &str, data: &[u8]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO blobs (itemId, data) VALUES (?1, ?2)
+         ON CONFLICT(itemId) DO UPDATE SET data = excluded.data",
+    )?
+    .execute(params![local_id, data])?;
+    Ok(())
 }
 
 pub fn pending_count(conn: &Connection, key: &str) -> Result<i64> {
@@ -261,6 +307,26 @@ pub fn apply(
     now: i64,
 ) -> Result<Applied> {
     let Some(link) = by_server(conn, key, &s.id)? else {
+        // An image held back here for want of its bytes (never linked
+        // here, or its row lost in a restore) that another device brought
+        // to this server: the same item, now linked to that row (its bytes
+        // are then fetched from here).
+        let held: Option<String> = conn
+            .prepare_cached(
+                "SELECT i.id FROM items i WHERE i.syncId = ?1 AND i.type = 'image'
+                   AND NOT EXISTS (SELECT 1 FROM server_links l WHERE l.serverKey = ?2
+                                      AND l.localId = i.id AND l.pushedRev >= 0)
+                   AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id)
+                 ORDER BY i.rowid LIMIT 1",
+            )?
+            .query_row(params![s.identity(), key], |r| r.get(0))
+            .optional()?;
+        if let Some(local) = held {
+            if let Some(local) = items::get(conn, &local)? {
+                overwrite(conn, ids, key, &local, s, now)?;
+                return Ok(Applied::Updated);
+            }
+        }
         // Never seen: insert, tombstones included (a deleted row, so a
         // later push of an older copy cannot resurrect it).
         let id = ids.uuid();

@@ -45,6 +45,9 @@ enum Phase {
     Push,
     Refetch,
     Pull,
+    /// Fetch the bytes of pulled images this device does not hold yet, so
+    /// it can show them and carry them to another server or profile.
+    Images,
     Finish,
     Done,
 }
@@ -65,10 +68,21 @@ struct Refetch {
 #[derive(Debug, Clone)]
 enum Inflight {
     Hello,
-    Push { batch: bool, items: Vec<Sent> },
+    Push {
+        batch: bool,
+        items: Vec<Sent>,
+    },
     Refetch(Refetch),
-    Feed { after: i64 },
-    Since { since: i64 },
+    Feed {
+        after: i64,
+    },
+    Since {
+        since: i64,
+    },
+    /// `GET /images/:id` for a local image row.
+    Image {
+        local_id: String,
+    },
 }
 
 pub struct ReferenceSession {
@@ -84,6 +98,8 @@ pub struct ReferenceSession {
     /// refetch).
     failed: BTreeSet<String>,
     refetch: VecDeque<Refetch>,
+    /// Images whose bytes could not be fetched in this session.
+    no_bytes: BTreeSet<String>,
 }
 
 fn cursor_name(feed: bool) -> &'static str {
@@ -108,6 +124,7 @@ impl ReferenceSession {
             summary: Summary::default(),
             failed: BTreeSet::new(),
             refetch: VecDeque::new(),
+            no_bytes: BTreeSet::new(),
         }
     }
 
@@ -195,6 +212,24 @@ impl ReferenceSession {
                         self.send(Method::Get, path, None, Inflight::Since { since: c })
                     });
                 }
+                Phase::Images => {
+                    let skip = self.no_bytes.len();
+                    let next = links::images_without_bytes(store.conn(), &self.key, skip + 1)?
+                        .into_iter()
+                        .find(|(local, _)| !self.no_bytes.contains(local));
+                    match next {
+                        Some((local_id, server_id)) => {
+                            let path = format!("/images/{}{}", enc(&server_id), self.query(""));
+                            return Ok(self.send(
+                                Method::Get,
+                                path,
+                                None,
+                                Inflight::Image { local_id },
+                            ));
+                        }
+                        None => self.phase = Phase::Finish,
+                    }
+                }
                 Phase::Finish => {
                     let key = self.key.clone();
                     store.tx(|tx| set_setting(tx, LAST_SERVER, &key))?;
@@ -262,6 +297,7 @@ impl ReferenceSession {
             Inflight::Refetch(r) => self.on_refetch(store, &resp, r, now),
             Inflight::Feed { after } => self.on_feed(store, &resp, after, now),
             Inflight::Since { since } => self.on_since(store, &resp, since, now),
+            Inflight::Image { local_id } => self.on_image(store, &resp, local_id),
         }
     }
 
@@ -515,7 +551,7 @@ impl ReferenceSession {
         let name = self.cursor_key(true);
         self.apply_page(store, &items, Some((name, cursor)), now)?;
         if !more {
-            self.phase = Phase::Finish;
+            self.phase = Phase::Images;
         }
         Ok(())
     }
@@ -538,7 +574,27 @@ impl ReferenceSession {
             )
         });
         self.apply_page(store, &items, cursor, now)?;
-        self.phase = Phase::Finish;
+        self.phase = Phase::Images;
+        Ok(())
+    }
+
+    /// Keeps an image's bytes. A server without them (404, a legacy row)
+    /// is not an error: the image is skipped for the rest of the session.
+    fn on_image(&mut self, store: &mut Store, resp: &Response, local_id: String) -> Result<()> {
+        match resp.status {
+            200 if !resp.body.is_empty() => {
+                store.tx(|tx| links::set_bytes(tx, &local_id, &resp.body))?;
+            }
+            200 | 404 | 410 => {
+                self.no_bytes.insert(local_id);
+            }
+            s => {
+                return Err(Error::Server {
+                    status: s,
+                    body: String::from_utf8_lossy(&resp.body).into(),
+                })
+            }
+        }
         Ok(())
     }
 }

@@ -47,7 +47,11 @@ pub(crate) fn push_body(store: &Store, p: &Pending, edit_conflicts: bool) -> Res
     if !it.is_live() {
         o.insert("deletedAt".into(), json!(it.deleted_at));
     }
-    if it.kind == ItemType::Image && p.link.is_none() {
+    // An image's bytes go with its first push to a server, and again after
+    // a restore (`pushedRev` -1): the restored server may have lost the
+    // row, and without the bytes it cannot recreate it (found by the
+    // simulator).
+    if it.kind == ItemType::Image && p.link.as_ref().is_none_or(|l| l.pushed_rev < 0) {
         if let Some(data) = store.blob(&it.id)? {
             o.insert(
                 "content".into(),

@@ -117,6 +117,9 @@ pub async fn post_image(
                 mime: &up.mime,
                 tags: &up.tags,
                 sync_id: None,
+                client_metadata: None,
+                deleted_at: None,
+                edited_at: None,
             };
             images::save(tx, state.ids.as_ref(), &dir, &img, state.now())
         })

@@ -242,15 +242,18 @@ pub fn parse_item(v: &Value, now: i64) -> ApiResult<(ItemWrite, ImagePayload)> {
     };
     let mut image = ImagePayload::default();
     if kind == Some(ItemType::Image) {
-        if let Some(c) = content.as_deref().filter(|c| !c.is_empty()) {
-            let b64 = c.split_once("base64,").map_or(c, |(_, rest)| rest);
-            let data = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|_| ApiError::bad("content must be base64 image data"))?;
-            image.data = Some(data);
-        }
         image.filename = opt_string(obj, &["filename"], "filename")?;
         image.mime = opt_string(obj, &["mime"], "mime")?;
+        if let Some(c) = content.as_deref().filter(|c| !c.is_empty()) {
+            let b64 = c.split_once("base64,").map_or(c, |(_, rest)| rest);
+            match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+                Ok(data) => image.data = Some(data),
+                // Without `filename` this is the update form of a synced
+                // image: `content` is its file name, as pulled (D19).
+                Err(_) if image.filename.is_none() => {}
+                Err(_) => return Err(ApiError::bad("content must be base64 image data")),
+            }
+        }
     }
     let w = ItemWrite {
         kind,

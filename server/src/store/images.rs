@@ -42,6 +42,30 @@ pub struct NewImage<'a> {
     pub mime: &'a str,
     pub tags: &'a [String],
     pub sync_id: Option<&'a str>,
+    /// Metadata the client sent along (`POST /items`): kept, with the
+    /// image's own keys (`mime`, `size`, `hash`, `ext`) on top. The
+    /// deployed server drops it (D19).
+    pub client_metadata: Option<&'a str>,
+    /// A tombstone pushed before the image was ever synced (D19: the
+    /// deployed server stores it live).
+    pub deleted_at: Option<i64>,
+    /// The client's edit time (conflict extension); `now` when absent.
+    pub edited_at: Option<i64>,
+}
+
+/// The client's metadata object with the image's own keys laid over it.
+fn merged_metadata(client: Option<&str>, image: serde_json::Value) -> String {
+    let mut out = client
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+        .and_then(|v| match v {
+            serde_json::Value::Object(o) => Some(o),
+            _ => None,
+        })
+        .unwrap_or_default();
+    if let serde_json::Value::Object(img) = image {
+        out.extend(img);
+    }
+    serde_json::Value::Object(out).to_string()
 }
 
 /// `GET /images` row.
@@ -85,10 +109,12 @@ pub fn save(
         std::fs::write(&tmp, img.bytes)?;
         std::fs::rename(&tmp, &path)?;
     }
-    let metadata = serde_json::json!({
-        "mime": img.mime, "size": img.bytes.len(), "hash": hash, "ext": ext,
-    })
-    .to_string();
+    let metadata = merged_metadata(
+        img.client_metadata,
+        serde_json::json!({
+            "mime": img.mime, "size": img.bytes.len(), "hash": hash, "ext": ext,
+        }),
+    );
     let w = ItemWrite {
         kind: Some(ItemType::Image),
         content: Some(img.filename.to_string()),
@@ -101,8 +127,17 @@ pub fn save(
     conn.execute(
         "INSERT INTO items (id, type, content, metadata, syncId, syncSource, syncedAt, createdAt, updatedAt,
                             deletedAt, changeSeq, editedAt)
-         VALUES (?1, 'image', ?2, ?3, ?4, '', 0, ?5, ?5, 0, ?6, ?5)",
-        params![id, w.content, w.metadata, img.sync_id.unwrap_or(""), now, v],
+         VALUES (?1, 'image', ?2, ?3, ?4, '', 0, ?5, ?5, ?6, ?7, ?8)",
+        params![
+            id,
+            w.content,
+            w.metadata,
+            img.sync_id.unwrap_or(""),
+            now,
+            img.deleted_at.unwrap_or(0),
+            v,
+            img.edited_at.unwrap_or(now)
+        ],
     )?;
     tags::replace(conn, ids, &id, &w.tags, now)?;
     Ok(WriteOutcome {
@@ -121,8 +156,10 @@ pub struct ImageUpload<'a> {
 }
 
 /// `POST /items` with `type: "image"`. A known sync id updates the row it
-/// names (tags or tombstone) without needing the bytes again; otherwise
-/// the upload rules of §1.4 apply.
+/// names (tags, tombstone, file name, client metadata) without needing the
+/// bytes again: `content` is the file name unless bytes come along, when
+/// `filename` is. The bytes and the image's own metadata keys never change.
+/// Otherwise the upload rules of §1.4 apply.
 pub fn save_from_items(
     conn: &Connection,
     ids: &dyn IdSource,
@@ -133,14 +170,51 @@ pub fn save_from_items(
 ) -> ApiResult<WriteOutcome> {
     if let Some(sid) = w.sync_id.as_deref() {
         if let Some(row) = items::by_sync_id(conn, sid)?.filter(|r| r.kind == "image") {
+            // With `filename` the content is the bytes (a re-sent upload);
+            // without it, the content is the file name.
+            let filename = match up.filename {
+                Some(f) => Some(f.to_string()),
+                None => w.content.clone(),
+            };
+            let image_keys = row
+                .metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+                .map(|m| {
+                    let keys = ["mime", "size", "hash", "ext"];
+                    serde_json::Value::Object(
+                        m.as_object()
+                            .into_iter()
+                            .flatten()
+                            .filter(|(k, _)| keys.contains(&k.as_str()))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    )
+                })
+                .unwrap_or_default();
             let as_update = ItemWrite {
-                content: row.content.clone(),
-                metadata: row.metadata.clone(),
-                base_version: None,
+                content: filename.or_else(|| row.content.clone()),
+                metadata: match w.metadata.as_deref() {
+                    Some(client) => Some(merged_metadata(Some(client), image_keys)),
+                    None => row.metadata.clone(),
+                },
                 ..w.clone()
             };
             return items::save(conn, ids, &as_update, now);
         }
+    }
+    if up.data.is_none() && w.is_tombstone() {
+        // A delete of an image this server never had: kept as a tombstone
+        // (no file), so no later push of an older copy can bring it back.
+        let tomb = ItemWrite {
+            metadata: Some(merged_metadata(
+                w.metadata.as_deref(),
+                serde_json::json!({}),
+            )),
+            base_version: None,
+            ..w.clone()
+        };
+        return items::save(conn, ids, &tomb, now);
     }
     let data = up
         .data
@@ -164,6 +238,9 @@ pub fn save_from_items(
             mime,
             tags: &w.tags,
             sync_id: w.sync_id.as_deref(),
+            client_metadata: w.metadata.as_deref(),
+            deleted_at: w.deleted_at,
+            edited_at: w.edited_at,
         },
         now,
     )
