@@ -5,6 +5,7 @@ mod common;
 mod bad_input;
 mod boot;
 mod extensions;
+mod isolation;
 mod items;
 mod legacy;
 mod pipeline;
