@@ -1,12 +1,12 @@
 //! `/profiles` (§1.4): no `profile` parameter, not version-checked.
 //! Kept quirk (D20): create answers `userId`, list and get answer `user_id`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, UserId};
+use crate::http::extract::{JsonBody, Segment, UserId};
 use crate::state::AppState;
 use crate::store::system::CreateProfileError;
 
@@ -47,7 +47,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     UserId(user): UserId,
-    Path(id): Path<String>,
+    Segment(id): Segment,
 ) -> ApiResult<Json<Value>> {
     let p = state
         .system
@@ -60,7 +60,7 @@ pub async fn get(
 pub async fn delete(
     State(state): State<AppState>,
     UserId(user): UserId,
-    Path(id): Path<String>,
+    Segment(id): Segment,
 ) -> ApiResult<Json<Value>> {
     if !state
         .system

@@ -5,6 +5,7 @@ mod common;
 mod bad_input;
 mod boot;
 mod extensions;
+mod hostile;
 mod isolation;
 mod items;
 mod legacy;

@@ -1,0 +1,521 @@
+//! Hostile input (issue #7): random methods, paths, query strings, headers
+//! and bodies against the in-process router, with proptest as the fuzz
+//! engine (cargo-fuzz needs a nightly toolchain; this runs in CI on
+//! stable). Properties, for every input:
+//!
+//! * the router answers (a panic fails the test);
+//! * never a 5xx: these are all client mistakes or valid requests (D30);
+//! * a 4xx is JSON `{"error": …}`, except the plain-text 404 of unknown
+//!   routes kept from Hono;
+//! * a 4xx wrote nothing: every user's rows and every file of the data
+//!   directory are as before.
+//!
+//! `PROPTEST_CASES` raises the number of cases (default 400, to keep
+//! `cargo test` fast); `scripts/fuzz/run.sh` runs it long.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{Method, Request, StatusCode};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{json, Value};
+
+use crate::common::Srv;
+
+/// Segments that try to climb out of a folder, end a string early or
+/// confuse a decoder.
+const TRICKS: &[&str] = &[
+    "..",
+    "../..",
+    "%2e%2e",
+    "%2e%2e%2f%2e%2e%2fsystem.db",
+    "..%2f..%2fbob",
+    "..%5c..%5cbob",
+    "%00",
+    "a%00b",
+    "%ff%fe",
+    "%c0%ae%c0%ae",
+    "~",
+    ".",
+    "system.db",
+    "backups",
+    "bob",
+    "alice",
+    "profiles",
+    "datastore.sqlite",
+    "images",
+    "00000000-0000-4000-8000-000000000000",
+    "%2F",
+    "%20",
+    "\u{202e}",
+    "e\u{301}",
+    "-1",
+    "9223372036854775808",
+    "1e400",
+    "NaN",
+    "null",
+];
+
+const PREFIXES: &[&str] = &[
+    "/",
+    "/items",
+    "/items/batch",
+    "/items/changes",
+    "/items/since/",
+    "/items/",
+    "/urls/",
+    "/texts/",
+    "/tagsets/",
+    "/images/",
+    "/images",
+    "/profiles/",
+    "/profiles",
+    "/backups",
+    "/webhook",
+    "/tags",
+    "/urls",
+    "/texts",
+    "/tagsets",
+];
+
+const QUERY_KEYS: &[&str] = &[
+    "profile",
+    "strictProfile",
+    "after",
+    "limit",
+    "cursor",
+    "includeDeleted",
+    "type",
+    "since",
+];
+
+const FIELDS: &[&str] = &[
+    "type",
+    "content",
+    "tags",
+    "sync_id",
+    "syncId",
+    "id",
+    "deletedAt",
+    "deleted_at",
+    "editedAt",
+    "baseVersion",
+    "metadata",
+    "items",
+    "urls",
+    "texts",
+    "tagsets",
+    "url",
+    "filename",
+    "mime",
+    "name",
+    "createdAt",
+    "updatedAt",
+];
+
+/// A percent-encoded segment: a trick, or random printable bytes.
+fn segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        proptest::sample::select(TRICKS).prop_map(str::to_string),
+        "[a-zA-Z0-9._~-]{0,24}",
+        proptest::collection::vec(any::<u8>(), 0..12)
+            .prop_map(|b| { b.iter().map(|c| format!("%{c:02x}")).collect::<String>() }),
+    ]
+}
+
+fn path() -> impl Strategy<Value = String> {
+    (
+        proptest::sample::select(PREFIXES),
+        segment(),
+        prop_oneof![Just(""), Just("/tags"), Just("/"), Just("/x/y")],
+    )
+        .prop_map(|(p, s, tail)| {
+            if p.ends_with('/') && p != "/" {
+                format!("{p}{s}{tail}")
+            } else {
+                p.to_string()
+            }
+        })
+}
+
+fn query() -> impl Strategy<Value = String> {
+    proptest::collection::vec((proptest::sample::select(QUERY_KEYS), segment()), 0..4).prop_map(
+        |pairs| {
+            pairs
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        },
+    )
+}
+
+/// JSON in the shape of a request, with wrong types anywhere.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        segment().prop_map(Value::from),
+        "\\PC{0,40}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+            proptest::collection::vec((proptest::sample::select(FIELDS), inner), 0..6).prop_map(
+                |kv| { Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),) }
+            ),
+        ]
+    })
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(Vec::new()),
+        proptest::collection::vec(any::<u8>(), 0..256),
+        json_value().prop_map(|v| v.to_string().into_bytes()),
+        // A valid-looking item with one field broken.
+        (proptest::sample::select(FIELDS), json_value()).prop_map(|(k, v)| {
+            let mut item = json!({"type": "text", "content": "fuzz", "sync_id": "fuzz-1"});
+            item[k] = v;
+            item.to_string().into_bytes()
+        }),
+        json_value().prop_map(|v| json!({"items": [v]}).to_string().into_bytes()),
+        Just(b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../evil.png\"\r\nContent-Type: image/png\r\n\r\nPNG\r\n--x--\r\n".to_vec()),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct Input {
+    method: Method,
+    path: String,
+    query: String,
+    auth: Option<String>,
+    content_type: Option<String>,
+    content_length: Option<String>,
+    versions: (Option<String>, Option<String>),
+    body: Vec<u8>,
+}
+
+fn input() -> impl Strategy<Value = Input> {
+    let method = prop_oneof![
+        Just(Method::GET),
+        Just(Method::POST),
+        Just(Method::PATCH),
+        Just(Method::DELETE),
+        Just(Method::PUT),
+        Just(Method::HEAD),
+        Just(Method::OPTIONS),
+    ];
+    let auth = prop_oneof![
+        3 => Just(Some("Bearer alice-key".to_string())),
+        1 => Just(Some("Bearer bob-key".to_string())),
+        1 => Just(None),
+        1 => "\\PC{0,30}".prop_map(Some),
+        1 => Just(Some("Bearer alice-key\u{0}".to_string())),
+    ];
+    let ctype = prop_oneof![
+        Just(None),
+        Just(Some("application/json".to_string())),
+        Just(Some("multipart/form-data; boundary=x".to_string())),
+        Just(Some("multipart/form-data".to_string())),
+        "[ -~]{0,30}".prop_map(Some),
+    ];
+    let clen = prop_oneof![
+        4 => Just(None),
+        1 => "[0-9]{1,12}".prop_map(Some),
+        1 => "[ -~]{0,8}".prop_map(Some),
+    ];
+    let version = prop_oneof![
+        3 => Just(None),
+        1 => Just(Some("1".to_string())),
+        1 => "[ -~]{0,8}".prop_map(Some),
+    ];
+    (
+        method,
+        path(),
+        query(),
+        auth,
+        ctype,
+        clen,
+        (version.clone(), version),
+        body(),
+    )
+        .prop_map(
+            |(method, path, query, auth, content_type, content_length, versions, body)| Input {
+                method,
+                path,
+                query,
+                auth,
+                content_type,
+                content_length,
+                versions,
+                body,
+            },
+        )
+}
+
+/// Every file of the data directory but SQLite's own (whose bytes move
+/// with checkpoints: their rows are compared instead), with sizes.
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() {
+                out.push(format!("{}/", p.display()));
+                out.extend(files(&p));
+            } else if !(name.contains(".sqlite") || name.starts_with("system.db")) {
+                let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                out.push(format!("{} {len}", p.display()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn snapshot(s: &Srv) -> String {
+    let mut out = String::new();
+    for user in ["alice", "bob"] {
+        out.push_str(&s.fingerprint(user));
+    }
+    out.push_str(&files(s.dir.path()).join("\n"));
+    out
+}
+
+fn request(i: &Input) -> Option<Request<Body>> {
+    let uri = if i.query.is_empty() {
+        i.path.clone()
+    } else {
+        format!("{}?{}", i.path, i.query)
+    };
+    let mut b = Request::builder().method(i.method.clone()).uri(uri);
+    let headers = [
+        ("authorization", &i.auth),
+        ("content-type", &i.content_type),
+        ("content-length", &i.content_length),
+        ("x-peek-datastore-version", &i.versions.0),
+        ("x-peek-protocol-version", &i.versions.1),
+    ];
+    for (k, v) in headers {
+        if let Some(v) = v {
+            b = b.header(k, v.as_str());
+        }
+    }
+    // Inputs `http` itself refuses (bad URI or header bytes) never reach
+    // a server: hyper rejects them on the wire.
+    b.body(Body::from(i.body.clone())).ok()
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400)
+}
+
+/// A server with both users' default profiles and a little data, so that
+/// later requests hit real rows.
+fn seeded(rt: &tokio::runtime::Runtime) -> Srv {
+    let s = Srv::new();
+    rt.block_on(async {
+        for key in ["alice-key", "bob-key"] {
+            let r = s
+                .as_key(
+                    key,
+                    Method::POST,
+                    "/items",
+                    Some(json!({"type":"url","content":"https://seed","tags":["t"],"sync_id":"seed"})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        }
+    });
+    s
+}
+
+#[test]
+fn random_requests_never_5xx_and_rejections_write_nothing() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let s = seeded(&rt);
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&input(), |i| {
+        let Some(req) = request(&i) else {
+            return Ok(());
+        };
+        let before = snapshot(&s);
+        let r = rt.block_on(s.send(req));
+        prop_assert!(
+            !r.status.is_server_error(),
+            "{} {}: {}",
+            r.status,
+            i.path,
+            r.text
+        );
+        if r.status.is_client_error() {
+            let plain_404 = r.status == StatusCode::NOT_FOUND && r.text == "404 Not Found";
+            // A HEAD answer has its body stripped.
+            let head = i.method == Method::HEAD && r.text.is_empty();
+            prop_assert!(
+                plain_404 || head || r.body["error"].is_string(),
+                "{} is not a JSON error: {:?}",
+                r.status,
+                r.text
+            );
+            prop_assert_eq!(&snapshot(&s), &before, "a {} wrote something", r.status);
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// Profile ids and image names that try to leave the data directory:
+/// nothing appears outside it, and every answer is a client error or a
+/// fall-back to the caller's own default profile (§1.2).
+#[tokio::test]
+async fn path_tricks_never_leave_the_data_directory() {
+    let parent = tempfile::tempdir().unwrap();
+    let s = Srv::new();
+    let outside = files(parent.path());
+    let png = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"\x89PNG");
+    for trick in TRICKS {
+        for q in [
+            format!("profile={trick}"),
+            format!("profile={trick}&strictProfile=true"),
+        ] {
+            for (method, path, body) in [
+                (Method::GET, "/items", None),
+                (
+                    Method::POST,
+                    "/items",
+                    Some(json!({"type":"text","content":"x","sync_id":trick})),
+                ),
+                (
+                    Method::POST,
+                    "/images",
+                    Some(
+                        json!({"content": png, "filename": format!("{trick}/../../evil.png"), "mime":"image/png"}),
+                    ),
+                ),
+                (Method::GET, "/images", None),
+            ] {
+                let r = s
+                    .as_key("alice-key", method.clone(), &format!("{path}?{q}"), body)
+                    .await;
+                assert!(
+                    !r.status.is_server_error(),
+                    "{method} {path}?{q}: {}",
+                    r.text
+                );
+            }
+        }
+        for path in [
+            format!("/images/{trick}"),
+            format!("/profiles/{trick}"),
+            format!("/items/{trick}"),
+        ] {
+            let r = s.get(&path).await;
+            assert!(
+                matches!(r.status, StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST),
+                "{path}: {} {}",
+                r.status,
+                r.text
+            );
+        }
+    }
+    // Everything written is in alice's one default profile folder.
+    let profiles = s.state.system.profiles("alice").unwrap();
+    assert_eq!(profiles.len(), 1, "{profiles:?}");
+    let root = s.dir.path();
+    for f in files(root).iter().filter(|f| !f.ends_with('/')) {
+        let rel = f.strip_prefix(&root.display().to_string()).unwrap_or(f);
+        assert!(
+            rel.starts_with("/alice/profiles/") && !rel.contains("..")
+                || rel == "/alice/"
+                || rel == "/alice/profiles/"
+                || rel.starts_with("/backups/"),
+            "unexpected file {rel}"
+        );
+        if let Some(name) = rel.strip_prefix(&format!("/alice/profiles/{}/images/", profiles[0].id))
+        {
+            let name = name.split(' ').next().unwrap_or(name);
+            let (hash, ext) = name.split_once('.').unwrap_or((name, ""));
+            assert!(
+                hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) && ext == "png",
+                "image file named from the request: {name}"
+            );
+        }
+    }
+    assert_eq!(files(parent.path()), outside);
+}
+
+/// A declared oversize body is refused before a byte of it is read.
+#[tokio::test]
+async fn oversize_body_is_refused_before_reading() {
+    let s = Srv::new();
+    let limit = s.state.limits.body_bytes;
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let counter = pulled.clone();
+    let chunks = futures_chunks(limit + 1, counter);
+    for path in ["/items", "/items/batch", "/images", "/webhook", "/nope"] {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("authorization", "Bearer alice-key")
+            .header("content-type", "application/json")
+            .header("content-length", (limit + 1).to_string())
+            .body(chunks.clone()())
+            .unwrap();
+        let r = s.send(req).await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert!(r.body["error"].is_string(), "{path}: {}", r.text);
+    }
+    assert_eq!(pulled.load(Ordering::SeqCst), 0, "body bytes were read");
+}
+
+/// A body of `n` bytes produced only when polled, counting what was pulled.
+struct Counting {
+    left: usize,
+    pulled: Arc<AtomicUsize>,
+}
+
+impl http_body::Body for Counting {
+    type Data = Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let n = self.left.min(65536);
+        self.left -= n;
+        self.pulled.fetch_add(n, Ordering::SeqCst);
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(vec![b' '; n])))))
+    }
+}
+
+fn futures_chunks(n: usize, pulled: Arc<AtomicUsize>) -> impl Fn() -> Body + Clone {
+    move || {
+        Body::new(Counting {
+            left: n,
+            pulled: pulled.clone(),
+        })
+    }
+}
