@@ -180,6 +180,15 @@ fn commit_error(e: &rusqlite::Error) -> ApiError {
     }
 }
 
+/// What the jobs of a group hear when SQLite rolled their transaction
+/// back under them.
+fn rolled_back() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+        Some("the transaction was rolled back by SQLite (disk full or I/O error)".into()),
+    )
+}
+
 /// The writer thread: takes everything queued and commits it as a group.
 fn run(conn: &Mutex<Connection>, pending: &AtomicUsize, rx: mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
@@ -223,6 +232,14 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
     }
     let mut done = Vec::with_capacity(jobs.len());
     for job in jobs {
+        // SQLite may roll the whole transaction back on SQLITE_FULL or an
+        // I/O error. A SAVEPOINT now would open a fresh transaction and
+        // its RELEASE would commit it: jobs reported as failed would be
+        // half written. So stop: the jobs not run are dropped (their
+        // callers get "not committed") and the ones run are told below.
+        if tx.is_autocommit() {
+            break;
+        }
         if let Err(e) = tx.execute_batch("SAVEPOINT request") {
             tracing::error!(error = %e, "savepoint failed");
             continue;
@@ -238,7 +255,11 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
         }
         done.push(completion);
     }
-    let result = tx.commit();
+    let result = if tx.is_autocommit() {
+        Err(rolled_back())
+    } else {
+        tx.commit()
+    };
     if let Err(e) = &result {
         tracing::error!(error = %e, "group commit failed; nothing in it was written");
     }
@@ -294,6 +315,63 @@ mod tests {
             })
             .unwrap();
         assert_eq!((ok, n, bad), (171, 171, 0));
+    }
+
+    /// A job after which SQLite has rolled the group's transaction back
+    /// (simulated with a plain ROLLBACK): nobody in the group is told
+    /// "saved", and the jobs queued behind it are not written outside a
+    /// transaction. Exactly the rows of callers told "saved" are stored.
+    #[test]
+    fn a_group_whose_transaction_sqlite_rolled_back_writes_nothing() {
+        let (_dir, w) = writer();
+        let guard = w.conn.lock().unwrap();
+        let outcomes = Mutex::new(Vec::new());
+        let wait = |pending: usize, active: usize| {
+            while w.pending.load(Ordering::Acquire) != pending
+                || w.active.load(Ordering::Acquire) != active
+            {
+                std::thread::yield_now();
+            }
+        };
+        std::thread::scope(|scope| {
+            let submit = |i: i64| {
+                let (w, outcomes) = (&w, &outcomes);
+                scope.spawn(move || {
+                    let r = w.submit_blocking(move |t| {
+                        t.execute("INSERT INTO t (v) VALUES (?1)", [i])?;
+                        if i == 2 {
+                            t.execute_batch("ROLLBACK")?;
+                        }
+                        Ok(())
+                    });
+                    outcomes.lock().unwrap().push((i, r.is_ok()));
+                });
+            };
+            // Job 0 is taken by the writer thread, which then waits for
+            // the connection; jobs 1..=5 queue up behind it as one group.
+            submit(0);
+            wait(0, 1);
+            for i in 1..=5 {
+                submit(i);
+            }
+            wait(5, 6);
+            drop(guard);
+        });
+        let mut outcomes = outcomes.into_inner().unwrap();
+        outcomes.sort();
+        let told_saved: Vec<i64> = outcomes.iter().filter(|o| o.1).map(|o| o.0).collect();
+        let stored: Vec<i64> = w
+            .submit_blocking(|t| {
+                let mut st = t.prepare("SELECT v FROM t ORDER BY v")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+            })
+            .unwrap();
+        assert_eq!(told_saved, vec![0]);
+        assert_eq!(
+            stored, told_saved,
+            "rows written although their callers were told no"
+        );
     }
 
     #[test]
