@@ -25,8 +25,11 @@ pub const MAX_GROUP: usize = 64;
 /// Called after the group's commit with the commit error, if any.
 type Completion = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
 /// A queued request: runs in the group's transaction, says whether it
-/// succeeded (else its savepoint is rolled back) and how to answer.
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Completion) + Send>;
+/// succeeded (else its savepoint is rolled back) and how to answer. Given
+/// the error instead of a transaction when there is none to run in (the
+/// transaction could not begin, or SQLite rolled it back), it answers
+/// with that error.
+type Job = Box<dyn FnOnce(Result<&Transaction<'_>, &rusqlite::Error>) -> (bool, Completion) + Send>;
 
 /// Handle on a profile's write connection; dropping it stops and joins
 /// the writer thread.
@@ -71,7 +74,15 @@ impl Writer {
             drop(guard);
             answer(r)
         };
-        Box::new(move |tx: &Transaction<'_>| {
+        Box::new(move |tx: Result<&Transaction<'_>, &rusqlite::Error>| {
+            let tx = match tx {
+                Ok(tx) => tx,
+                Err(e) => {
+                    let err = commit_error(e);
+                    let done: Completion = Box::new(move |_| answer(Err(err)));
+                    return (false, done);
+                }
+            };
             let out = catch_unwind(AssertUnwindSafe(|| f(tx))).unwrap_or_else(|_| {
                 tracing::error!("a write panicked; its savepoint is rolled back");
                 Err(ApiError::Io(std::io::Error::other("write panicked")))
@@ -166,15 +177,20 @@ impl Drop for Writer {
     }
 }
 
+/// The commit's error for each job of its group. SQLite failures keep
+/// their code, so that "disk full" and "read-only" reach the client as such.
 fn commit_error(e: &rusqlite::Error) -> ApiError {
     match e {
-        rusqlite::Error::SqliteFailure(f, _)
+        rusqlite::Error::SqliteFailure(f, msg)
             if matches!(
                 f.code,
-                rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::ReadOnly
+                rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::CannotOpen
             ) =>
         {
-            ApiError::StorageUnavailable(e.to_string())
+            ApiError::Sqlite(rusqlite::Error::SqliteFailure(*f, msg.clone()))
         }
         _ => ApiError::StorageUnavailable(format!("commit failed: {e}")),
     }
@@ -210,9 +226,13 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
-            // Dropping the jobs closes their answer channels: each caller
-            // gets "not committed", and nothing was written.
+            // Each caller hears why (disk full, read-only...); nothing
+            // was written.
             tracing::error!(error = %e, "cannot begin a write transaction");
+            for job in jobs {
+                let (_, done) = job(Err(&e));
+                done(None);
+            }
             return;
         }
     };
@@ -222,7 +242,7 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
     if jobs.len() == 1 {
         let mut jobs = jobs;
         let Some(job) = jobs.pop() else { return };
-        let (ok, completion) = job(&tx);
+        let (ok, completion) = job(Ok(&tx));
         let result = if ok { tx.commit() } else { tx.rollback() };
         if let Err(e) = &result {
             tracing::error!(error = %e, "commit failed; nothing was written");
@@ -235,16 +255,18 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
         // SQLite may roll the whole transaction back on SQLITE_FULL or an
         // I/O error. A SAVEPOINT now would open a fresh transaction and
         // its RELEASE would commit it: jobs reported as failed would be
-        // half written. So stop: the jobs not run are dropped (their
-        // callers get "not committed") and the ones run are told below.
+        // half written. So the jobs not run yet are answered with the
+        // error, unrun, and the ones run are told below.
         if tx.is_autocommit() {
-            break;
+            let (_, d) = job(Err(&rolled_back()));
+            done.push(d);
+            continue;
         }
         if let Err(e) = tx.execute_batch("SAVEPOINT request") {
             tracing::error!(error = %e, "savepoint failed");
             continue;
         }
-        let (ok, completion) = job(&tx);
+        let (ok, completion) = job(Ok(&tx));
         let end = if ok {
             "RELEASE request"
         } else {

@@ -4,6 +4,7 @@ mod common;
 
 mod bad_input;
 mod boot;
+mod disk_faults;
 mod extensions;
 mod hostile;
 mod isolation;
