@@ -349,6 +349,29 @@ def main():
             n_items, n_images = verify(args.port, keys, profiles, acked)
             log(f"round {rnd}: killed, integrity ok, restarted in {restarts[-1]*1000:.0f} ms, "
                 f"{acked.count} acked writes so far, {n_items} items + {n_images} images verified")
+        # The checker must be able to fail: remove one acknowledged item
+        # behind the server's back and expect verify() to notice.
+        for w in writers:
+            w.running.clear()
+        for w in writers:
+            w.idle.wait(15)
+        srv.stop()
+        (user, profile, sid), _ = next(iter(acked.items.items()))
+        removed = 0
+        for root, _, files in os.walk(data):
+            if "datastore.sqlite" in files:
+                c = sqlite3.connect(os.path.join(root, "datastore.sqlite"))
+                removed += c.execute("DELETE FROM items WHERE syncId = ?", (sid,)).rowcount
+                c.commit()
+                c.close()
+        srv.start()
+        try:
+            verify(args.port, keys, profiles, acked)
+            raise SystemExit("self-check failed: a removed acked write went unnoticed")
+        except SystemExit as e:
+            if "acknowledged writes lost" not in str(e) or removed != 1:
+                raise
+        log(f"self-check: removing acked item {sid} behind the server's back is detected")
     finally:
         for w in writers:
             w.stop = True
