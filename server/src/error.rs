@@ -48,7 +48,7 @@ impl ApiError {
 
     /// Whether (and why) the data directory refused the request: SQLite's
     /// or the file system's "full", "read-only", or another I/O fault.
-    fn storage_fault(&self) -> Option<StorageFault> {
+    pub fn storage_fault(&self) -> Option<StorageFault> {
         use rusqlite::ErrorCode as C;
         use std::io::ErrorKind as K;
         match self {
@@ -73,7 +73,7 @@ impl ApiError {
 /// was written, and the same request succeeds once the operator has freed
 /// space or remounted the data directory (`docs/reliability.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StorageFault {
+pub enum StorageFault {
     /// 507 Insufficient Storage.
     Full,
     /// 503: the data directory or a file in it cannot be written.
@@ -83,7 +83,7 @@ enum StorageFault {
 }
 
 impl StorageFault {
-    fn status(self) -> StatusCode {
+    pub fn status(self) -> StatusCode {
         match self {
             StorageFault::Full => StatusCode::INSUFFICIENT_STORAGE,
             StorageFault::ReadOnly | StorageFault::Io => StatusCode::SERVICE_UNAVAILABLE,
@@ -91,7 +91,7 @@ impl StorageFault {
     }
 
     /// The stable `reason` of the error body.
-    fn reason(self) -> &'static str {
+    pub fn reason(self) -> &'static str {
         match self {
             StorageFault::Full => "disk_full",
             StorageFault::ReadOnly => "read_only",
@@ -99,7 +99,7 @@ impl StorageFault {
         }
     }
 
-    fn message(self) -> &'static str {
+    pub fn message(self) -> &'static str {
         match self {
             StorageFault::Full => "storage full: the server's disk is full; nothing was changed, retry later",
             StorageFault::ReadOnly => "storage read-only: the server cannot write its data directory; nothing was changed, retry later",

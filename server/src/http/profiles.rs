@@ -33,8 +33,16 @@ pub async fn create(
             other => ApiError::bad(other.to_string()),
         })?;
     // Create its datastore now so that it is born with its dedup flag set
-    // and is never swept by a later restart's cleanup (D17).
-    state.profile_db(&user, &p.id)?;
+    // and is never swept by a later restart's cleanup (D17). If that fails
+    // (disk full, read-only), the row goes too: a refused request leaves
+    // nothing behind, and the same request succeeds once storage is back
+    // (found by scripts/diskfault).
+    if let Err(e) = state.profile_db(&user, &p.id) {
+        if let Err(undo) = state.system.delete_profile(&user, &p.id) {
+            tracing::error!(error = %undo, profile = %p.id, "could not remove a half-created profile");
+        }
+        return Err(e);
+    }
     Ok(Json(json!({
         "profile": {
             "id": p.id, "userId": p.user_id, "slug": p.slug, "name": p.name,

@@ -182,3 +182,25 @@ async fn read_only_storage_is_503_with_a_log_line_and_recovers() {
     s.state.stores.forget("alice", &p[0].id);
     assert_eq!(s.post("/items", big(1)).await.status, StatusCode::OK);
 }
+
+/// A profile whose folder cannot be made is not half-created: the row is
+/// removed again, and the same request succeeds once storage is back.
+#[tokio::test]
+async fn a_profile_whose_folder_cannot_be_made_leaves_nothing() {
+    let s = Srv::new();
+    alices_db(&s).await;
+    let before = s.state.system.profiles("alice").unwrap();
+    let profiles = s.dir.path().join("alice").join("profiles");
+    let aside = s.dir.path().join("aside");
+    std::fs::rename(&profiles, &aside).unwrap();
+    // A file where the folder should be: no new folder can go in it.
+    std::fs::write(&profiles, b"not a folder").unwrap();
+    let r = s.post("/profiles", json!({"name": "Work"})).await;
+    assert!(r.status.is_server_error(), "{} {}", r.status, r.text);
+    assert!(r.body["error"].is_string());
+    assert_eq!(s.state.system.profiles("alice").unwrap(), before);
+    std::fs::remove_file(&profiles).unwrap();
+    std::fs::rename(&aside, &profiles).unwrap();
+    let r = s.post("/profiles", json!({"name": "Work"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
