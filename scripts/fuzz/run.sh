@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Long run of the hostile-input fuzz test (server/tests/api/hostile.rs):
+# Long run of the hostile-input fuzz test (server/tests/api/hostile/):
 # random methods, paths, queries, headers and bodies against the in-process
 # router. `cargo test` runs 400 cases; this runs CASES (default 100000).
 # proptest is the engine because cargo-fuzz needs a nightly toolchain.

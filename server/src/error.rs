@@ -141,21 +141,22 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({ "error": format!("request body too large (limit {limit} bytes)") }),
             ),
-            e if e.storage_fault().is_some() => {
-                let fault = e.storage_fault().unwrap_or(StorageFault::Io);
-                tracing::error!(error = %e, reason = fault.reason(), "storage unavailable: {}", fault.message());
-                (
-                    fault.status(),
-                    json!({ "error": fault.message(), "reason": fault.reason() }),
-                )
-            }
-            e => {
-                tracing::error!(error = %e, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({ "error": "internal server error" }),
-                )
-            }
+            e => match e.storage_fault() {
+                Some(fault) => {
+                    tracing::error!(error = %e, reason = fault.reason(), "storage unavailable: {}", fault.message());
+                    (
+                        fault.status(),
+                        json!({ "error": fault.message(), "reason": fault.reason() }),
+                    )
+                }
+                None => {
+                    tracing::error!(error = %e, "internal error");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({ "error": "internal server error" }),
+                    )
+                }
+            },
         };
         let mut resp = (status, Json(body)).into_response();
         if matches!(
