@@ -107,7 +107,7 @@ fn random_requests_never_5xx_and_rejections_write_nothing() {
             return Ok(());
         };
         done.set(done.get() + 1);
-        if done.get() % CASES_PER_SERVER == 0 {
+        if done.get().is_multiple_of(CASES_PER_SERVER) {
             *s.borrow_mut() = seeded(&rt);
         }
         let s = s.borrow();
