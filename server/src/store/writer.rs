@@ -341,45 +341,36 @@ mod tests {
 
     /// A job after which SQLite has rolled the group's transaction back
     /// (simulated with a plain ROLLBACK): nobody in the group is told
-    /// "saved", and the jobs queued behind it are not written outside a
-    /// transaction. Exactly the rows of callers told "saved" are stored.
+    /// "saved", and the jobs after it are not written outside a
+    /// transaction. The group is run directly (no threads), so its makeup
+    /// is exactly these five jobs.
     #[test]
     fn a_group_whose_transaction_sqlite_rolled_back_writes_nothing() {
         let (_dir, w) = writer();
-        let guard = w.conn.lock().unwrap();
-        let outcomes = Mutex::new(Vec::new());
-        let wait = |pending: usize, active: usize| {
-            while w.pending.load(Ordering::Acquire) != pending
-                || w.active.load(Ordering::Acquire) != active
-            {
-                std::thread::yield_now();
-            }
-        };
-        std::thread::scope(|scope| {
-            let submit = |i: i64| {
-                let (w, outcomes) = (&w, &outcomes);
-                scope.spawn(move || {
-                    let r = w.submit_blocking(move |t| {
+        let (tx, rx) = mpsc::channel();
+        let jobs: Vec<Job> = (0..5i64)
+            .map(|i| {
+                let tx = tx.clone();
+                w.job(
+                    move |t| {
                         t.execute("INSERT INTO t (v) VALUES (?1)", [i])?;
-                        if i == 2 {
+                        if i == 1 {
                             t.execute_batch("ROLLBACK")?;
                         }
                         Ok(())
-                    });
-                    outcomes.lock().unwrap().push((i, r.is_ok()));
-                });
-            };
-            // Job 0 is taken by the writer thread, which then waits for
-            // the connection; jobs 1..=5 queue up behind it as one group.
-            submit(0);
-            wait(0, 1);
-            for i in 1..=5 {
-                submit(i);
-            }
-            wait(5, 6);
-            drop(guard);
-        });
-        let mut outcomes = outcomes.into_inner().unwrap();
+                    },
+                    move |r: ApiResult<()>| {
+                        let _ = tx.send((i, r.is_ok()));
+                    },
+                )
+            })
+            .collect();
+        drop(tx);
+        {
+            let mut conn = w.conn.lock().unwrap_or_else(|e| e.into_inner());
+            run_group(&mut conn, jobs);
+        }
+        let mut outcomes: Vec<(i64, bool)> = rx.iter().collect();
         outcomes.sort();
         let told_saved: Vec<i64> = outcomes.iter().filter(|o| o.1).map(|o| o.0).collect();
         let stored: Vec<i64> = w
@@ -389,7 +380,8 @@ mod tests {
                 Ok(rows.collect::<Result<Vec<i64>, _>>()?)
             })
             .unwrap();
-        assert_eq!(told_saved, vec![0]);
+        assert_eq!(outcomes.len(), 5, "every caller is answered");
+        assert_eq!(told_saved, Vec::<i64>::new());
         assert_eq!(
             stored, told_saved,
             "rows written although their callers were told no"
