@@ -46,19 +46,64 @@ impl ApiError {
         Self::NotFound(msg.into())
     }
 
-    fn is_disk_full(&self) -> bool {
+    /// Whether (and why) the data directory refused the request: SQLite's
+    /// or the file system's "full", "read-only", or another I/O fault.
+    pub fn storage_fault(&self) -> Option<StorageFault> {
+        use rusqlite::ErrorCode as C;
+        use std::io::ErrorKind as K;
         match self {
-            ApiError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
-                e.code,
-                rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::ReadOnly
-            ),
-            ApiError::Io(e) => matches!(
-                e.kind(),
-                std::io::ErrorKind::StorageFull
-                    | std::io::ErrorKind::ReadOnlyFilesystem
-                    | std::io::ErrorKind::PermissionDenied
-            ),
-            _ => false,
+            ApiError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => match e.code {
+                C::DiskFull => Some(StorageFault::Full),
+                C::ReadOnly => Some(StorageFault::ReadOnly),
+                C::SystemIoFailure | C::CannotOpen => Some(StorageFault::Io),
+                _ => None,
+            },
+            ApiError::Io(e) => match e.kind() {
+                K::StorageFull | K::QuotaExceeded => Some(StorageFault::Full),
+                K::ReadOnlyFilesystem | K::PermissionDenied => Some(StorageFault::ReadOnly),
+                _ => None,
+            },
+            ApiError::StorageUnavailable(_) => Some(StorageFault::Io),
+            _ => None,
+        }
+    }
+}
+
+/// Why a write could not reach the disk. All three are retryable: nothing
+/// was written, and the same request succeeds once the operator has freed
+/// space or remounted the data directory (`docs/reliability.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFault {
+    /// 507 Insufficient Storage.
+    Full,
+    /// 503: the data directory or a file in it cannot be written.
+    ReadOnly,
+    /// 503: any other I/O failure (a failed commit, a stopped writer).
+    Io,
+}
+
+impl StorageFault {
+    pub fn status(self) -> StatusCode {
+        match self {
+            StorageFault::Full => StatusCode::INSUFFICIENT_STORAGE,
+            StorageFault::ReadOnly | StorageFault::Io => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable `reason` of the error body.
+    pub fn reason(self) -> &'static str {
+        match self {
+            StorageFault::Full => "disk_full",
+            StorageFault::ReadOnly => "read_only",
+            StorageFault::Io => "io_error",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            StorageFault::Full => "storage full: the server's disk is full; nothing was changed, retry later",
+            StorageFault::ReadOnly => "storage read-only: the server cannot write its data directory; nothing was changed, retry later",
+            StorageFault::Io => "storage unavailable: the server cannot write its data directory; nothing was changed, retry later",
         }
     }
 }
@@ -96,23 +141,28 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({ "error": format!("request body too large (limit {limit} bytes)") }),
             ),
-            e if e.is_disk_full() || matches!(e, ApiError::StorageUnavailable(_)) => {
-                tracing::error!(error = %e, "storage unavailable");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({ "error": "storage unavailable: the server cannot write its data directory; nothing was changed, retry later" }),
-                )
-            }
-            e => {
-                tracing::error!(error = %e, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({ "error": "internal server error" }),
-                )
-            }
+            e => match e.storage_fault() {
+                Some(fault) => {
+                    tracing::error!(error = %e, reason = fault.reason(), "storage unavailable: {}", fault.message());
+                    (
+                        fault.status(),
+                        json!({ "error": fault.message(), "reason": fault.reason() }),
+                    )
+                }
+                None => {
+                    tracing::error!(error = %e, "internal error");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        json!({ "error": "internal server error" }),
+                    )
+                }
+            },
         };
         let mut resp = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if matches!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::INSUFFICIENT_STORAGE
+        ) {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
         }

@@ -99,12 +99,40 @@ enum ProfileCmd {
 
 type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// Creates and removes a file in `dir`: whether it can be written at all.
+fn probe_write(dir: &std::path::Path) -> std::io::Result<()> {
+    let probe = dir.join(".peek-write-probe");
+    std::fs::write(&probe, b"probe")?;
+    std::fs::remove_file(probe)
+}
+
+/// Opens the data directory; a read-only or full one is named as such
+/// (in the log and on stderr), so the operator knows what to fix.
 fn open(data_dir: &std::path::Path) -> AnyResult<AppState> {
-    Ok(AppState::open(
-        data_dir,
-        Arc::new(SystemClock),
-        Arc::new(OsIds),
-    )?)
+    AppState::open(data_dir, Arc::new(SystemClock), Arc::new(OsIds)).map_err(|e| {
+        // SQLite says only "unable to open" when it cannot create its WAL
+        // index in a read-only directory: ask the file system.
+        let fault = match probe_write(data_dir) {
+            Err(p) if p.kind() == std::io::ErrorKind::ReadOnlyFilesystem => Some("read_only"),
+            Err(p) if p.kind() == std::io::ErrorKind::PermissionDenied => Some("read_only"),
+            Err(p) if p.kind() == std::io::ErrorKind::StorageFull => Some("disk_full"),
+            _ => e.storage_fault().map(|f| f.reason()),
+        };
+        let why = match fault {
+            Some("disk_full") => " (disk_full: free some space and start again)",
+            Some("read_only") => {
+                " (read_only: mount it read-write or fix its permissions, and start again)"
+            }
+            Some(_) => " (io_error)",
+            None => "",
+        };
+        let msg = format!(
+            "cannot open the data directory {}: {e}{why}",
+            data_dir.display()
+        );
+        tracing::error!("{msg}");
+        msg.into()
+    })
 }
 
 async fn shutdown_signal() {

@@ -57,6 +57,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
+/// The one path parameter of a route (`{id}`, `{ts}`), percent-decoded.
+/// Axum's `Path` answers a segment that does not decode to UTF-8 (e.g.
+/// `/items/%80`) with a plain-text 400; this answers JSON like every
+/// other client mistake (D30). Found by the hostile-input fuzz test.
+pub struct Segment(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(s)| Segment(s))
+            .map_err(|e| ApiError::bad(e.body_text()))
+    }
+}
+
 /// Reads the whole body up to the configured limit (413 beyond it).
 pub async fn body_bytes(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, limit)

@@ -1,6 +1,6 @@
 //! `/images` (§1.5): JSON base64 or multipart upload, listing, bytes.
 
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, Params, UserId};
+use crate::http::extract::{JsonBody, Params, Segment, UserId};
 use crate::http::profile;
 use crate::http::wire::tags_field;
 use crate::state::AppState;
@@ -144,7 +144,7 @@ pub async fn list_images(
 pub async fn get_image(
     State(state): State<AppState>,
     UserId(user): UserId,
-    Path(id): Path<String>,
+    Segment(id): Segment,
     params: Params,
 ) -> ApiResult<Response> {
     let db = profile::resolve(&state, &user, &params)?;

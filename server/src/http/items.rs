@@ -1,12 +1,12 @@
 //! `/items` — the sync API (§1.4) and its additive extensions: paging on
 //! `GET /items`, the change feed, batch push, the conflict fields.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, Params, UserId};
+use crate::http::extract::{JsonBody, Params, Segment, UserId};
 use crate::http::profile;
 use crate::http::wire::{self, ItemList, ItemOut};
 use crate::state::AppState;
@@ -183,7 +183,7 @@ pub async fn list_items(
 pub async fn since(
     State(state): State<AppState>,
     UserId(user): UserId,
-    Path(raw): Path<String>,
+    Segment(raw): Segment,
     params: Params,
 ) -> ApiResult<axum::response::Response> {
     let ts = timestamp::parse_since_param(&raw)
@@ -226,7 +226,7 @@ pub async fn changes(
 pub async fn get_item(
     State(state): State<AppState>,
     UserId(user): UserId,
-    Path(id): Path<String>,
+    Segment(id): Segment,
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let db = profile::resolve(&state, &user, &params)?;
@@ -241,7 +241,7 @@ pub async fn get_item(
 pub async fn delete_item(
     State(state): State<AppState>,
     UserId(user): UserId,
-    Path(id): Path<String>,
+    Segment(id): Segment,
     params: Params,
 ) -> ApiResult<Json<Value>> {
     let db = profile::resolve(&state, &user, &params)?;
@@ -255,7 +255,7 @@ pub async fn delete_item(
 pub async fn patch_tags(
     State(state): State<AppState>,
     UserId(user): UserId,
-    Path(id): Path<String>,
+    Segment(id): Segment,
     params: Params,
     body: JsonBody,
 ) -> ApiResult<Json<Value>> {

@@ -1,12 +1,12 @@
 //! `/profiles` (§1.4): no `profile` parameter, not version-checked.
 //! Kept quirk (D20): create answers `userId`, list and get answer `user_id`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{JsonBody, UserId};
+use crate::http::extract::{JsonBody, Segment, UserId};
 use crate::state::AppState;
 use crate::store::system::CreateProfileError;
 
@@ -33,8 +33,16 @@ pub async fn create(
             other => ApiError::bad(other.to_string()),
         })?;
     // Create its datastore now so that it is born with its dedup flag set
-    // and is never swept by a later restart's cleanup (D17).
-    state.profile_db(&user, &p.id)?;
+    // and is never swept by a later restart's cleanup (D17). If that fails
+    // (disk full, read-only), the row goes too: a refused request leaves
+    // nothing behind, and the same request succeeds once storage is back
+    // (found by scripts/diskfault).
+    if let Err(e) = state.profile_db(&user, &p.id) {
+        if let Err(undo) = state.system.delete_profile(&user, &p.id) {
+            tracing::error!(error = %undo, profile = %p.id, "could not remove a half-created profile");
+        }
+        return Err(e);
+    }
     Ok(Json(json!({
         "profile": {
             "id": p.id, "userId": p.user_id, "slug": p.slug, "name": p.name,
@@ -47,7 +55,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<AppState>,
     UserId(user): UserId,
-    Path(id): Path<String>,
+    Segment(id): Segment,
 ) -> ApiResult<Json<Value>> {
     let p = state
         .system
@@ -60,7 +68,7 @@ pub async fn get(
 pub async fn delete(
     State(state): State<AppState>,
     UserId(user): UserId,
-    Path(id): Path<String>,
+    Segment(id): Segment,
 ) -> ApiResult<Json<Value>> {
     if !state
         .system

@@ -25,8 +25,11 @@ pub const MAX_GROUP: usize = 64;
 /// Called after the group's commit with the commit error, if any.
 type Completion = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
 /// A queued request: runs in the group's transaction, says whether it
-/// succeeded (else its savepoint is rolled back) and how to answer.
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Completion) + Send>;
+/// succeeded (else its savepoint is rolled back) and how to answer. Given
+/// the error instead of a transaction when there is none to run in (the
+/// transaction could not begin, or SQLite rolled it back), it answers
+/// with that error.
+type Job = Box<dyn FnOnce(Result<&Transaction<'_>, &rusqlite::Error>) -> (bool, Completion) + Send>;
 
 /// Handle on a profile's write connection; dropping it stops and joins
 /// the writer thread.
@@ -71,7 +74,15 @@ impl Writer {
             drop(guard);
             answer(r)
         };
-        Box::new(move |tx: &Transaction<'_>| {
+        Box::new(move |tx: Result<&Transaction<'_>, &rusqlite::Error>| {
+            let tx = match tx {
+                Ok(tx) => tx,
+                Err(e) => {
+                    let err = commit_error(e);
+                    let done: Completion = Box::new(move |_| answer(Err(err)));
+                    return (false, done);
+                }
+            };
             let out = catch_unwind(AssertUnwindSafe(|| f(tx))).unwrap_or_else(|_| {
                 tracing::error!("a write panicked; its savepoint is rolled back");
                 Err(ApiError::Io(std::io::Error::other("write panicked")))
@@ -166,18 +177,32 @@ impl Drop for Writer {
     }
 }
 
+/// The commit's error for each job of its group. SQLite failures keep
+/// their code, so that "disk full" and "read-only" reach the client as such.
 fn commit_error(e: &rusqlite::Error) -> ApiError {
     match e {
-        rusqlite::Error::SqliteFailure(f, _)
+        rusqlite::Error::SqliteFailure(f, msg)
             if matches!(
                 f.code,
-                rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::ReadOnly
+                rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::SystemIoFailure
+                    | rusqlite::ErrorCode::CannotOpen
             ) =>
         {
-            ApiError::StorageUnavailable(e.to_string())
+            ApiError::Sqlite(rusqlite::Error::SqliteFailure(*f, msg.clone()))
         }
         _ => ApiError::StorageUnavailable(format!("commit failed: {e}")),
     }
+}
+
+/// What the jobs of a group hear when SQLite rolled their transaction
+/// back under them.
+fn rolled_back() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+        Some("the transaction was rolled back by SQLite (disk full or I/O error)".into()),
+    )
 }
 
 /// The writer thread: takes everything queued and commits it as a group.
@@ -201,9 +226,13 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
-            // Dropping the jobs closes their answer channels: each caller
-            // gets "not committed", and nothing was written.
+            // Each caller hears why (disk full, read-only...); nothing
+            // was written.
             tracing::error!(error = %e, "cannot begin a write transaction");
+            for job in jobs {
+                let (_, done) = job(Err(&e));
+                done(None);
+            }
             return;
         }
     };
@@ -213,7 +242,7 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
     if jobs.len() == 1 {
         let mut jobs = jobs;
         let Some(job) = jobs.pop() else { return };
-        let (ok, completion) = job(&tx);
+        let (ok, completion) = job(Ok(&tx));
         let result = if ok { tx.commit() } else { tx.rollback() };
         if let Err(e) = &result {
             tracing::error!(error = %e, "commit failed; nothing was written");
@@ -223,11 +252,21 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
     }
     let mut done = Vec::with_capacity(jobs.len());
     for job in jobs {
+        // SQLite may roll the whole transaction back on SQLITE_FULL or an
+        // I/O error. A SAVEPOINT now would open a fresh transaction and
+        // its RELEASE would commit it: jobs reported as failed would be
+        // half written. So the jobs not run yet are answered with the
+        // error, unrun, and the ones run are told below.
+        if tx.is_autocommit() {
+            let (_, d) = job(Err(&rolled_back()));
+            done.push(d);
+            continue;
+        }
         if let Err(e) = tx.execute_batch("SAVEPOINT request") {
             tracing::error!(error = %e, "savepoint failed");
             continue;
         }
-        let (ok, completion) = job(&tx);
+        let (ok, completion) = job(Ok(&tx));
         let end = if ok {
             "RELEASE request"
         } else {
@@ -238,7 +277,11 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
         }
         done.push(completion);
     }
-    let result = tx.commit();
+    let result = if tx.is_autocommit() {
+        Err(rolled_back())
+    } else {
+        tx.commit()
+    };
     if let Err(e) = &result {
         tracing::error!(error = %e, "group commit failed; nothing in it was written");
     }
@@ -294,6 +337,55 @@ mod tests {
             })
             .unwrap();
         assert_eq!((ok, n, bad), (171, 171, 0));
+    }
+
+    /// A job after which SQLite has rolled the group's transaction back
+    /// (simulated with a plain ROLLBACK): nobody in the group is told
+    /// "saved", and the jobs after it are not written outside a
+    /// transaction. The group is run directly (no threads), so its makeup
+    /// is exactly these five jobs.
+    #[test]
+    fn a_group_whose_transaction_sqlite_rolled_back_writes_nothing() {
+        let (_dir, w) = writer();
+        let (tx, rx) = mpsc::channel();
+        let jobs: Vec<Job> = (0..5i64)
+            .map(|i| {
+                let tx = tx.clone();
+                w.job(
+                    move |t| {
+                        t.execute("INSERT INTO t (v) VALUES (?1)", [i])?;
+                        if i == 1 {
+                            t.execute_batch("ROLLBACK")?;
+                        }
+                        Ok(())
+                    },
+                    move |r: ApiResult<()>| {
+                        let _ = tx.send((i, r.is_ok()));
+                    },
+                )
+            })
+            .collect();
+        drop(tx);
+        {
+            let mut conn = w.conn.lock().unwrap_or_else(|e| e.into_inner());
+            run_group(&mut conn, jobs);
+        }
+        let mut outcomes: Vec<(i64, bool)> = rx.iter().collect();
+        outcomes.sort();
+        let told_saved: Vec<i64> = outcomes.iter().filter(|o| o.1).map(|o| o.0).collect();
+        let stored: Vec<i64> = w
+            .submit_blocking(|t| {
+                let mut st = t.prepare("SELECT v FROM t ORDER BY v")?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+            })
+            .unwrap();
+        assert_eq!(outcomes.len(), 5, "every caller is answered");
+        assert_eq!(told_saved, Vec::<i64>::new());
+        assert_eq!(
+            stored, told_saved,
+            "rows written although their callers were told no"
+        );
     }
 
     #[test]

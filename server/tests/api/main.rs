@@ -4,7 +4,10 @@ mod common;
 
 mod bad_input;
 mod boot;
+mod disk_faults;
 mod extensions;
+mod hostile;
+mod isolation;
 mod items;
 mod legacy;
 mod pipeline;

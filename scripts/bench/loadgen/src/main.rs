@@ -22,6 +22,7 @@ mod api;
 mod load;
 mod matrix;
 mod scenarios;
+mod soak;
 
 pub(crate) use api::*;
 pub(crate) use load::*;
@@ -137,6 +138,38 @@ enum Cmd {
     /// The standard matrix (fresh profiles, seeding included); prints a
     /// Markdown table.
     All(AllArgs),
+    /// Soak: `--clients` devices pushing, pulling by `since` and reading the
+    /// change feed for `--seconds`; errors, p50/p99, server RSS (`--pid`).
+    Soak {
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 600)]
+        seconds: u64,
+        /// Profiles the clients share (clients of one profile see each
+        /// other's pushes in their pulls).
+        #[arg(long, default_value_t = 4)]
+        profiles: usize,
+        /// Server process id, for memory figures from /proc.
+        #[arg(long)]
+        pid: Option<u32>,
+        /// Run id in profile names and sync ids; defaults to the time.
+        #[arg(long)]
+        run: Option<String>,
+    },
+    /// Scale: grow one profile through `--sizes`; at each, a paged full pull
+    /// and the cost of an incremental pull of 10 new items.
+    Scale {
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000")]
+        sizes: Vec<usize>,
+        /// Page size of the full pull.
+        #[arg(long, default_value_t = 1000)]
+        page: usize,
+        /// Incremental pulls timed at each size.
+        #[arg(long, default_value_t = 200)]
+        reps: usize,
+        #[arg(long)]
+        run: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -254,6 +287,31 @@ async fn real_main(cli: Cli) -> AnyResult<()> {
             exit_status(&r)
         }
         Cmd::All(args) => run_all(&api, &args, cli.json).await,
+        Cmd::Soak {
+            clients,
+            seconds,
+            profiles,
+            pid,
+            run,
+        } => {
+            let args = soak::SoakArgs {
+                clients,
+                duration: Duration::from_secs(seconds),
+                profiles,
+                pid,
+                run: run.unwrap_or_else(|| now_ms().to_string()),
+            };
+            soak::soak(&api, &args, cli.json).await
+        }
+        Cmd::Scale {
+            sizes,
+            page,
+            reps,
+            run,
+        } => {
+            let run = run.unwrap_or_else(|| now_ms().to_string());
+            soak::scale(&api, &sizes, page, reps, &run, cli.json).await
+        }
     }
 }
 
