@@ -12,6 +12,7 @@
 //! * [`matrix`], [`expect`], [`report`]: running, expectations, output.
 
 pub mod client;
+pub mod documented;
 pub mod driver;
 pub mod property;
 pub mod server;

@@ -80,6 +80,16 @@ pub trait Server {
     fn backup_and_restore(&mut self) -> Result<(), ServerError> {
         Err(ServerError::Unsupported("backup/restore"))
     }
+    /// Runs SQL on a profile's datastore, to leave it as a legacy server
+    /// would have (in-process only).
+    fn legacy_sql(&mut self, _profile: &str, _sql: &str) -> Result<(), ServerError> {
+        Err(ServerError::Unsupported("editing the data files"))
+    }
+    /// Whether the profile's one-time dedup cleanup is recorded as done
+    /// (in-process only).
+    fn dedup_flag(&self, _profile: &str) -> Result<bool, ServerError> {
+        Err(ServerError::Unsupported("reading the data files"))
+    }
 }
 
 /// The production server in-process over temporary SQLite files, with the
@@ -133,6 +143,21 @@ impl Server for Hosted {
             .backup()
             .and_then(|_| self.host.restore_newest())
             .map(|_| ())
+            .map_err(|e| ServerError::Setup(e.to_string()))
+    }
+    fn legacy_sql(&mut self, profile: &str, sql: &str) -> Result<(), ServerError> {
+        let sql = sql.to_string();
+        self.host
+            .state()
+            .profile_db(sim::host::USER, profile)
+            .and_then(|db| db.write(move |tx| Ok(tx.execute_batch(&sql)?)))
+            .map_err(|e| ServerError::Setup(e.to_string()))
+    }
+    fn dedup_flag(&self, profile: &str) -> Result<bool, ServerError> {
+        self.host
+            .state()
+            .profile_db(sim::host::USER, profile)
+            .and_then(|db| db.read(|tx| Ok(server::store::dedup::flag_set(tx)?)))
             .map_err(|e| ServerError::Setup(e.to_string()))
     }
 }
