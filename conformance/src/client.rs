@@ -89,6 +89,22 @@ impl ClientSpec {
         }
     }
 
+    /// The name expectation files use: the model's name, or the first
+    /// word of a driver's `hello` name (the driver is started to ask).
+    pub fn name(&self) -> Result<String, ClientError> {
+        match self {
+            ClientSpec::Engine(m) => Ok(m.name().to_string()),
+            ClientSpec::Driver(cmd) => {
+                let d = crate::driver::DriverClient::spawn(cmd)?;
+                Ok(d.name()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("driver")
+                    .to_string())
+            }
+        }
+    }
+
     /// Clients in another process reach the server over a real socket.
     pub fn needs_socket(&self) -> bool {
         matches!(self, ClientSpec::Driver(_))

@@ -14,5 +14,8 @@
 pub mod client;
 pub mod documented;
 pub mod driver;
+pub mod expect;
+pub mod matrix;
 pub mod property;
+pub mod report;
 pub mod server;

@@ -42,7 +42,9 @@ pub enum Command {
         #[serde(default)]
         tags: Vec<String>,
     },
+    /// The item is named by `item` (its local id): `id` is the request's.
     Update {
+        #[serde(rename = "item")]
         id: String,
         #[serde(default)]
         content: Option<String>,
@@ -50,9 +52,11 @@ pub enum Command {
         tags: Option<Vec<String>>,
     },
     Delete {
+        #[serde(rename = "item")]
         id: String,
     },
     Tag {
+        #[serde(rename = "item")]
         id: String,
         tag: String,
     },
@@ -125,6 +129,14 @@ mod tests {
             Command::Sync {
                 mode: "full".into()
             }
+        );
+        let d = Envelope {
+            id: 6,
+            cmd: Command::Delete { id: "x1".into() },
+        };
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"id":6,"cmd":"delete","item":"x1"}"#
         );
         let c: Envelope =
             serde_json::from_str(r#"{"id":5,"cmd":"set_clock","offsetMs":-90000}"#).unwrap();

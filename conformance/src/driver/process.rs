@@ -15,7 +15,7 @@ use crate::client::{Client, ClientError, ItemView, SyncReport};
 use crate::server::Server;
 
 /// How long one command may take (a sync against a slow server included).
-const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An external client implementation, one process per simulated device.
 pub struct DriverClient {
@@ -23,6 +23,8 @@ pub struct DriverClient {
     stdin: ChildStdin,
     lines: Receiver<String>,
     next: u64,
+    /// What the driver's `hello` answered as its name.
+    name: String,
 }
 
 impl DriverClient {
@@ -56,9 +58,16 @@ impl DriverClient {
             stdin,
             lines: rx,
             next: 0,
+            name: String::new(),
         };
-        me.send(Command::Hello)?;
+        let hello = me.send(Command::Hello)?;
+        me.name = hello["name"].as_str().unwrap_or("driver").to_string();
         Ok(me)
+    }
+
+    /// The implementation's name, from `hello`.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Sends one command and waits for its reply (lines that are not
