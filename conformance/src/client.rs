@@ -278,6 +278,9 @@ impl Client for EngineClient {
             .ok_or_else(|| ClientError::Sync("not configured".into()))?;
         let mut session = SyncSession::new(cfg, mode, self.ids.clone());
         for _ in 0..100_000 {
+            // Every request takes time: a push lands after the sync began,
+            // as on a real network (what makes D10's echo visible).
+            server.tick(1);
             let now = self.now(server);
             match session.poll(&mut self.store, now).map_err(engine_err)? {
                 Step::Send(req) => {

@@ -53,6 +53,31 @@ fn three_way_routing() {
 }
 
 #[test]
+fn echo_stability() {
+    insta::assert_json_snapshot!(passes("echo-stability"));
+}
+
+#[test]
+fn skew_ping_pong() {
+    insta::assert_json_snapshot!(passes("skew-ping-pong"));
+}
+
+#[test]
+fn write_during_sync() {
+    insta::assert_json_snapshot!(passes("write-during-sync"));
+}
+
+#[test]
+fn edit_after_pull() {
+    insta::assert_json_snapshot!(passes("edit-after-pull"));
+}
+
+#[test]
+fn return_to_server() {
+    insta::assert_json_snapshot!(passes("return-to-server"));
+}
+
+#[test]
 fn version_matrix() {
     insta::assert_json_snapshot!(passes("version-matrix"));
 }

@@ -7,6 +7,8 @@
 mod convergence;
 mod deletes;
 mod profiles;
+mod repeat;
+mod timing;
 mod versions;
 
 use serde_json::Value;
@@ -148,7 +150,7 @@ pub struct Scenario {
 }
 
 /// Every documented scenario, in report order.
-pub const ALL: [Scenario; 7] = [
+pub const ALL: [Scenario; 12] = [
     Scenario {
         name: "three-way-convergence",
         section: "§5.5",
@@ -178,6 +180,31 @@ pub const ALL: [Scenario; 7] = [
         name: "three-way-routing",
         section: "§5.3",
         run: profiles::routing,
+    },
+    Scenario {
+        name: "echo-stability",
+        section: "§4.7 D10",
+        run: repeat::echo,
+    },
+    Scenario {
+        name: "skew-ping-pong",
+        section: "§4.7 D11",
+        run: repeat::skew_ping_pong,
+    },
+    Scenario {
+        name: "write-during-sync",
+        section: "§4.7 D6",
+        run: timing::write_during_sync,
+    },
+    Scenario {
+        name: "edit-after-pull",
+        section: "§4.7 D13",
+        run: timing::edit_after_pull,
+    },
+    Scenario {
+        name: "return-to-server",
+        section: "§5.8, D14, D15",
+        run: repeat::return_to_server,
     },
     Scenario {
         name: "version-matrix",
