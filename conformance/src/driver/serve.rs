@@ -168,3 +168,50 @@ fn handle(
 fn unconfigured() -> ClientError {
     ClientError::Refused("configure first".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::EngineClient;
+
+    fn session(input: &str) -> Vec<Reply> {
+        let mut c = EngineClient::new(engine::Model::Reference, 1).unwrap();
+        let mut out = Vec::new();
+        serve(&mut c, "peek-sync test", input.as_bytes(), &mut out).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn every_line_gets_one_reply_with_its_id() {
+        let r = session(concat!(
+            "{\"id\":1,\"cmd\":\"hello\"}\n",
+            "{\"id\":2,\"cmd\":\"create\",\"type\":\"url\",\"content\":\"https://a\"}\n",
+            "not json\n",
+            "{\"id\":4,\"cmd\":\"fly\"}\n",
+            "{\"id\":5,\"cmd\":\"items\"}\n",
+            "{\"id\":6,\"cmd\":\"shutdown\"}\n",
+            "{\"id\":7,\"cmd\":\"hello\"}\n",
+        ));
+        assert_eq!(r.len(), 6, "nothing after shutdown");
+        assert_eq!(r[0].result.as_ref().unwrap()["name"], "peek-sync test");
+        assert_eq!(
+            r[1].error.as_ref().unwrap().kind,
+            "refused",
+            "configure first"
+        );
+        assert_eq!((r[2].id, r[2].ok), (0, false));
+        assert_eq!(
+            (r[3].id, r[3].error.as_ref().unwrap().kind.as_str()),
+            (4, "refused")
+        );
+        assert_eq!(
+            r[4].result.as_ref().unwrap()["items"],
+            serde_json::json!([])
+        );
+        assert!(r[5].ok);
+    }
+}

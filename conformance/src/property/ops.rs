@@ -111,6 +111,11 @@ pub fn op(mix: Mix, devices: usize, servers: usize) -> BoxedStrategy<Vec<Event>>
                 let mut out = vec![Event::Sync { dev }];
                 for i in 0..steps {
                     let fault = (roll < pct && i == at % steps).then_some(f);
+                    // Every request takes a millisecond of true time, as on
+                    // a real network: without it, writes share the
+                    // millisecond of the next cursor and every model fails
+                    // on the same-millisecond boundary (D9) first.
+                    out.push(Event::Wait { ms: 1 });
                     out.push(Event::Step { dev, fault });
                 }
                 out
