@@ -151,3 +151,47 @@ impl Report {
         std::fs::write(dir.join("matrix.html"), self.html())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::{Cell, Judgement, Status};
+
+    fn cell(scenario: &str, target: &str, status: Status, judgement: Judgement) -> Cell {
+        Cell {
+            scenario: scenario.into(),
+            target: target.into(),
+            status,
+            judgement,
+            detail: "D4: the delete did not reach the server".into(),
+            likely: Vec::new(),
+            counterexample: Some(serde_json::json!({"events": [{"op": "sync", "dev": 0}]})),
+            replay: "peek-sim replay out/cases/x.json".into(),
+            seconds: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_matrix_marks_every_cell_and_lists_failures_with_their_replay() {
+        let r = Report::new(
+            vec!["reference".into(), "js-engine".into()],
+            vec!["tombstones".into()],
+            vec![
+                cell("tombstones", "reference", Status::Pass, Judgement::Ok),
+                cell(
+                    "tombstones",
+                    "js-engine",
+                    Status::Fail,
+                    Judgement::KnownFailure,
+                ),
+            ],
+        );
+        let md = r.markdown();
+        assert!(md.contains("| tombstones | pass | FAIL (known) |"), "{md}");
+        assert!(md.contains("1 passed, 1 failed (1 known, 0 unexpected failures"));
+        assert!(md.contains("{\"dev\":0,\"op\":\"sync\"}"));
+        assert!(md.contains("Replay: `peek-sim replay out/cases/x.json`"));
+        assert_eq!(r.totals.unexpected(), 0);
+        assert!(r.html().contains("class=known"));
+    }
+}
