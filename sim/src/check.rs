@@ -1,7 +1,7 @@
 //! Invariants, separate from the workload (VOPR style). Each has a stable
 //! name that reports, traces and tests share.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use engine::store::links;
 use engine::sync::{Method, Request};
@@ -155,17 +155,15 @@ pub fn device_items(world: &World, dev: usize) -> Vec<(Option<String>, Seen)> {
 /// of one more round, given by the caller.
 pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<Violation> {
     let mut out = Vec::new();
-    let mut targets = BTreeSet::new();
-    for d in &world.devices {
-        targets.insert((d.server, d.spec.profile));
-    }
-    let server: Targets = targets
-        .iter()
-        .map(|&(s, p)| ((s, p), server_items(world, s, p)))
+    // Every server profile, targeted now or not: a switch leaves data
+    // behind that must still be duplicate-free and isolated.
+    let server: Targets = (0..world.servers.len())
+        .flat_map(|s| (0..PROFILES.len()).map(move |p| (s, p)))
+        .map(|(s, p)| ((s, p), server_items(world, s, p)))
         .collect();
 
     for (dev, d) in world.devices.iter().enumerate() {
-        let srv = &server[&(d.server, d.spec.profile)];
+        let srv = &server[&(d.server, d.profile)];
         let mine = device_items(world, dev);
         // convergence: same live set, same content, tags and tombstones.
         let mut linked: BTreeMap<&str, &crate::check::Seen> = BTreeMap::new();
@@ -263,20 +261,19 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
                 vec![o.to_string()],
             ));
         }
-        // profile-isolation: every origin here was created by a device of this profile.
+        // profile-isolation: every origin here was created for this server
+        // profile or carried to it by a device that switched to it.
         for (seen, _) in items.values() {
-            let creator = world
-                .writes
-                .iter()
-                .find(|w| w.origin == seen.origin)
-                .map(|w| w.dev);
-            if let Some(c) = creator {
-                if world.devices[c].spec.profile != p {
+            if let Some(ok) = world.allowed.get(&seen.origin) {
+                if !ok.contains(&(s, p)) {
                     out.push(Violation::new(
                         "profile-isolation",
                         format!(
-                            "server s{s} profile {p} holds an item created in profile {}",
-                            world.devices[c].spec.profile
+                            "server s{s} profile {p} holds an item only ever meant for {}",
+                            ok.iter()
+                                .map(|(s, p)| format!("s{s}/profile {p}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                         vec![seen.origin.clone()],
                     ));
@@ -325,13 +322,11 @@ fn check_writes(world: &World, server: &Targets) -> Vec<Violation> {
         let d = &world.devices[creator];
         // Only judge items whose every writer targets the creator's
         // server and profile at the end (a switch moves the goalposts).
-        let target = (d.server, d.spec.profile);
-        if writes.iter().any(|w| {
-            (
-                world.devices[w.dev].server,
-                world.devices[w.dev].spec.profile,
-            ) != target
-        }) {
+        let target = (d.server, d.profile);
+        if writes
+            .iter()
+            .any(|w| (world.devices[w.dev].server, world.devices[w.dev].profile) != target)
+        {
             continue;
         }
         let Some(items) = server.get(&target) else {

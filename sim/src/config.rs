@@ -106,7 +106,8 @@ pub struct DeviceSpec {
     #[serde(serialize_with = "model_name", deserialize_with = "model_from_name")]
     pub model: Model,
     pub clock: ClockShape,
-    /// Index into `host::PROFILES`.
+    /// Index into `host::PROFILES`: the server profile the device starts
+    /// on (`SwitchProfile` moves it).
     pub profile: usize,
 }
 
@@ -127,6 +128,10 @@ pub struct WorldConfig {
     pub servers: usize,
     pub server_clock: ClockShape,
     pub faults: FaultRates,
+    /// Chance per step that the stepping device's local profile is pointed
+    /// at another server profile (workload, not a fault).
+    #[serde(default)]
+    pub profile_switch: f64,
 }
 
 impl WorldConfig {
@@ -151,12 +156,15 @@ impl WorldConfig {
         } else {
             FaultRates::none()
         };
+        // A third of worlds switch profiles now and then.
+        let profile_switch = if rng.chance(0.33) { 0.01 } else { 0.0 };
         Self {
             seed,
             devices,
             servers,
             server_clock,
             faults,
+            profile_switch,
         }
     }
 }

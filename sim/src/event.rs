@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::WorldConfig;
+use crate::host::PROFILES;
 use crate::rng::Rng;
 
 /// A fault applied to one request.
@@ -96,6 +97,13 @@ pub enum Event {
         dev: usize,
         server: usize,
     },
+    /// The device's local profile is pointed at another server profile
+    /// (`host::PROFILES` index): its data follows (D14/D15 server-change
+    /// detection), the old profile keeps what it had.
+    SwitchProfile {
+        dev: usize,
+        profile: usize,
+    },
     RestartServer {
         server: usize,
     },
@@ -129,7 +137,8 @@ impl Event {
             | Event::Step { dev, .. }
             | Event::Crash { dev }
             | Event::Partition { dev, .. }
-            | Event::SwitchServer { dev, .. } => Some(*dev),
+            | Event::SwitchServer { dev, .. }
+            | Event::SwitchProfile { dev, .. } => Some(*dev),
         }
     }
 
@@ -224,6 +233,12 @@ pub fn generate(cfg: &WorldConfig, steps: usize) -> Vec<Event> {
             out.push(Event::SwitchServer {
                 dev,
                 server: rng.below(cfg.servers as u64) as usize,
+            });
+        }
+        if rng.chance(cfg.profile_switch) {
+            out.push(Event::SwitchProfile {
+                dev,
+                profile: rng.below(PROFILES.len() as u64) as usize,
             });
         }
     }

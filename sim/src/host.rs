@@ -47,7 +47,7 @@ pub enum HostError {
 impl ServerHost {
     /// A fresh server with the simulation user and its two profiles.
     pub fn new(name: &str, id_seed: u64, start_ms: i64) -> Result<Self, HostError> {
-        let dir = tempfile::tempdir()?;
+        let dir = crate::scratch::tempdir()?;
         let clock = Arc::new(ManualClock::new(start_ms));
         let state = AppState::open(dir.path(), clock.clone(), Arc::new(SeededIds::new(id_seed)))?;
         let iso = server::timestamp::format_iso(start_ms);

@@ -9,6 +9,7 @@ pub mod event;
 pub mod host;
 pub mod rng;
 pub mod run;
+pub mod scratch;
 pub mod timeline;
 pub mod trace;
 pub mod vclock;

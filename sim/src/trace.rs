@@ -8,32 +8,51 @@ use sha2::{Digest, Sha256};
 
 /// Collects trace lines, hashes them, and optionally keeps them for a file.
 pub struct Trace {
+    sink: Sink,
+    lines: u64,
+}
+
+/// Where serialized lines go: straight into the hash (and the kept buffer),
+/// with no intermediate copy of each line.
+struct Sink {
     hasher: Sha256,
     keep: Option<Vec<u8>>,
-    lines: u64,
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(buf);
+        if let Some(k) = self.keep.as_mut() {
+            k.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Trace {
     /// `keep`: hold the lines in memory so they can be written to a file.
     pub fn new(keep: bool) -> Self {
         Self {
-            hasher: Sha256::new(),
-            keep: keep.then(Vec::new),
+            sink: Sink {
+                hasher: Sha256::new(),
+                keep: keep.then(Vec::new),
+            },
             lines: 0,
         }
     }
 
-    /// Appends one event. Serialization of our own types cannot fail; if it
-    /// ever did, the line records that instead of aborting the run.
+    /// Appends one event. Serializing a `Value` into a sink that cannot
+    /// fail cannot fail either; if it ever did, the line records that
+    /// instead of aborting the run.
     pub fn event(&mut self, ev: &serde_json::Value) {
-        let mut line = serde_json::to_vec(ev).unwrap_or_else(|e| {
-            format!("{{\"ev\":\"unserializable\",\"error\":\"{e}\"}}").into_bytes()
-        });
-        line.push(b'\n');
-        self.hasher.update(&line);
-        if let Some(buf) = self.keep.as_mut() {
-            buf.extend_from_slice(&line);
+        if let Err(e) = serde_json::to_writer(&mut self.sink, ev) {
+            let _ = write!(self.sink, "{{\"ev\":\"unserializable\",\"error\":\"{e}\"}}");
         }
+        let _ = self.sink.write_all(b"\n");
         self.lines += 1;
     }
 
@@ -43,19 +62,19 @@ impl Trace {
 
     /// The hex SHA-256 of every line so far.
     pub fn hash(&self) -> String {
-        hex::encode(self.hasher.clone().finalize())
+        hex::encode(self.sink.hasher.clone().finalize())
     }
 
     /// Writes the kept lines to `path`.
     pub fn write_to(&self, path: &std::path::Path) -> std::io::Result<()> {
         let mut f = std::fs::File::create(path)?;
-        f.write_all(self.keep.as_deref().unwrap_or_default())?;
+        f.write_all(self.sink.keep.as_deref().unwrap_or_default())?;
         f.flush()
     }
 
     /// The kept lines, if any.
     pub fn bytes(&self) -> Option<&[u8]> {
-        self.keep.as_deref()
+        self.sink.keep.as_deref()
     }
 }
 

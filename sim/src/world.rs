@@ -2,6 +2,7 @@
 //! clock), true time, and the trace. `apply` runs one event; `heal` ends the
 //! fault phase and syncs every device until quiet.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use engine::model::ItemType;
@@ -48,6 +49,8 @@ pub struct Device {
     pub spec: DeviceSpec,
     pub store: Store,
     pub server: usize,
+    /// Index into `host::PROFILES`: the server profile synced now.
+    pub profile: usize,
     pub session: Option<SyncSession>,
     pub partitioned_until: i64,
     ids: Arc<SeededIds>,
@@ -62,7 +65,7 @@ impl Device {
         SyncConfig {
             server_url: format!("sim://s{}", self.server),
             api_key: KEY.into(),
-            server_profile: Some(PROFILES[self.spec.profile].0.to_string()),
+            server_profile: Some(PROFILES[self.profile].0.to_string()),
             model: self.spec.model,
         }
     }
@@ -100,6 +103,10 @@ pub struct World {
     pub t: i64,
     pub trace: Trace,
     pub writes: Vec<Write>,
+    /// Where each origin may legitimately be: the (server, profile) its
+    /// creator targeted, plus every target a device holding it switched
+    /// to. `profile-isolation` checks server profiles against it.
+    pub allowed: BTreeMap<String, BTreeSet<(usize, usize)>>,
     pub stats: Stats,
     /// Counter for content created identically on two devices.
     shared: u64,
@@ -108,7 +115,7 @@ pub struct World {
 
 impl World {
     pub fn new(cfg: &WorldConfig, keep_trace: bool) -> Result<Self, WorldError> {
-        let dir = tempfile::tempdir()?;
+        let dir = crate::scratch::tempdir()?;
         let servers = (0..cfg.servers)
             .map(|i| {
                 ServerHost::new(
@@ -128,6 +135,7 @@ impl World {
                 spec: spec.clone(),
                 store,
                 server: 0,
+                profile: spec.profile,
                 session: None,
                 partitioned_until: 0,
                 ids,
@@ -148,6 +156,7 @@ impl World {
             t: 0,
             trace,
             writes: Vec::new(),
+            allowed: BTreeMap::new(),
             stats: Stats::default(),
             shared: 0,
             _dir: dir,
@@ -164,8 +173,12 @@ impl World {
     }
 
     fn pick(&self, dev: usize, pick: u32) -> Result<Option<engine::model::LocalItem>, WorldError> {
-        let live = self.devices[dev].store.items(false)?;
-        Ok((!live.is_empty()).then(|| live[pick as usize % live.len()].clone()))
+        let store = &self.devices[dev].store;
+        let live = store.live_ids()?;
+        if live.is_empty() {
+            return Ok(None);
+        }
+        Ok(store.item(&live[pick as usize % live.len()])?)
     }
 
     fn origin_of(item: &engine::model::LocalItem) -> String {
@@ -269,12 +282,15 @@ impl World {
                 self.trace.event(&json!({"ev": "fault", "t": self.t, "dev": dev, "fault": "partition", "ms": ms}));
             }
             Event::SwitchServer { dev, server } => {
-                let d = &mut self.devices[*dev];
-                if *server < self.servers.len() && d.server != *server {
-                    d.session = None;
-                    d.server = *server;
-                    let c = d.config();
-                    c.save(&mut d.store)?;
+                if *server < self.servers.len() && self.devices[*dev].server != *server {
+                    let profile = self.devices[*dev].profile;
+                    self.switch(*dev, *server, profile)?;
+                }
+            }
+            Event::SwitchProfile { dev, profile } => {
+                if *profile < PROFILES.len() && self.devices[*dev].profile != *profile {
+                    let server = self.devices[*dev].server;
+                    self.switch(*dev, server, *profile)?;
                 }
             }
             Event::RestartServer { server } => {
@@ -300,6 +316,27 @@ impl World {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Points the device at another (server, profile): its running sync is
+    /// dropped, and everything it holds may now go there.
+    fn switch(&mut self, dev: usize, server: usize, profile: usize) -> Result<(), WorldError> {
+        let d = &mut self.devices[dev];
+        d.session = None;
+        d.server = server;
+        d.profile = profile;
+        let c = d.config();
+        c.save(&mut d.store)?;
+        for it in d.store.items(true)? {
+            self.allowed
+                .entry(Self::origin_of(&it))
+                .or_default()
+                .insert((server, profile));
+        }
+        self.trace.event(
+            &json!({"ev": "switch", "t": self.t, "dev": dev, "server": server, "profile": profile}),
+        );
         Ok(())
     }
 
@@ -352,6 +389,11 @@ impl World {
         };
         d.store.add_item(d.ids.as_ref(), now, new)?;
         let tags = engine::store::items::normalize_tags(&tags);
+        let target = (self.devices[dev].server, self.devices[dev].profile);
+        self.allowed
+            .entry(origin.clone())
+            .or_default()
+            .insert(target);
         self.record(dev, origin, WriteKind::Create { content, tags });
         Ok(())
     }

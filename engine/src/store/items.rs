@@ -306,10 +306,31 @@ impl Store {
         ))?;
         let rows = st.query_map([include_deleted], from_row)?;
         let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        // Every item's tags in one pass rather than one query per item.
+        let mut tags: std::collections::BTreeMap<String, Vec<String>> =
+            std::collections::BTreeMap::new();
+        let mut st = self.conn.prepare_cached(
+            "SELECT it.itemId, t.name FROM item_tags it JOIN tags t ON t.id = it.tagId ORDER BY it.itemId, t.name",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (item, name) = row?;
+            tags.entry(item).or_default().push(name);
+        }
         for it in &mut out {
-            it.tags = tags_of(&self.conn, &it.id)?;
+            it.tags = tags.remove(&it.id).unwrap_or_default();
         }
         Ok(out)
+    }
+
+    /// The ids of live items in creation order (ties by id): the order of
+    /// `items(false)`, without loading them.
+    pub fn live_ids(&self) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id FROM items WHERE deletedAt = 0 ORDER BY createdAt, id")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     pub fn blob(&self, id: &str) -> Result<Option<Vec<u8>>> {

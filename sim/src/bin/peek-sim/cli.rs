@@ -12,7 +12,7 @@ use sim::run::{self, Outcome};
     name = "peek-sim",
     version,
     about = "Deterministic simulator of Peek Sync: virtual devices with their own clocks against the real server, in-process, under faults",
-    long_about = "Deterministic simulator of Peek Sync.\n\nEach world is derived from one seed: K devices (reference engine or models of the original clients) with skewed, drifting or jumping clocks, one or two real servers (the production router over real SQLite files, in-process), a workload of creates/edits/deletes/tags/syncs, and a fault schedule (lost requests, lost responses after commit, duplicates, 5xx, partitions, device crashes, server restarts, server backups and restores from older backups, server switches). After the fault phase everything heals, every device syncs, and the invariants are checked: convergence, no-lost-write, no-resurrection, no-sync-duplicates, stability, profile-isolation, cursor-completeness.\n\nThe same seed and code give a byte-identical trace. A failure is shrunk to a minimal event list and ends with a `repro:` line.\n\nExamples:\n  peek-sim explore --seeds 200            # many worlds, summary table\n  peek-sim run --seed 42 --trace t.jsonl  # one world, full trace\n  peek-sim run --seed 7 --models electron # what today's Electron app does\n  peek-sim timeline t.jsonl --out run.svg # picture of a trace"
+    long_about = "Deterministic simulator of Peek Sync.\n\nEach world is derived from one seed: K devices (reference engine or models of the original clients) with skewed, drifting or jumping clocks, one or two real servers (the production router over real SQLite files, in-process), a workload of creates/edits/deletes/tags/syncs, and a fault schedule (lost requests, lost responses after commit, duplicates, 5xx, partitions, device crashes, server restarts, server backups and restores from older backups, server switches). After the fault phase everything heals, every device syncs, and the invariants are checked: convergence, no-lost-write, no-resurrection, no-sync-duplicates, stability, profile-isolation, cursor-completeness.\n\nThe same seed and code give a byte-identical trace. A failure is shrunk to a minimal event list and ends with a `repro:` line.\n\nExamples:\n  peek-sim explore --seeds 200            # many worlds, summary table\n  peek-sim run --seed 42 --trace t.jsonl  # one world, full trace\n  peek-sim run --seed 7 --models electron # what today's Electron app does\n  peek-sim timeline t.jsonl --out run.svg # picture of a trace\n\nWorlds keep their SQLite files in /dev/shm when it is usable (PEEK_SIM_TMPDIR overrides)."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -259,6 +259,10 @@ fn cmd_explore(from: u64, seeds: u64, jobs: usize, opts: &Options) -> i32 {
         })
         .collect();
     let mut stderr = std::io::stderr();
+    // A bar redrawn in place on a terminal; in a log (CI, a pipe), one line
+    // per tenth of the run instead of thousands of carriage returns.
+    let tty = std::io::IsTerminal::is_terminal(&stderr);
+    let mut logged_tenth = 0;
     loop {
         let n = done.load(Ordering::SeqCst);
         let failing = results
@@ -271,20 +275,32 @@ fn cmd_explore(from: u64, seeds: u64, jobs: usize, opts: &Options) -> i32 {
             .unwrap_or(0);
         let width = 30;
         let filled = (n * width / seeds.max(1)) as usize;
-        let _ = write!(
-            stderr,
-            "\r[{}{}] {n}/{seeds} seeds, {failing} failing, {:.0}s",
-            "#".repeat(filled),
-            ".".repeat(width as usize - filled),
-            started.elapsed().as_secs_f64()
-        );
-        let _ = stderr.flush();
+        let tenth = n * 10 / seeds.max(1);
+        if tty {
+            let _ = write!(
+                stderr,
+                "\r[{}{}] {n}/{seeds} seeds, {failing} failing, {:.0}s",
+                "#".repeat(filled),
+                ".".repeat(width as usize - filled),
+                started.elapsed().as_secs_f64()
+            );
+            let _ = stderr.flush();
+        } else if tenth > logged_tenth {
+            logged_tenth = tenth;
+            let _ = writeln!(
+                stderr,
+                "{n}/{seeds} seeds, {failing} failing, {:.0}s",
+                started.elapsed().as_secs_f64()
+            );
+        }
         if n >= seeds {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
-    let _ = writeln!(stderr);
+    if tty {
+        let _ = writeln!(stderr);
+    }
     for w in workers {
         let _ = w.join();
     }
@@ -311,14 +327,23 @@ fn cmd_explore(from: u64, seeds: u64, jobs: usize, opts: &Options) -> i32 {
                 .push(*seed),
         }
     }
-    println!("| seeds | failing | exchanges | exchanges/s | seeds/min | time |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    // Per core: the workers that could run at once on this machine.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let busy = jobs.max(1).min(cores) as f64;
+    println!("| seeds | failing | exchanges | exchanges/s | per core | seeds/min | time |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     let failing: usize = by_inv.values().map(Vec::len).sum();
     println!(
-        "| {} | {failing} | {exchanges} | {:.0} | {:.0} | {secs:.1}s |",
+        "| {} | {failing} | {exchanges} | {:.0} | {:.0} | {:.0} | {secs:.1}s |",
         res.len(),
         exchanges as f64 / secs,
+        exchanges as f64 / secs / busy,
         res.len() as f64 * 60.0 / secs
+    );
+    eprintln!(
+        "worlds in {} (set {} to change)",
+        sim::scratch::location().display(),
+        sim::scratch::ENV
     );
     if !by_inv.is_empty() {
         println!();
