@@ -92,6 +92,7 @@ impl Group {
                 tag: 1,
                 fault_pct: 20,
                 switch_server: 2,
+                switch_profile: 2,
                 ..base
             },
             Group::ClockSkew => Mix {
@@ -159,8 +160,9 @@ pub fn strategy(group: Group, model: Model) -> BoxedStrategy<Case> {
                     .collect(),
                 servers,
                 server_clock,
-                // Faults are in the event list itself.
+                // Faults and profile switches are in the event list itself.
                 faults: FaultRates::none(),
+                profile_switch: 0.0,
             },
             events: ops.into_iter().flatten().collect(),
         })

@@ -25,6 +25,7 @@ pub struct Mix {
     pub backup: u32,
     pub restore: u32,
     pub switch_server: u32,
+    pub switch_profile: u32,
     pub wait: u32,
     /// Longest wait, ms.
     pub max_wait_ms: i64,
@@ -150,13 +151,18 @@ pub fn op(mix: Mix, devices: usize, servers: usize) -> BoxedStrategy<Vec<Event>>
             .prop_map(|server| vec![Event::RestoreServer { server }])
             .boxed(),
     );
-    // Server switching: a device re-pointed at another server (URL).
-    // Profile switches (`SwitchProfile`, when the simulator has it) belong
-    // here too, with their own weight.
+    // Server switching: a device re-pointed at another server (URL), or
+    // its local profile at another server profile (§5.8, D14–D16).
     add(
         mix.switch_server,
-        (dev, server)
+        (dev.clone(), server)
             .prop_map(|(dev, server)| vec![Event::SwitchServer { dev, server }])
+            .boxed(),
+    );
+    add(
+        mix.switch_profile,
+        (dev, 0..sim::host::PROFILES.len())
+            .prop_map(|(dev, profile)| vec![Event::SwitchProfile { dev, profile }])
             .boxed(),
     );
     add(
