@@ -109,6 +109,11 @@ pub struct Settings {
     pub cases: u32,
     pub seed: u64,
     pub shrink_iters: u32,
+    /// Worlds per property, and shrinking steps, for targets outside the
+    /// simulator (drivers, servers by URL): every world starts processes
+    /// or touches a real server.
+    pub portable_cases: u32,
+    pub portable_shrink_iters: u32,
     /// Where counterexample files go (`--report DIR`).
     pub report_dir: Option<PathBuf>,
 }
@@ -175,12 +180,45 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
                         Verdict::Error(e) => (Status::Error, e, Vec::new(), None),
                     }
                 }
-                _ => (
-                    Status::NotApplicable,
-                    "needs the simulator's faults: an in-process client and server".into(),
-                    Vec::new(),
-                    None,
-                ),
+                (client, server) => {
+                    replay = format!(
+                        "peek-conform {} --only {} --portable-cases {} --seed {}",
+                        target_flags(t),
+                        row.name(),
+                        s.portable_cases,
+                        s.seed
+                    );
+                    let v = property::portable::run(
+                        g,
+                        client,
+                        server,
+                        s.portable_cases,
+                        s.seed,
+                        s.portable_shrink_iters,
+                    );
+                    match v {
+                        Verdict::Pass { cases } => (
+                            Status::Pass,
+                            format!("{cases} worlds over the client and server traits (no request faults)"),
+                            Vec::new(),
+                            None,
+                        ),
+                        Verdict::Fail {
+                            case, violations, ..
+                        } => (
+                            Status::Fail,
+                            violations
+                                .iter()
+                                .take(3)
+                                .map(|v| format!("{}: {}", v.invariant, v.detail))
+                                .collect::<Vec<_>>()
+                                .join("; "),
+                            Vec::new(),
+                            serde_json::to_value(&case).ok(),
+                        ),
+                        Verdict::Error(e) => (Status::Error, e, Vec::new(), None),
+                    }
+                }
             }
         }
         Row::Documented(i) => {

@@ -52,3 +52,36 @@ fn a_broken_driver_fails_instead_of_passing() {
     let r = documented::run(s, &gone, &ServerSpec::InProcess, 1);
     assert!(matches!(r, Err(Failure::Fail(_))), "{r:?}");
 }
+
+/// The property groups replayed through the driver protocol (what runs
+/// for every external client) hold for the reference engine behind it.
+#[test]
+fn the_reference_driver_keeps_the_portable_properties() {
+    use conformance::property::{portable, Group, Verdict};
+    let driver = ClientSpec::Driver(env!("CARGO_BIN_EXE_peek-conform-driver").to_string());
+    for g in Group::ALL {
+        match portable::run(g, &driver, &ServerSpec::InProcess, 3, 0, 0) {
+            Verdict::Pass { cases } => assert_eq!(cases, 3),
+            other => panic!("{}: {other:?}", g.name()),
+        }
+    }
+}
+
+/// The same replay catches a platform model's documented bug: the
+/// js-engine model never pushes deletes and resurrects them (D4, D5).
+#[test]
+fn portable_tombstones_catch_the_js_engine_model() {
+    use conformance::property::{portable, Group, Verdict};
+    let m = ClientSpec::Engine(Model::JsEngine);
+    match portable::run(Group::Tombstones, &m, &ServerSpec::InProcess, 32, 0, 8) {
+        Verdict::Fail { violations, .. } => {
+            assert!(
+                violations
+                    .iter()
+                    .any(|v| v.invariant == "no-resurrection" || v.invariant == "convergence"),
+                "{violations:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -30,6 +30,8 @@ fn settings() -> Settings {
         cases: 64,
         seed: 0,
         shrink_iters: 16,
+        portable_cases: 8,
+        portable_shrink_iters: 8,
         report_dir: None,
     }
 }

@@ -41,6 +41,12 @@ struct Cli {
     /// Most shrinking steps per failing property.
     #[arg(long, default_value_t = 256)]
     shrink_iters: u32,
+    /// Worlds per property for drivers and servers by URL.
+    #[arg(long, default_value_t = 16)]
+    portable_cases: u32,
+    /// Most shrinking steps per failing property for drivers and URLs.
+    #[arg(long, default_value_t = 32)]
+    portable_shrink_iters: u32,
     /// Directory of expectation files (`<target>.toml`).
     #[arg(long)]
     expectations: Option<PathBuf>,
@@ -126,6 +132,8 @@ fn main() {
             .unwrap_or_else(conformance::property::cases_from_env),
         seed: cli.seed,
         shrink_iters: cli.shrink_iters,
+        portable_cases: cli.portable_cases,
+        portable_shrink_iters: cli.portable_shrink_iters,
         report_dir: cli.report.clone(),
     };
     println!(
