@@ -62,6 +62,9 @@ impl Transport for HttpTransport {
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
         };
         let mut b = self
             .client
@@ -115,10 +118,7 @@ impl Transport for InProcess {
         let router = self.router.clone();
         async move {
             let mut b = axum::http::Request::builder()
-                .method(match req.method {
-                    Method::Get => "GET",
-                    Method::Post => "POST",
-                })
+                .method(req.method.as_str())
                 .uri(req.path.as_str());
             for (k, v) in &req.headers {
                 b = b.header(k.as_str(), v.as_str());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use engine::sync::{Request, Response};
 use engine::transport::{InProcess, Transport, TransportError};
-use server::clock::{ManualClock, SeededIds};
+use server::clock::{Clock, ManualClock, SeededIds};
 use server::AppState;
 
 /// The user every simulated device syncs as.
@@ -73,6 +73,16 @@ impl ServerHost {
             restarts: 0,
             rt,
         })
+    }
+
+    /// Adds a profile with a given UUID (a replayed session's profiles
+    /// keep their ids); an existing one is fine.
+    pub fn add_profile(&self, id: &str, name: &str) -> Result<(), HostError> {
+        let iso = server::timestamp::format_iso(self.clock.now_ms());
+        match self.state.system.create_profile(USER, id, name, &iso) {
+            Ok(_) | Err(server::store::system::CreateProfileError::Exists { .. }) => Ok(()),
+            Err(e) => Err(HostError::Setup(e.to_string())),
+        }
     }
 
     pub fn state(&self) -> &AppState {

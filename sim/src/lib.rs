@@ -10,6 +10,7 @@ pub mod host;
 pub mod rng;
 pub mod run;
 pub mod scratch;
+pub mod session;
 pub mod timeline;
 pub mod trace;
 pub mod vclock;

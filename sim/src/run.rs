@@ -42,14 +42,10 @@ pub fn run_events(
     keep_trace: bool,
 ) -> Result<Outcome, WorldError> {
     let mut w = World::new(cfg, keep_trace)?;
-    for ev in events {
-        w.apply(ev)?;
-    }
-    w.heal(HEAL_ROUNDS);
-    let stability: Vec<_> = (0..w.devices.len()).map(|d| w.sync_to_end(d)).collect();
+    let stability = play(&mut w, events)?;
     let violations = check::check(&w, &stability);
     for v in &violations {
-        w.trace.event(&serde_json::json!({"ev": "violation", "invariant": v.invariant, "detail": v.detail, "items": v.items}));
+        w.trace.event(serde_json::json!({"ev": "violation", "invariant": v.invariant, "detail": v.detail, "items": v.items}));
     }
     Ok(Outcome {
         seed: cfg.seed,
@@ -59,6 +55,16 @@ pub fn run_events(
         stats: w.stats,
         trace: w.trace.bytes().map(<[u8]>::to_vec),
     })
+}
+
+/// Runs `events` in a world, heals it, and runs one more sync per device;
+/// returns that last round's summaries (for `stability`).
+pub fn play(w: &mut World, events: &[Event]) -> Result<Vec<Option<engine::Summary>>, WorldError> {
+    for ev in events {
+        w.apply(ev)?;
+    }
+    w.heal(HEAL_ROUNDS);
+    Ok((0..w.devices.len()).map(|d| w.sync_to_end(d)).collect())
 }
 
 /// Runs the world a seed describes.

@@ -8,17 +8,14 @@ use std::path::Path;
 
 use serde_json::Value;
 
-/// Reads a JSON-lines trace and writes the SVG; returns the number of
-/// exchanges drawn.
+use crate::session::{Line, Session};
+
+/// Reads a trace (a session file) and writes the SVG; returns the number
+/// of exchanges drawn.
 pub fn render_file(trace: &Path, out: &Path) -> Result<usize, String> {
-    let text = std::fs::read_to_string(trace)
-        .map_err(|e| format!("cannot read {}: {e}", trace.display()))?;
-    let events: Vec<Value> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| format!("bad trace line: {e}")))
-        .collect::<Result<_, _>>()?;
-    let (svg, n) = render(&events);
+    let session =
+        Session::open(trace).map_err(|e| format!("cannot read {}: {e}", trace.display()))?;
+    let (svg, n) = render(&session);
     std::fs::write(out, svg).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
     Ok(n)
 }
@@ -30,66 +27,80 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The SVG text and the number of exchanges in it.
-pub fn render(events: &[Value]) -> (String, usize) {
-    let devices = events
-        .first()
-        .and_then(|w| w["config"]["devices"].as_array())
-        .map_or(0, Vec::len);
-    let servers = events
-        .first()
-        .and_then(|w| w["config"]["servers"].as_u64())
-        .unwrap_or(1) as usize;
+/// The SVG text and the number of exchanges in it. Lanes: the world's
+/// devices (or, for a recorded session, each device label in order of
+/// appearance), then its servers.
+pub fn render(session: &Session) -> (String, usize) {
+    let world = session.header.world.clone().unwrap_or(Value::Null);
+    let mut names: Vec<String> = world["devices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["name"].as_str().map(str::to_string))
+        .collect();
+    for x in session.exchanges() {
+        if !names.contains(&x.device) {
+            names.push(x.device.clone());
+        }
+    }
+    let devices = names.len();
+    let servers = world["servers"].as_u64().unwrap_or(1).max(1) as usize;
     let lanes = devices + servers;
     let lane_x = |i: usize| 120 + i * 160;
     let row = 14;
     let mut body = String::new();
     let mut y = 40;
     let mut n = 0;
-    let mut pending: Option<(usize, usize, String, usize)> = None; // dev, server, label, y
-    for ev in events {
-        match ev["ev"].as_str().unwrap_or_default() {
-            "request" => {
-                let dev = ev["dev"].as_u64().unwrap_or(0) as usize;
-                let srv = ev["server"].as_u64().unwrap_or(0) as usize;
-                let path = ev["path"].as_str().unwrap_or_default();
-                let label = format!(
-                    "{} {}",
-                    ev["method"].as_str().unwrap_or_default(),
-                    path.split('?').next().unwrap_or(path)
+    for line in &session.lines {
+        let ev = match line {
+            Line::Exchange(x) => {
+                let dev = names.iter().position(|d| *d == x.device).unwrap_or(0);
+                let srv = x
+                    .server
+                    .as_deref()
+                    .and_then(|s| s.trim_start_matches('s').parse::<usize>().ok())
+                    .unwrap_or(0)
+                    .min(servers - 1);
+                let label = format!("{} {}", x.request.method, x.request.path);
+                let fault = x.fault.as_deref().unwrap_or("none");
+                let status = x.response.as_ref().map(|r| r.status);
+                let bad = fault != "none" || x.error.is_some() || status.is_none_or(|s| s >= 400);
+                let color = if bad { "#c0392b" } else { "#2c3e50" };
+                let (x1, x2) = (lane_x(dev), lane_x(devices + srv));
+                let _ = writeln!(
+                    body,
+                    r#"<line x1="{x1}" y1="{y}" x2="{x2}" y2="{}" stroke="{color}" marker-end="url(#a)"/><text x="{}" y="{}" font-size="9" fill="{color}">{}{}</text>"#,
+                    y + row / 2,
+                    x1.min(x2) + 6,
+                    y - 2,
+                    esc(&label),
+                    if bad {
+                        format!(
+                            " [{fault}{}]",
+                            status.map(|s| format!(" {s}")).unwrap_or_default()
+                        )
+                    } else {
+                        String::new()
+                    }
                 );
-                pending = Some((dev, srv, label, y));
                 y += row;
+                n += 1;
+                continue;
             }
-            "response" => {
-                if let Some((dev, srv, label, y0)) = pending.take() {
-                    let fault = ev["fault"].as_str().unwrap_or("none");
-                    let status = ev["status"].as_u64();
-                    let bad = fault != "none" || status.is_none_or(|s| s >= 400);
-                    let color = if bad { "#c0392b" } else { "#2c3e50" };
-                    let (x1, x2) = (lane_x(dev), lane_x(devices + srv));
-                    let _ = writeln!(
-                        body,
-                        r#"<line x1="{x1}" y1="{y0}" x2="{x2}" y2="{}" stroke="{color}" marker-end="url(#a)"/><text x="{}" y="{}" font-size="9" fill="{color}">{}{}</text>"#,
-                        y0 + row / 2,
-                        x1.min(x2) + 6,
-                        y0 - 2,
-                        esc(&label),
-                        if bad {
-                            format!(
-                                " [{fault}{}]",
-                                status.map(|s| format!(" {s}")).unwrap_or_default()
-                            )
-                        } else {
-                            String::new()
-                        }
-                    );
-                    n += 1;
-                }
-            }
+            Line::Event(ev) => ev,
+            Line::Header(_) => continue,
+        };
+        let num = |k: &str| ev.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
+        let text = |k: &str| {
+            ev.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        match text("ev").as_str() {
             "crash" | "fault" => {
-                let dev = ev["dev"].as_u64().unwrap_or(0) as usize;
-                let what = ev["fault"].as_str().unwrap_or("crash");
+                let dev = num("dev");
+                let what = ev.get("fault").and_then(Value::as_str).unwrap_or("crash");
                 let _ = writeln!(
                     body,
                     r##"<text x="{}" y="{y}" font-size="10" fill="#e67e22">✖ {what}</text>"##,
@@ -98,7 +109,7 @@ pub fn render(events: &[Value]) -> (String, usize) {
                 y += row;
             }
             "server-restart" => {
-                let srv = ev["server"].as_u64().unwrap_or(0) as usize;
+                let srv = num("server");
                 let _ = writeln!(
                     body,
                     r##"<text x="{}" y="{y}" font-size="10" fill="#8e44ad">⟳ restart</text>"##,
@@ -119,8 +130,8 @@ pub fn render(events: &[Value]) -> (String, usize) {
                 let _ = writeln!(
                     body,
                     r##"<text x="4" y="{y}" font-size="11" fill="#c0392b">violation: {} — {}</text>"##,
-                    esc(ev["invariant"].as_str().unwrap_or_default()),
-                    esc(ev["detail"].as_str().unwrap_or_default())
+                    esc(&text("invariant")),
+                    esc(&text("detail"))
                 );
                 y += row;
             }
@@ -132,12 +143,8 @@ pub fn render(events: &[Value]) -> (String, usize) {
     let mut svg = format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace"><defs><marker id="a" markerWidth="6" markerHeight="6" refX="5" refY="3" orient="auto"><path d="M0,0 L6,3 L0,6 z" fill="#555"/></marker></defs>"##
     );
-    for i in 0..lanes {
-        let name = if i < devices {
-            format!("d{i}")
-        } else {
-            format!("server s{}", i - devices)
-        };
+    let servers_names = (0..servers).map(|s| format!("server s{s}"));
+    for (i, name) in names.iter().cloned().chain(servers_names).enumerate() {
         let x = lane_x(i);
         let _ = write!(
             svg,
@@ -153,23 +160,22 @@ pub fn render(events: &[Value]) -> (String, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn draws_lanes_arrows_and_marks() {
-        let evs = vec![
-            json!({"ev":"world","config":{"devices":[{},{}],"servers":1}}),
-            json!({"ev":"request","dev":1,"server":0,"method":"Post","path":"/items/batch"}),
-            json!({"ev":"response","status":200,"fault":"none"}),
-            json!({"ev":"request","dev":0,"server":0,"method":"Get","path":"/items/changes?after=0"}),
-            json!({"ev":"response","error":"lost","fault":"response-lost"}),
-            json!({"ev":"crash","dev":0}),
-            json!({"ev":"violation","invariant":"convergence","detail":"d0 <lacks> x"}),
-        ];
-        let (svg, n) = render(&evs);
+        let text = [
+            r#"{"kind":"header","format":"peek-session","version":1,"recorder":{"tool":"peek-sim","version":"0","mode":"sim"},"world":{"devices":[{"name":"d0"},{"name":"d1"}],"servers":1}}"#,
+            r#"{"kind":"exchange","seq":0,"device":"d1","server":"s0","request":{"method":"POST","path":"/items/batch"},"response":{"status":200}}"#,
+            r#"{"kind":"exchange","seq":1,"device":"d0","server":"s0","request":{"method":"GET","path":"/items/changes","query":"after=0"},"response":{"status":200},"error":"response lost","fault":"response-lost"}"#,
+            r#"{"kind":"event","ev":"crash","dev":0}"#,
+            r#"{"kind":"event","ev":"violation","invariant":"convergence","detail":"d0 <lacks> x"}"#,
+        ]
+        .join("\n");
+        let session = Session::read(text.as_bytes()).unwrap();
+        let (svg, n) = render(&session);
         assert_eq!(n, 2);
         assert!(svg.contains(">d1<") && svg.contains("server s0"));
-        assert!(svg.contains("[response-lost]"));
+        assert!(svg.contains("[response-lost 200]"), "{svg}");
         assert!(svg.contains("&lt;lacks&gt;"));
         assert!(svg.contains("✖ crash"));
     }

@@ -1,10 +1,14 @@
-//! The run's trace: one JSON object per line, every request and response,
-//! clock reading, fault and check, in the order they happened. Its SHA-256
-//! is the run's fingerprint: same seed and same code, same hash.
+//! The run's trace: a session (`crate::session`, `docs/session-format.md`)
+//! with one line per exchange (request, response, device clock, server
+//! clock, fault) and one per other event (local writes, crashes, checks),
+//! in the order they happened. Its SHA-256 is the run's fingerprint: same
+//! seed and same code, same hash. Being a session, it replays as one.
 
 use std::io::Write;
 
 use sha2::{Digest, Sha256};
+
+use crate::session::Line;
 
 /// Collects trace lines, hashes them, and optionally keeps them for a file.
 pub struct Trace {
@@ -45,15 +49,30 @@ impl Trace {
         }
     }
 
-    /// Appends one event. Serializing a `Value` into a sink that cannot
-    /// fail cannot fail either; if it ever did, the line records that
-    /// instead of aborting the run.
-    pub fn event(&mut self, ev: &serde_json::Value) {
-        if let Err(e) = serde_json::to_writer(&mut self.sink, ev) {
-            let _ = write!(self.sink, "{{\"ev\":\"unserializable\",\"error\":\"{e}\"}}");
+    /// Appends one line.
+    pub fn line(&mut self, line: &Line) {
+        if let Err(e) = serde_json::to_writer(&mut self.sink, line) {
+            let _ = write!(
+                self.sink,
+                "{{\"kind\":\"event\",\"ev\":\"unserializable\",\"error\":\"{e}\"}}"
+            );
         }
         let _ = self.sink.write_all(b"\n");
         self.lines += 1;
+    }
+
+    /// Appends an event line; `ev` should be a JSON object (anything else
+    /// is wrapped as `{"value": ev}`).
+    pub fn event(&mut self, ev: serde_json::Value) {
+        let map = match ev {
+            serde_json::Value::Object(m) => m,
+            other => {
+                let mut m = serde_json::Map::new();
+                m.insert("value".into(), other);
+                m
+            }
+        };
+        self.line(&Line::Event(map));
     }
 
     pub fn lines(&self) -> u64 {
@@ -88,17 +107,17 @@ mod tests {
         let mut a = Trace::new(true);
         let mut b = Trace::new(false);
         for t in [&mut a, &mut b] {
-            t.event(&json!({"ev":"x","n":1}));
-            t.event(&json!({"ev":"y"}));
+            t.event(json!({"ev":"x","n":1}));
+            t.event(json!({"ev":"y"}));
         }
         assert_eq!(a.hash(), b.hash());
         let mut c = Trace::new(false);
-        c.event(&json!({"ev":"y"}));
-        c.event(&json!({"ev":"x","n":1}));
+        c.event(json!({"ev":"y"}));
+        c.event(json!({"ev":"x","n":1}));
         assert_ne!(a.hash(), c.hash());
         assert_eq!(
             a.bytes().unwrap(),
-            b"{\"ev\":\"x\",\"n\":1}\n{\"ev\":\"y\"}\n"
+            b"{\"kind\":\"event\",\"ev\":\"x\",\"n\":1}\n{\"kind\":\"event\",\"ev\":\"y\"}\n"
         );
         assert_eq!(a.lines(), 2);
     }

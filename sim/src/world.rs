@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use engine::model::ItemType;
 use engine::store::items::{Edit, NewItem};
-use engine::sync::{Response, Step, Summary, SyncSession};
+use engine::sync::{Request, Response, Step, Summary, SyncSession};
 use engine::transport::TransportError;
 use engine::{Mode, Store, SyncConfig};
 use serde_json::json;
@@ -16,6 +16,8 @@ use server::clock::SeededIds;
 use crate::config::{DeviceSpec, WorldConfig, EPOCH_MS};
 use crate::event::{Event, Fault, Kind};
 use crate::host::{ServerHost, KEY, PROFILES};
+use crate::session::playback::Remote;
+use crate::session::{Exchange, Header, Line, Req, Resp};
 use crate::trace::Trace;
 
 /// What the oracle remembers of every local write.
@@ -108,6 +110,9 @@ pub struct World {
     /// to. `profile-isolation` checks server profiles against it.
     pub allowed: BTreeMap<String, BTreeSet<(usize, usize)>>,
     pub stats: Stats,
+    /// Per device: recorded answers to serve instead of a server (client
+    /// replay of a session); `None` for a live device.
+    pub remotes: Vec<Option<Remote>>,
     /// Counter for content created identically on two devices.
     shared: u64,
     _dir: tempfile::TempDir,
@@ -148,7 +153,9 @@ impl World {
             devices.push(d);
         }
         let mut trace = Trace::new(keep_trace);
-        trace.event(&json!({"ev": "world", "config": cfg}));
+        let mut header = Header::new("sim");
+        header.world = serde_json::to_value(cfg).ok();
+        trace.line(&Line::Header(header));
         Ok(Self {
             cfg: cfg.clone(),
             servers,
@@ -158,6 +165,7 @@ impl World {
             writes: Vec::new(),
             allowed: BTreeMap::new(),
             stats: Stats::default(),
+            remotes: Vec::new(),
             shared: 0,
             _dir: dir,
         })
@@ -205,13 +213,13 @@ impl World {
     /// not an error of the world.
     pub fn apply(&mut self, ev: &Event) -> Result<(), WorldError> {
         self.trace
-            .event(&json!({"ev": "event", "t": self.t, "event": ev}));
+            .event(json!({"ev": "event", "t": self.t, "event": ev}));
         match self.apply_inner(ev) {
             Err(WorldError::Engine(
                 e @ (engine::Error::Invalid(_) | engine::Error::NoSuchItem(_)),
             )) => {
                 self.trace
-                    .event(&json!({"ev": "refused", "t": self.t, "error": e.to_string()}));
+                    .event(json!({"ev": "refused", "t": self.t, "error": e.to_string()}));
                 Ok(())
             }
             other => other,
@@ -275,11 +283,13 @@ impl World {
             Event::Crash { dev } => {
                 self.devices[*dev].session = None;
                 self.trace
-                    .event(&json!({"ev": "crash", "t": self.t, "dev": dev}));
+                    .event(json!({"ev": "crash", "t": self.t, "dev": dev}));
             }
             Event::Partition { dev, ms } => {
                 self.devices[*dev].partitioned_until = self.t + ms;
-                self.trace.event(&json!({"ev": "fault", "t": self.t, "dev": dev, "fault": "partition", "ms": ms}));
+                self.trace.event(
+                    json!({"ev": "fault", "t": self.t, "dev": dev, "fault": "partition", "ms": ms}),
+                );
             }
             Event::SwitchServer { dev, server } => {
                 if *server < self.servers.len() && self.devices[*dev].server != *server {
@@ -297,21 +307,22 @@ impl World {
                 if let Some(s) = self.servers.get_mut(*server) {
                     s.restart()?;
                     self.trace
-                        .event(&json!({"ev": "server-restart", "t": self.t, "server": server}));
+                        .event(json!({"ev": "server-restart", "t": self.t, "server": server}));
                 }
             }
             Event::BackupServer { server } => {
                 if let Some(s) = self.servers.get_mut(*server) {
-                    s.set_time(EPOCH_MS + self.t + self.cfg.server_clock.offset_at(self.t));
+                    let at = EPOCH_MS + self.t + self.cfg.server_clock.offset_at(self.t);
+                    s.set_time(at);
                     let name = s.backup()?;
-                    self.trace.event(&json!({"ev": "server-backup", "t": self.t, "server": server, "backup": name}));
+                    self.trace.event(json!({"ev": "server-backup", "t": self.t, "at": at, "server": server, "backup": name}));
                 }
             }
             Event::RestoreServer { server } => {
                 if let Some(s) = self.servers.get_mut(*server) {
                     if let Some(name) = s.restore_newest()? {
                         self.stats.restores += 1;
-                        self.trace.event(&json!({"ev": "server-restore", "t": self.t, "server": server, "backup": name}));
+                        self.trace.event(json!({"ev": "server-restore", "t": self.t, "server": server, "backup": name}));
                     }
                 }
             }
@@ -335,7 +346,7 @@ impl World {
                 .insert((server, profile));
         }
         self.trace.event(
-            &json!({"ev": "switch", "t": self.t, "dev": dev, "server": server, "profile": profile}),
+            json!({"ev": "switch", "t": self.t, "dev": dev, "server": server, "profile": profile}),
         );
         Ok(())
     }
@@ -450,81 +461,104 @@ impl World {
         match step {
             Err(e) => {
                 self.stats.syncs_failed += 1;
-                self.trace.event(
-                    &json!({"ev": "sync-error", "t": t, "dev": dev, "error": e.to_string()}),
-                );
+                self.trace
+                    .event(json!({"ev": "sync-error", "t": t, "dev": dev, "error": e.to_string()}));
                 d.session = None;
             }
             Ok(Step::Done(summary)) => {
                 self.stats.syncs_done += 1;
                 self.trace.event(
-                    &json!({"ev": "sync-done", "t": t, "dev": dev, "summary": summary.to_string()}),
+                    json!({"ev": "sync-done", "t": t, "dev": dev, "summary": summary.to_string()}),
                 );
                 d.last_summary = Some(summary);
                 d.session = None;
             }
             Ok(Step::Send(req)) => {
-                let body = req
-                    .body
-                    .as_deref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned());
-                self.trace.event(&json!({
-                    "ev": "request", "t": t, "dev": dev, "server": d.server, "clock": now,
-                    "method": format!("{:?}", req.method), "path": req.path, "body": body,
-                }));
-                let server = &self.servers[d.server];
-                server.set_time(server_now);
+                let srv = d.server;
+                let mut x = Exchange {
+                    seq: self.stats.exchanges,
+                    device: d.spec.name.clone(),
+                    clock: Some(now),
+                    at: Some(server_now),
+                    server: Some(format!("s{srv}")),
+                    request: Req::new(
+                        req.method.as_str(),
+                        &req.path,
+                        req.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                        req.body.as_deref().unwrap_or_default(),
+                    ),
+                    response: None,
+                    error: None,
+                    delivered: 0,
+                    fault: None,
+                    ms: None,
+                };
+                self.servers[srv].set_time(server_now);
                 self.stats.exchanges += 1;
+                // Where requests go: the device's server, or the recorded
+                // answers when the device is replaying a session.
+                let servers = &self.servers;
+                let remote = self.remotes.get(dev).and_then(Option::as_ref);
+                let call = |r: Request| match remote {
+                    Some(p) => p.call(r),
+                    None => servers[srv].call(r),
+                };
                 let partitioned = t < d.partitioned_until;
-                let (resp, applied) = if partitioned {
-                    (
-                        Err(TransportError::Connect("partitioned".into())),
-                        "partitioned",
-                    )
+                // (what the device sees, the fault, times delivered, the
+                // server's own answer)
+                let (resp, applied, delivered, answer) = if partitioned {
+                    let e = TransportError::Connect("partitioned".into());
+                    (Err(e), "partitioned", 0, None)
                 } else {
                     match fault {
-                        None => (server.call(req), "none"),
-                        Some(Fault::RequestLost) => (
-                            Err(TransportError::Io("request lost".into())),
-                            "request-lost",
-                        ),
+                        None => {
+                            let r = call(req);
+                            let answer = r.as_ref().ok().cloned();
+                            (r, "none", 1, answer)
+                        }
+                        Some(Fault::RequestLost) => {
+                            let e = TransportError::Io("request lost".into());
+                            (Err(e), "request-lost", 0, None)
+                        }
                         Some(Fault::ResponseLost) => {
-                            let _ = server.call(req);
-                            (
-                                Err(TransportError::Io("response lost".into())),
-                                "response-lost",
-                            )
+                            let answer = call(req).ok();
+                            let e = TransportError::Io("response lost".into());
+                            (Err(e), "response-lost", 1, answer)
                         }
                         Some(Fault::Duplicate) => {
-                            let _ = server.call(req.clone());
-                            (server.call(req), "duplicate")
+                            let _ = call(req.clone());
+                            let r = call(req);
+                            let answer = r.as_ref().ok().cloned();
+                            (r, "duplicate", 2, answer)
                         }
-                        Some(Fault::ServerError) => (
-                            Ok(Response {
+                        Some(Fault::ServerError) => {
+                            let r = Response {
                                 status: 503,
                                 headers: Vec::new(),
                                 body: br#"{"error":"proxy: upstream unavailable"}"#.to_vec(),
-                            }),
-                            "server-error",
-                        ),
+                            };
+                            (Ok(r.clone()), "server-error", 0, Some(r))
+                        }
                     }
                 };
                 if applied != "none" {
                     self.stats.faults += 1;
+                    x.fault = Some(applied.to_string());
                 }
-                match &resp {
-                    Ok(r) => self.trace.event(&json!({
-                        "ev": "response", "t": t, "dev": dev, "status": r.status, "fault": applied,
-                        "body": String::from_utf8_lossy(&r.body),
-                    })),
-                    Err(e) => self.trace.event(&json!({
-                        "ev": "response", "t": t, "dev": dev, "error": e.to_string(), "fault": applied,
-                    })),
-                }
+                x.delivered = delivered;
+                x.response = answer.map(|r| {
+                    Resp::new(
+                        r.status,
+                        r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                        &r.body,
+                    )
+                });
+                x.error = resp.as_ref().err().map(ToString::to_string);
+                self.trace.line(&Line::Exchange(Box::new(x)));
                 if let Err(e) = session.on_response(&mut d.store, resp, now) {
                     self.stats.syncs_failed += 1;
                     self.trace.event(
-                        &json!({"ev": "sync-error", "t": t, "dev": dev, "error": e.to_string()}),
+                        json!({"ev": "sync-error", "t": t, "dev": dev, "error": e.to_string()}),
                     );
                     d.session = None;
                 }
@@ -550,7 +584,7 @@ impl World {
     /// End of the fault phase: partitions heal, every device finishes or
     /// restarts its sync, then `rounds` full rounds of syncs.
     pub fn heal(&mut self, rounds: usize) {
-        self.trace.event(&json!({"ev": "heal", "t": self.t}));
+        self.trace.event(json!({"ev": "heal", "t": self.t}));
         for d in &mut self.devices {
             d.partitioned_until = 0;
         }

@@ -58,7 +58,9 @@ fn same_seed_same_trace_in_any_thread() {
     .unwrap();
     assert_ne!(a.trace_hash, c.trace_hash);
     let trace = String::from_utf8(a.trace.unwrap()).unwrap();
-    assert!(trace.lines().count() as u64 == a.trace_lines && trace.contains("\"ev\":\"request\""));
+    assert!(
+        trace.lines().count() as u64 == a.trace_lines && trace.contains("\"kind\":\"exchange\"")
+    );
 }
 
 /// Each model of an original client breaks an invariant within 200 seeds,

@@ -31,10 +31,41 @@ pub use reference::{pending_count, ReferenceSession, TIMESTAMP_OVERLAP_MS};
 pub const DATASTORE_VERSION: i64 = 1;
 pub const PROTOCOL_VERSION: i64 = 1;
 
+/// The engine itself only sends GET and POST; the other methods exist so
+/// that tools built on the same transports (session replay) can carry any
+/// recorded request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Get,
     Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// Parses an HTTP method name (any case); `None` for others.
+    pub fn parse(s: &str) -> Option<Method> {
+        [
+            Method::Get,
+            Method::Post,
+            Method::Put,
+            Method::Patch,
+            Method::Delete,
+        ]
+        .into_iter()
+        .find(|m| m.as_str().eq_ignore_ascii_case(s))
+    }
 }
 
 /// One HTTP request, relative to the server URL.

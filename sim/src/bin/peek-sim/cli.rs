@@ -93,12 +93,62 @@ enum Cmd {
         #[command(flatten)]
         world: WorldArgs,
     },
-    /// Run a minimized world written by `run --minimized-out FILE` again.
+    /// Replay a file: a session (a trace, a recording, an imported HAR)
+    /// against servers, or a minimized world (`run --minimized-out`).
+    ///
+    /// A session's requests are sent in order to a fresh in-process server
+    /// (default) or to each `--server URL --key KEY`; recorded server ids are
+    /// mapped to the new ones, time stamps compared by kind, and every answer
+    /// compared with the recorded one (status, keys, items and tags as sets).
+    /// Two servers give a differential report. Exit 1 only with --strict.
     Replay {
         file: PathBuf,
-        /// Write the JSON-lines trace here.
+        /// A server to replay against (`in-process` or a base URL); repeat
+        /// for a differential run.
+        #[arg(long)]
+        server: Vec<String>,
+        /// The API key for each URL given with --server, in order.
+        #[arg(long, env = "PEEK_API_KEY")]
+        key: Vec<String>,
+        /// Fail (exit 1) on any divergence and show only the first.
+        #[arg(long)]
+        strict: bool,
+        /// Minimized worlds: write the JSON-lines trace here.
         #[arg(long)]
         trace: Option<PathBuf>,
+    },
+    /// Replay a simulator session against the client: each device is
+    /// re-created and served its recorded answers (wiremock, real HTTP);
+    /// its requests are compared with the recorded ones.
+    ReplayClient {
+        file: PathBuf,
+        /// Run every device as this model instead of the recorded ones.
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Recording reverse proxy: point an app at --listen; every exchange
+    /// with --upstream is appended to --out (secrets redacted). The device
+    /// label is X-Peek-Device, else X-Peek-Client.
+    Record {
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: String,
+        #[arg(long)]
+        upstream: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Stop after this many exchanges (default: until Ctrl-C).
+        #[arg(long)]
+        exchanges: Option<u64>,
+    },
+    /// Convert a HAR 1.2 file (Chrome DevTools, Electron, mitmproxy) into a
+    /// session.
+    ImportHar {
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Keep only requests whose URL starts with this.
+        #[arg(long)]
+        host: Option<String>,
     },
     /// Draw a trace as an SVG: devices as lanes, requests as arrows.
     Timeline {
@@ -440,7 +490,31 @@ pub fn main() -> i32 {
                 2
             }
         },
-        Cmd::Replay { file, trace } => cmd_replay(&file, trace.as_ref()),
+        Cmd::Replay {
+            file,
+            server,
+            key,
+            strict,
+            trace,
+        } => {
+            if sim::session::Session::sniff(&file) {
+                crate::sessions::cmd_replay(&file, &server, &key, strict)
+            } else {
+                cmd_replay(&file, trace.as_ref())
+            }
+        }
+        Cmd::ReplayClient { file, model } => {
+            crate::sessions::cmd_replay_client(&file, model.as_deref())
+        }
+        Cmd::Record {
+            listen,
+            upstream,
+            out,
+            exchanges,
+        } => crate::sessions::cmd_record(&listen, &upstream, &out, exchanges),
+        Cmd::ImportHar { file, out, host } => {
+            crate::sessions::cmd_import_har(&file, &out, host.as_deref())
+        }
         Cmd::Timeline { trace, out } => match sim::timeline::render_file(&trace, &out) {
             Ok(n) => {
                 println!("{n} exchanges drawn to {}", out.display());

@@ -2,6 +2,7 @@
 //! `sim::run`, prints. See `peek-sim --help`.
 
 mod cli;
+mod sessions;
 
 fn main() {
     std::process::exit(cli::main());

@@ -1,0 +1,455 @@
+//! Replaying a session against a server: the recorded requests in order,
+//! recorded server ids rewritten to the ids the target chose, each answer
+//! compared semantically with the recorded one (`compare`). The default
+//! target is a fresh in-process server (one per recorded server label, with
+//! the session's profiles and, when the session says when, the recorded
+//! server clock); any running server can be given by URL and key.
+//!
+//! Replaying one session against two targets and comparing their answers
+//! with each other is a differential test of two server generations.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use engine::sync::{Method, Request, Response};
+use engine::transport::{HttpTransport, Transport};
+
+use super::compare::{compare_responses, Divergence, IdMap};
+use super::{Exchange, Header, Line, Resp, Session, SessionError};
+use crate::host::{ServerHost, KEY};
+
+/// Where replayed requests go.
+pub enum Target {
+    /// Fresh in-process servers, one per recorded server label.
+    InProcess(BTreeMap<String, ServerHost>),
+    /// A running server (all recorded server labels go to it).
+    Http {
+        base: String,
+        key: String,
+        transport: HttpTransport,
+        rt: tokio::runtime::Runtime,
+    },
+}
+
+/// Why a replay could not run at all (divergences are not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("server: {0}")]
+    Host(#[from] crate::host::HostError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl Target {
+    pub fn in_process() -> Target {
+        Target::InProcess(BTreeMap::new())
+    }
+
+    pub fn http(base: &str, key: &str) -> Result<Target, ReplayError> {
+        let transport = HttpTransport::new(base, Duration::from_secs(30))
+            .map_err(|e| ReplayError::Setup(e.to_string()))?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ReplayError::Setup(e.to_string()))?;
+        Ok(Target::Http {
+            base: base.trim_end_matches('/').to_string(),
+            key: key.to_string(),
+            transport,
+            rt,
+        })
+    }
+
+    /// A name for reports.
+    pub fn name(&self) -> String {
+        match self {
+            Target::InProcess(_) => "in-process".into(),
+            Target::Http { base, .. } => base.clone(),
+        }
+    }
+
+    fn host(&mut self, label: &str, seed: u64) -> Result<Option<&mut ServerHost>, ReplayError> {
+        match self {
+            Target::InProcess(hosts) => {
+                if !hosts.contains_key(label) {
+                    let h = ServerHost::new(label, seed ^ 0x5E55_1011, crate::config::EPOCH_MS)?;
+                    hosts.insert(label.to_string(), h);
+                }
+                Ok(hosts.get_mut(label))
+            }
+            Target::Http { .. } => Ok(None),
+        }
+    }
+
+    fn send(&mut self, label: &str, at: Option<i64>, req: Request) -> Result<Response, String> {
+        match self {
+            Target::InProcess(hosts) => {
+                let h = hosts.get(label).ok_or("no such server")?;
+                if let Some(at) = at {
+                    h.set_time(at);
+                }
+                h.call(req).map_err(|e| e.to_string())
+            }
+            Target::Http { transport, rt, .. } => {
+                rt.block_on(transport.send(req)).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn key(&self) -> &str {
+        match self {
+            Target::InProcess(_) => KEY,
+            Target::Http { key, .. } => key,
+        }
+    }
+}
+
+/// What became of one recorded exchange.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub seq: u64,
+    pub device: String,
+    /// `POST /items?…` as recorded.
+    pub line: String,
+    /// Not sent: the server never received it in the recording.
+    pub skipped: bool,
+    /// The target's status, if it answered.
+    pub status: Option<u16>,
+    /// The transport error, if the target did not answer.
+    pub error: Option<String>,
+    pub divergences: Vec<Divergence>,
+}
+
+/// A replay's result.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub target: String,
+    pub outcomes: Vec<Outcome>,
+    /// Server events (restart, backup, restore) the target could not
+    /// reproduce: divergences after them are expected.
+    pub unreproduced: Vec<String>,
+}
+
+impl Report {
+    pub fn sent(&self) -> usize {
+        self.outcomes.iter().filter(|o| !o.skipped).count()
+    }
+
+    pub fn divergent(&self) -> impl Iterator<Item = &Outcome> {
+        self.outcomes.iter().filter(|o| !o.divergences.is_empty())
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.divergent().next().is_none()
+    }
+}
+
+/// Where two targets answered one exchange differently.
+pub type Difference = (u64, String, Vec<Divergence>);
+
+/// Headers not carried over: the target's own auth replaces the redacted
+/// one; the rest are per connection.
+const DROP_HEADERS: [&str; 7] = [
+    "authorization",
+    "host",
+    "content-length",
+    "connection",
+    "transfer-encoding",
+    "accept-encoding",
+    "x-api-key",
+];
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// The profile UUIDs a request names.
+fn profiles_of(x: &Exchange) -> Vec<String> {
+    x.request
+        .query
+        .split('&')
+        .filter_map(|p| p.strip_prefix("profile="))
+        .filter(|v| is_uuid(v))
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// The request to send for a recorded exchange, ids rewritten.
+fn request(x: &Exchange, ids: &IdMap, key: &str) -> Result<Request, String> {
+    let method = Method::parse(&x.request.method)
+        .ok_or_else(|| format!("unsupported method {}", x.request.method))?;
+    let mut headers: Vec<(String, String)> = x
+        .request
+        .headers
+        .iter()
+        .filter(|(k, _)| !DROP_HEADERS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), ids.rewrite(v)))
+        .collect();
+    headers.push(("authorization".into(), format!("Bearer {key}")));
+    let body = match x.request.body.json() {
+        Some(v) => Some(serde_json::to_vec(&ids.rewrite_value(&v)).unwrap_or_default()),
+        None if x.request.body.is_empty() => None,
+        None => Some(x.request.body.to_bytes()),
+    };
+    Ok(Request {
+        method,
+        path: ids.rewrite(&x.request.target()),
+        headers,
+        body,
+    })
+}
+
+/// One target's running state during a replay.
+struct Run<'a> {
+    target: &'a mut Target,
+    ids: IdMap,
+    /// (server label, profile) pairs already set up on the target.
+    profiles: std::collections::BTreeSet<(String, String)>,
+    report: Report,
+}
+
+impl Run<'_> {
+    /// Makes the profiles `x` names exist on the target: in-process
+    /// servers get the recorded UUIDs; a running server gets new profiles,
+    /// mapped like any other server id.
+    fn ensure_profiles(&mut self, label: &str, x: &Exchange, seed: u64) -> Result<(), ReplayError> {
+        for p in profiles_of(x) {
+            if !self.profiles.insert((label.to_string(), p.clone())) {
+                continue;
+            }
+            let name = format!("replay {}", &p[..8]);
+            if let Some(h) = self.target.host(label, seed)? {
+                h.add_profile(&p, &name)?;
+                continue;
+            }
+            let req = Request {
+                method: Method::Post,
+                path: "/profiles".into(),
+                headers: vec![
+                    (
+                        "authorization".into(),
+                        format!("Bearer {}", self.target.key()),
+                    ),
+                    ("content-type".into(), "application/json".into()),
+                ],
+                body: Some(serde_json::json!({ "name": name }).to_string().into_bytes()),
+            };
+            if let Ok(r) = self.target.send(label, None, req) {
+                let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                if let Some(id) = v["profile"]["id"].as_str() {
+                    self.ids.learn(&p, id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reproduces a recorded server restart, backup or restore.
+    fn server_event(
+        &mut self,
+        what: &str,
+        label: &str,
+        ev: &serde_json::Map<String, serde_json::Value>,
+        seed: u64,
+    ) -> Result<(), ReplayError> {
+        match self.target.host(label, seed)? {
+            Some(h) => match what {
+                "server-restart" => h.restart()?,
+                "server-backup" => {
+                    if let Some(t) = ev.get("at").and_then(|v| v.as_i64()) {
+                        h.set_time(t);
+                    }
+                    h.backup()?;
+                }
+                _ => {
+                    h.restore_newest()?;
+                }
+            },
+            None => self.report.unreproduced.push(format!("{what} of {label}")),
+        }
+        Ok(())
+    }
+
+    /// Sends one exchange; returns the target's answer.
+    fn exchange(&mut self, x: &Exchange, seed: u64) -> Result<Option<Resp>, ReplayError> {
+        let label = x.server.clone().unwrap_or_else(|| "s0".into());
+        self.target.host(&label, seed)?;
+        self.ensure_profiles(&label, x, seed)?;
+        let mut o = Outcome {
+            seq: x.seq,
+            device: x.device.clone(),
+            line: x.request.line(),
+            skipped: x.delivered == 0,
+            status: None,
+            error: None,
+            divergences: Vec::new(),
+        };
+        let mut answer = None;
+        if x.delivered > 0 {
+            let key = self.target.key().to_string();
+            match request(x, &self.ids, &key) {
+                Err(e) => o.error = Some(e),
+                Ok(req) => {
+                    let mut last = None;
+                    for _ in 0..x.delivered {
+                        last = Some(self.target.send(&label, x.at, req.clone()));
+                    }
+                    match last {
+                        Some(Ok(r)) => {
+                            let actual = Resp::new(
+                                r.status,
+                                r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                                &r.body,
+                            );
+                            if let Some(rec) = &x.response {
+                                o.divergences = compare_responses(rec, &actual, &mut self.ids);
+                            }
+                            o.status = Some(actual.status);
+                            answer = Some(actual);
+                        }
+                        Some(Err(e)) => {
+                            o.divergences.push(Divergence {
+                                at: "transport".into(),
+                                recorded: x
+                                    .response
+                                    .as_ref()
+                                    .map_or("no answer".into(), |r| r.status.to_string()),
+                                actual: e.clone(),
+                            });
+                            o.error = Some(e);
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        self.report.outcomes.push(o);
+        Ok(answer)
+    }
+}
+
+/// Replays a session's lines against every target in lockstep (exchange by
+/// exchange), so a session of any size is never held in memory. With two
+/// or more targets, also returns where the first and each other target
+/// answered differently (the differential report).
+pub fn replay_all(
+    header: &Header,
+    lines: impl Iterator<Item = Result<Line, SessionError>>,
+    targets: &mut [Target],
+) -> Result<(Vec<Report>, Vec<Difference>), ReplayError> {
+    let seed = header
+        .world
+        .as_ref()
+        .and_then(|w| w["seed"].as_u64())
+        .unwrap_or(0);
+    let mut runs: Vec<Run> = targets
+        .iter_mut()
+        .map(|t| {
+            let target = t.name();
+            Run {
+                target: t,
+                ids: IdMap::default(),
+                profiles: Default::default(),
+                report: Report {
+                    target,
+                    outcomes: Vec::new(),
+                    unreproduced: Vec::new(),
+                },
+            }
+        })
+        .collect();
+    let mut cross = IdMap::default();
+    let mut diffs = Vec::new();
+    for line in lines {
+        match line.map_err(|e| ReplayError::Setup(e.to_string()))? {
+            Line::Event(ev) => {
+                let what = ev.get("ev").and_then(|v| v.as_str()).unwrap_or_default();
+                let server = ev.get("server").and_then(|v| v.as_u64());
+                if let (Some(s), true) = (
+                    server,
+                    matches!(what, "server-restart" | "server-backup" | "server-restore"),
+                ) {
+                    for r in &mut runs {
+                        r.server_event(what, &format!("s{s}"), &ev, seed)?;
+                    }
+                }
+            }
+            Line::Exchange(x) => {
+                let answers = runs
+                    .iter_mut()
+                    .map(|r| r.exchange(&x, seed))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if let Some(Some(first)) = answers.first() {
+                    for other in answers.iter().skip(1).flatten() {
+                        let d = compare_responses(first, other, &mut cross);
+                        if !d.is_empty() {
+                            diffs.push((x.seq, x.request.line(), d));
+                        }
+                    }
+                }
+            }
+            Line::Header(_) => {}
+        }
+    }
+    Ok((runs.into_iter().map(|r| r.report).collect(), diffs))
+}
+
+/// Replays an in-memory session against one target.
+pub fn replay(session: &Session, target: &mut Target) -> Result<Report, ReplayError> {
+    let (mut reports, _) = replay_all(
+        &session.header,
+        session.lines.iter().cloned().map(Ok),
+        std::slice::from_mut(target),
+    )?;
+    reports
+        .pop()
+        .ok_or_else(|| ReplayError::Setup("no report".into()))
+}
+
+/// A readable report: the first divergence with the exchanges before it,
+/// then (unless `first_only`) every divergent exchange, then a summary.
+pub fn render(report: &Report, first_only: bool) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let outs = &report.outcomes;
+    if let Some(i) = outs.iter().position(|o| !o.divergences.is_empty()) {
+        let o = &outs[i];
+        let _ = writeln!(s, "first divergence at exchange #{} ({}):", o.seq, o.device);
+        for p in &outs[i.saturating_sub(2)..i] {
+            let status = p.status.map_or("-".into(), |s| s.to_string());
+            let _ = writeln!(s, "    #{} {} {} → {status}", p.seq, p.device, p.line);
+        }
+        let _ = writeln!(s, "  > #{} {} {}", o.seq, o.device, o.line);
+        for d in o.divergences.iter().take(10) {
+            let _ = writeln!(s, "      {d}");
+        }
+        if !first_only {
+            for o in outs[i + 1..].iter().filter(|o| !o.divergences.is_empty()) {
+                let _ = writeln!(s, "  #{} {} {}", o.seq, o.device, o.line);
+                for d in o.divergences.iter().take(5) {
+                    let _ = writeln!(s, "      {d}");
+                }
+            }
+        }
+    }
+    for u in &report.unreproduced {
+        let _ = writeln!(s, "note: {u} not reproducible against {}", report.target);
+    }
+    let _ = writeln!(
+        s,
+        "{}: {} exchanges, {} sent, {} skipped (never delivered), {} divergent",
+        report.target,
+        outs.len(),
+        report.sent(),
+        outs.len() - report.sent(),
+        report.divergent().count()
+    );
+    s
+}
