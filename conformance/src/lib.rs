@@ -1,1 +1,21 @@
-//! Placeholder: see the open issue for this crate.
+//! The Peek Sync conformance suite: one set of scenarios run unchanged
+//! against any server and any client implementation, with a compliance
+//! matrix (`peek-conform`). See `docs/architecture.md` and
+//! `docs/driver-protocol.md`.
+//!
+//! * [`property`]: the four property groups (proptest over the simulator's
+//!   world and invariants).
+//! * [`documented`]: the documented scenarios of the reference sheet's §5,
+//!   as fixed tests over the [`client::Client`] and [`server::Server`]
+//!   targets.
+//! * [`client`], [`server`], [`driver`]: the targets.
+//! * [`matrix`], [`expect`], [`report`]: running, expectations, output.
+
+pub mod client;
+pub mod documented;
+pub mod driver;
+pub mod expect;
+pub mod matrix;
+pub mod property;
+pub mod report;
+pub mod server;

@@ -1,0 +1,196 @@
+//! `peek-conform`: runs the conformance scenarios against the chosen
+//! server and clients and writes the compliance matrix. Thin: parses
+//! arguments, calls `conformance::matrix`, prints.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use conformance::client::ClientSpec;
+use conformance::expect::Expectations;
+use conformance::matrix::{self, Row, Settings, Target};
+use conformance::report::Report;
+use conformance::server::ServerSpec;
+use engine::Model;
+
+#[derive(Parser)]
+#[command(
+    about = "Peek Sync conformance suite: every scenario against every target, as a compliance matrix",
+    after_help = "Exit status: 0 when every result matches the expectations, 1 on an unexpected failure or pass, 2 on bad arguments."
+)]
+struct Cli {
+    /// Base URL of a running server (default: the in-process server).
+    #[arg(long, requires = "key")]
+    server: Option<String>,
+    /// API key for --server.
+    #[arg(long, env = "PEEK_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// Client under test: `reference`, a model (`js-engine`, `electron`,
+    /// `tauri-desktop`, `tauri-mobile`, `extension`), `models` (all six),
+    /// or `driver:CMD` (docs/driver-protocol.md). Repeatable.
+    #[arg(long = "client", default_value = "reference")]
+    clients: Vec<String>,
+    /// Only these scenarios (repeatable).
+    #[arg(long)]
+    only: Vec<String>,
+    /// Worlds per property (default: PEEK_CONFORM_CASES, PROPTEST_CASES, 256).
+    #[arg(long)]
+    cases: Option<u32>,
+    /// Seed of the property runs.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Most shrinking steps per failing property.
+    #[arg(long, default_value_t = 256)]
+    shrink_iters: u32,
+    /// Worlds per property for drivers and servers by URL.
+    #[arg(long, default_value_t = 16)]
+    portable_cases: u32,
+    /// Most shrinking steps per failing property for drivers and URLs.
+    #[arg(long, default_value_t = 32)]
+    portable_shrink_iters: u32,
+    /// Directory of expectation files (`<target>.toml`).
+    #[arg(long)]
+    expectations: Option<PathBuf>,
+    /// Write matrix.md, matrix.json, matrix.html and counterexamples here.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+fn clients(args: &[String]) -> Result<Vec<ClientSpec>, String> {
+    let mut out = Vec::new();
+    for a in args {
+        if a == "models" {
+            out.extend(Model::ALL.into_iter().map(ClientSpec::Engine));
+            continue;
+        }
+        out.push(ClientSpec::parse(a).ok_or_else(|| format!("unknown client {a:?}"))?);
+    }
+    Ok(out)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let server = match (&cli.server, &cli.key) {
+        (Some(base), Some(key)) => ServerSpec::Url {
+            base: base.clone(),
+            key: key.clone(),
+        },
+        _ => ServerSpec::InProcess,
+    };
+    let specs = match clients(&cli.clients) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let rows: Vec<Row> = Row::all()
+        .into_iter()
+        .filter(|r| cli.only.is_empty() || cli.only.iter().any(|o| o == r.name()))
+        .collect();
+    if rows.is_empty() {
+        let names: Vec<&str> = Row::all().iter().map(|r| r.name()).collect();
+        eprintln!(
+            "no scenario matches --only; scenarios: {}",
+            names.join(", ")
+        );
+        std::process::exit(2);
+    }
+    let exp_dir = cli.expectations.clone().unwrap_or_else(|| {
+        let local = PathBuf::from("conformance/expectations");
+        if local.is_dir() {
+            local
+        } else {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("expectations")
+        }
+    });
+    let mut targets = Vec::new();
+    for client in specs {
+        let name = match client.name() {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("{}: {e}", client.label());
+                std::process::exit(2);
+            }
+        };
+        let expectations = match Expectations::load(&exp_dir, &name) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        };
+        targets.push(Target {
+            client,
+            server: server.clone(),
+            name,
+            expectations,
+        });
+    }
+    let settings = Settings {
+        cases: cli
+            .cases
+            .unwrap_or_else(conformance::property::cases_from_env),
+        seed: cli.seed,
+        shrink_iters: cli.shrink_iters,
+        portable_cases: cli.portable_cases,
+        portable_shrink_iters: cli.portable_shrink_iters,
+        report_dir: cli.report.clone(),
+    };
+    println!(
+        "peek-conform: {} scenario(s) × {} target(s), server {}, {} worlds per property, seed {}",
+        rows.len(),
+        targets.len(),
+        server.label(),
+        settings.cases,
+        settings.seed
+    );
+    let total = rows.len() * targets.len();
+    let mut cells = Vec::new();
+    for t in &targets {
+        for &row in &rows {
+            let cell = matrix::run_cell(row, t, &settings);
+            println!(
+                "[{}/{total}] {} × {}: {} ({:.1}s){}",
+                cells.len() + 1,
+                t.label(),
+                row.name(),
+                Report::mark(&cell),
+                cell.seconds,
+                if matches!(cell.status, matrix::Status::Pass) {
+                    String::new()
+                } else {
+                    format!(" — {}", cell.detail.chars().take(200).collect::<String>())
+                }
+            );
+            cells.push(cell);
+        }
+    }
+    let report = Report::new(
+        targets.iter().map(Target::label).collect(),
+        rows.iter().map(|r| r.name().to_string()).collect(),
+        cells,
+    );
+    if let Some(dir) = &cli.report {
+        if let Err(e) = report.write(dir) {
+            eprintln!("cannot write the report to {}: {e}", dir.display());
+        } else {
+            println!("report: {}/matrix.md (and .json, .html)", dir.display());
+        }
+    }
+    for c in report.cells.iter().filter(|c| {
+        matches!(
+            c.judgement,
+            matrix::Judgement::UnexpectedFailure | matrix::Judgement::UnexpectedPass
+        )
+    }) {
+        println!(
+            "unexpected: {} × {}: {}\n  replay: {}",
+            c.target,
+            c.scenario,
+            Report::mark(c),
+            c.replay
+        );
+    }
+    println!("{}", report.totals.line());
+    std::process::exit(if report.totals.unexpected() > 0 { 1 } else { 0 });
+}

@@ -1,0 +1,328 @@
+//! The client under test. A scenario drives every client through the same
+//! [`Client`] trait: the reference engine, each platform model (the same
+//! engine with `SyncConfig::model`), or an external implementation behind
+//! the driver protocol (`crate::driver`, `docs/driver-protocol.md`).
+
+use std::sync::Arc;
+
+use engine::model::ItemType;
+use engine::store::items::{Edit, NewItem};
+use engine::sync::{Step, SyncSession};
+use engine::{Mode, Model, Store, SyncConfig};
+use serde::{Deserialize, Serialize};
+use server::clock::SeededIds;
+
+use crate::server::Server;
+
+/// Why a client operation failed. A failed sync is an answer a scenario
+/// may expect (a version mismatch must stop the sync); the others mean the
+/// client or its driver is broken.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    #[error("sync failed: {0}")]
+    Sync(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("not supported by this client: {0}")]
+    Unsupported(String),
+    #[error("driver: {0}")]
+    Driver(String),
+}
+
+/// One local item as a scenario compares it (ids are the client's own).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ItemView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub content: Option<String>,
+    pub tags: Vec<String>,
+    pub deleted: bool,
+    #[serde(rename = "syncId", default)]
+    pub sync_id: String,
+}
+
+impl ItemView {
+    /// `type|content|tags`: what two sides must agree on (no ids, no times).
+    pub fn line(&self) -> String {
+        let mut tags = self.tags.clone();
+        tags.sort();
+        format!(
+            "{}|{}|{}",
+            self.kind,
+            self.content.as_deref().unwrap_or(""),
+            tags.join(",")
+        )
+    }
+}
+
+/// What a sync reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub pulled: u64,
+    pub pushed: u64,
+}
+
+/// Which client a run targets (parsed from the command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientSpec {
+    /// The engine with a platform model (`Model::Reference` is the default).
+    Engine(Model),
+    /// An external client: a shell command speaking the driver protocol.
+    Driver(String),
+}
+
+impl ClientSpec {
+    /// `reference`, a model name, or `driver:CMD`.
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Some(cmd) = s.strip_prefix("driver:") {
+            return (!cmd.trim().is_empty()).then(|| ClientSpec::Driver(cmd.trim().to_string()));
+        }
+        Model::parse(s).map(ClientSpec::Engine)
+    }
+
+    /// The column label of the matrix and the expectation file's name.
+    pub fn label(&self) -> String {
+        match self {
+            ClientSpec::Engine(m) => m.name().to_string(),
+            ClientSpec::Driver(cmd) => format!("driver:{cmd}"),
+        }
+    }
+
+    /// The name expectation files use: the model's name, or the first
+    /// word of a driver's `hello` name (the driver is started to ask).
+    pub fn name(&self) -> Result<String, ClientError> {
+        match self {
+            ClientSpec::Engine(m) => Ok(m.name().to_string()),
+            ClientSpec::Driver(cmd) => {
+                let d = crate::driver::DriverClient::spawn(cmd)?;
+                Ok(d.name()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("driver")
+                    .to_string())
+            }
+        }
+    }
+
+    /// Clients in another process reach the server over a real socket.
+    pub fn needs_socket(&self) -> bool {
+        matches!(self, ClientSpec::Driver(_))
+    }
+
+    /// A fresh client (its own empty local database); `n` numbers the
+    /// devices of one scenario.
+    pub fn open(&self, n: u64) -> Result<Box<dyn Client>, ClientError> {
+        match self {
+            ClientSpec::Engine(m) => Ok(Box::new(EngineClient::new(*m, n)?)),
+            ClientSpec::Driver(cmd) => Ok(Box::new(crate::driver::DriverClient::spawn(cmd)?)),
+        }
+    }
+}
+
+/// The operations every client implementation offers (the driver
+/// protocol's commands, one for one).
+pub trait Client {
+    /// Points the client at a server and server profile (`None`: the
+    /// server's default profile).
+    fn configure(&mut self, url: &str, key: &str, profile: Option<&str>)
+        -> Result<(), ClientError>;
+    /// Creates a local item; returns its local id.
+    fn create(
+        &mut self,
+        server: &dyn Server,
+        kind: &str,
+        content: Option<&str>,
+        tags: &[&str],
+    ) -> Result<String, ClientError>;
+    fn update(
+        &mut self,
+        server: &dyn Server,
+        id: &str,
+        content: Option<&str>,
+        tags: Option<&[&str]>,
+    ) -> Result<(), ClientError>;
+    fn delete(&mut self, server: &dyn Server, id: &str) -> Result<(), ClientError>;
+    fn tag(&mut self, server: &dyn Server, id: &str, tag: &str) -> Result<(), ClientError>;
+    /// One sync in the given mode, to its end.
+    fn sync(&mut self, server: &dyn Server, mode: Mode) -> Result<SyncReport, ClientError>;
+    /// Local items; tombstones too when asked.
+    fn items(&mut self, include_deleted: bool) -> Result<Vec<ItemView>, ClientError>;
+    /// The device clock's offset from the scenario's time, ms.
+    fn set_clock_offset(&mut self, ms: i64) -> Result<(), ClientError>;
+    /// The client process restarts; its local database stays.
+    fn restart(&mut self) -> Result<(), ClientError>;
+
+    /// Live items as sorted `type|content|tags` lines.
+    fn live(&mut self) -> Result<Vec<String>, ClientError> {
+        let mut v: Vec<String> = self.items(false)?.iter().map(ItemView::line).collect();
+        v.sort();
+        Ok(v)
+    }
+}
+
+/// The engine in this process: the reference behaviour or a platform model.
+pub struct EngineClient {
+    store: Store,
+    model: Model,
+    cfg: Option<SyncConfig>,
+    ids: Arc<SeededIds>,
+    offset: i64,
+    _dir: tempfile::TempDir,
+}
+
+fn engine_err(e: engine::Error) -> ClientError {
+    match e {
+        engine::Error::Invalid(m) => ClientError::Refused(m),
+        engine::Error::NoSuchItem(m) => ClientError::Refused(format!("no such item {m}")),
+        other => ClientError::Sync(other.to_string()),
+    }
+}
+
+impl EngineClient {
+    pub fn new(model: Model, n: u64) -> Result<Self, ClientError> {
+        let io = |e: &dyn std::fmt::Display| ClientError::Driver(e.to_string());
+        let dir = tempfile::tempdir().map_err(|e| io(&e))?;
+        let store = Store::open(&dir.path().join("client.sqlite")).map_err(engine_err)?;
+        Ok(Self {
+            store,
+            model,
+            cfg: None,
+            ids: Arc::new(SeededIds::new(0xC11E_0000 + n)),
+            offset: 0,
+            _dir: dir,
+        })
+    }
+
+    fn now(&self, server: &dyn Server) -> i64 {
+        server.now() + self.offset
+    }
+}
+
+impl Client for EngineClient {
+    fn configure(
+        &mut self,
+        url: &str,
+        key: &str,
+        profile: Option<&str>,
+    ) -> Result<(), ClientError> {
+        let cfg = SyncConfig {
+            server_url: url.to_string(),
+            api_key: key.to_string(),
+            server_profile: profile.map(str::to_string),
+            model: self.model,
+        };
+        cfg.save(&mut self.store).map_err(engine_err)?;
+        self.cfg = Some(cfg);
+        Ok(())
+    }
+
+    fn create(
+        &mut self,
+        server: &dyn Server,
+        kind: &str,
+        content: Option<&str>,
+        tags: &[&str],
+    ) -> Result<String, ClientError> {
+        let kind = ItemType::parse(kind)
+            .ok_or_else(|| ClientError::Refused(format!("unknown type {kind}")))?;
+        let new = NewItem {
+            kind: Some(kind),
+            content: content.map(str::to_string),
+            metadata: None,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            blob: None,
+        };
+        let now = self.now(server);
+        self.store
+            .add_item(self.ids.as_ref(), now, new)
+            .map_err(engine_err)
+    }
+
+    fn update(
+        &mut self,
+        server: &dyn Server,
+        id: &str,
+        content: Option<&str>,
+        tags: Option<&[&str]>,
+    ) -> Result<(), ClientError> {
+        let edit = Edit {
+            content: content.map(str::to_string),
+            metadata: None,
+            tags: tags.map(|t| t.iter().map(|s| s.to_string()).collect()),
+        };
+        let now = self.now(server);
+        self.store
+            .update_item(self.ids.as_ref(), now, id, edit)
+            .map(|_| ())
+            .map_err(engine_err)
+    }
+
+    fn delete(&mut self, server: &dyn Server, id: &str) -> Result<(), ClientError> {
+        let now = self.now(server);
+        self.store.delete_item(now, id).map_err(engine_err)
+    }
+
+    fn tag(&mut self, server: &dyn Server, id: &str, tag: &str) -> Result<(), ClientError> {
+        let now = self.now(server);
+        self.store
+            .tag_item(self.ids.as_ref(), now, id, tag)
+            .map(|_| ())
+            .map_err(engine_err)
+    }
+
+    fn sync(&mut self, server: &dyn Server, mode: Mode) -> Result<SyncReport, ClientError> {
+        let cfg = self
+            .cfg
+            .clone()
+            .ok_or_else(|| ClientError::Sync("not configured".into()))?;
+        let mut session = SyncSession::new(cfg, mode, self.ids.clone());
+        for _ in 0..100_000 {
+            // Every request takes time: a push lands after the sync began,
+            // as on a real network (what makes D10's echo visible).
+            server.tick(1);
+            let now = self.now(server);
+            match session.poll(&mut self.store, now).map_err(engine_err)? {
+                Step::Send(req) => {
+                    let resp = server.call(req);
+                    let now = self.now(server);
+                    session
+                        .on_response(&mut self.store, resp, now)
+                        .map_err(engine_err)?;
+                }
+                Step::Done(s) => {
+                    return Ok(SyncReport {
+                        pulled: s.pulled,
+                        pushed: s.pushed,
+                    })
+                }
+            }
+        }
+        Err(ClientError::Sync("sync did not finish".into()))
+    }
+
+    fn items(&mut self, include_deleted: bool) -> Result<Vec<ItemView>, ClientError> {
+        let items = self.store.items(include_deleted).map_err(engine_err)?;
+        Ok(items
+            .into_iter()
+            .map(|it| ItemView {
+                deleted: !it.is_live(),
+                id: it.id,
+                kind: it.kind.as_str().to_string(),
+                content: it.content,
+                tags: it.tags,
+                sync_id: it.sync_id,
+            })
+            .collect())
+    }
+
+    fn set_clock_offset(&mut self, ms: i64) -> Result<(), ClientError> {
+        self.offset = ms;
+        Ok(())
+    }
+
+    fn restart(&mut self) -> Result<(), ClientError> {
+        // The store is the whole state of the engine between syncs.
+        Ok(())
+    }
+}

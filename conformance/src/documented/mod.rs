@@ -1,0 +1,225 @@
+//! The documented scenarios of the reference sheet's §5, as fixed,
+//! deterministic scenarios over the [`Client`] and [`Server`] targets: the
+//! same body runs against the reference engine, each platform model or a
+//! driver, and against the in-process server or one given by URL. Each
+//! returns a redacted summary (no ids, no times) that the tests snapshot.
+
+mod convergence;
+mod deletes;
+mod profiles;
+mod repeat;
+mod timing;
+mod versions;
+
+use serde_json::Value;
+
+use crate::client::{Client, ClientError, ClientSpec};
+use crate::server::{self, Server, ServerError, ServerSpec};
+
+/// Why a scenario did not pass.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Failure {
+    /// The target broke an expectation of the scenario.
+    #[error("{0}")]
+    Fail(String),
+    /// The scenario cannot run against this target (reported "n/a").
+    #[error("n/a: {0}")]
+    NotApplicable(String),
+    /// The harness could not set the scenario up (neither pass nor fail).
+    #[error("setup: {0}")]
+    Setup(String),
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Unsupported(m) => Failure::NotApplicable(m),
+            // A client that cannot sync, refuses a valid edit, or whose
+            // driver breaks fails the scenario it was in.
+            other => Failure::Fail(other.to_string()),
+        }
+    }
+}
+
+impl From<ServerError> for Failure {
+    fn from(e: ServerError) -> Self {
+        match e {
+            ServerError::Unsupported(_) => Failure::NotApplicable(e.to_string()),
+            other => Failure::Setup(other.to_string()),
+        }
+    }
+}
+
+/// Fails the scenario with `msg` unless `cond`.
+pub fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), Failure> {
+    if cond {
+        Ok(())
+    } else {
+        Err(Failure::Fail(msg()))
+    }
+}
+
+/// One scenario's world: a fresh server and fresh devices of the client
+/// under test.
+pub struct Ctx {
+    pub server: Box<dyn Server>,
+    pub client: ClientSpec,
+    devices: u64,
+    /// Makes profile names unique on a shared server.
+    nonce: String,
+}
+
+impl Ctx {
+    pub fn new(client: &ClientSpec, server: &ServerSpec, seed: u64) -> Result<Self, Failure> {
+        let srv = server.open(seed, client.needs_socket())?;
+        let nonce = format!("{:x}", srv.now());
+        Ok(Self {
+            server: srv,
+            client: client.clone(),
+            devices: 0,
+            nonce,
+        })
+    }
+
+    /// A fresh device of the client under test, configured for `profile`.
+    pub fn device(&mut self, profile: Option<&str>) -> Result<Box<dyn Client>, Failure> {
+        self.devices += 1;
+        let mut c = self.client.open(self.devices)?;
+        c.configure(&self.server.url(), &self.server.key(), profile)?;
+        Ok(c)
+    }
+
+    /// A fresh server profile (`name` plus this run's nonce).
+    pub fn profile(&self, name: &str) -> Result<String, Failure> {
+        Ok(server::create_profile(
+            self.server.as_ref(),
+            &format!("{name} {}", self.nonce),
+        )?)
+    }
+
+    /// The server's live items of a profile as sorted `type|content|tags`.
+    pub fn server_live(&self, profile: &str) -> Result<Vec<String>, Failure> {
+        let mut v: Vec<String> = server::items(self.server.as_ref(), profile)?
+            .iter()
+            .filter(|i| i["deletedAt"].as_i64().unwrap_or(0) == 0)
+            .map(line)
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// Posts an item to the server as another client would.
+    pub fn post(&self, profile: &str, body: Value) -> Result<Value, Failure> {
+        Ok(server::json(
+            self.server.as_ref(),
+            "post item",
+            engine::sync::Method::Post,
+            &format!("/items?profile={profile}"),
+            Some(&body),
+        )?)
+    }
+
+    pub fn tick(&self, ms: i64) {
+        self.server.tick(ms);
+    }
+}
+
+/// `type|content|tags` of a server item.
+pub fn line(it: &Value) -> String {
+    let mut tags: Vec<String> = it["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_string))
+        .collect();
+    tags.sort();
+    format!(
+        "{}|{}|{}",
+        it["type"].as_str().unwrap_or(""),
+        it["content"].as_str().unwrap_or(""),
+        tags.join(",")
+    )
+}
+
+/// A documented scenario: its report name, the sheet section it comes
+/// from, and its body.
+pub struct Scenario {
+    pub name: &'static str,
+    pub section: &'static str,
+    pub run: fn(&mut Ctx) -> Result<Value, Failure>,
+}
+
+/// Every documented scenario, in report order.
+pub const ALL: [Scenario; 12] = [
+    Scenario {
+        name: "three-way-convergence",
+        section: "§5.5",
+        run: convergence::three_way,
+    },
+    Scenario {
+        name: "cross-device-dedup",
+        section: "§5.6",
+        run: convergence::cross_device_dedup,
+    },
+    Scenario {
+        name: "dedup-cleanup",
+        section: "§3.8, §5.6, D17",
+        run: convergence::dedup_cleanup,
+    },
+    Scenario {
+        name: "delete-propagation",
+        section: "§5.7, D4, D5",
+        run: deletes::propagation,
+    },
+    Scenario {
+        name: "profile-isolation",
+        section: "§5.3, D16",
+        run: profiles::isolation,
+    },
+    Scenario {
+        name: "three-way-routing",
+        section: "§5.3",
+        run: profiles::routing,
+    },
+    Scenario {
+        name: "echo-stability",
+        section: "§4.7 D10",
+        run: repeat::echo,
+    },
+    Scenario {
+        name: "skew-ping-pong",
+        section: "§4.7 D11",
+        run: repeat::skew_ping_pong,
+    },
+    Scenario {
+        name: "write-during-sync",
+        section: "§4.7 D6",
+        run: timing::write_during_sync,
+    },
+    Scenario {
+        name: "edit-after-pull",
+        section: "§4.7 D13",
+        run: timing::edit_after_pull,
+    },
+    Scenario {
+        name: "return-to-server",
+        section: "§5.8, D14, D15",
+        run: repeat::return_to_server,
+    },
+    Scenario {
+        name: "version-matrix",
+        section: "§5.4",
+        run: versions::matrix,
+    },
+];
+
+/// Runs one scenario against one target pair.
+pub fn run(
+    s: &Scenario,
+    client: &ClientSpec,
+    server: &ServerSpec,
+    seed: u64,
+) -> Result<Value, Failure> {
+    let mut ctx = Ctx::new(client, server, seed)?;
+    (s.run)(&mut ctx)
+}
