@@ -409,10 +409,16 @@ fn check_writes(world: &World, server: &Targets) -> Vec<Violation> {
                 ));
             }
         } else if let WriteKind::Delete = last.what {
-            // A delete that is both the last write and the latest edit by
-            // every clock must win everywhere.
-            let newest = writes.iter().map(|w| w.edited_at).max().unwrap_or(0);
-            if last.edited_at >= newest && !now.deleted {
+            // A delete that is both the last write and strictly the latest
+            // edit by every clock must win everywhere. On an exact tie the
+            // server keeps whichever row it stored first (docs/protocol.md),
+            // so either outcome is right (found by the conformance suite).
+            let newest_other = writes[..writes.len() - 1]
+                .iter()
+                .map(|w| w.edited_at)
+                .max()
+                .unwrap_or(i64::MIN);
+            if last.edited_at > newest_other && !now.deleted {
                 out.push(Violation::new(
                     "no-resurrection",
                     format!(

@@ -212,7 +212,7 @@ pub enum Verdict {
     },
     /// The minimal counterexample proptest shrank to, and what it breaks.
     Fail {
-        case: Case,
+        case: Box<Case>,
         violations: Vec<Violation>,
         /// Likely D-numbers (`sim::diagnose`), for platform models.
         likely: Vec<&'static str>,
@@ -261,7 +261,7 @@ pub fn run(group: Group, model: Model, cases: u32, seed: u64, max_shrink_iters: 
                         }
                     }
                     Verdict::Fail {
-                        case,
+                        case: Box::new(case),
                         violations: o.violations,
                         likely,
                     }

@@ -404,14 +404,14 @@ pub fn run(
         Ok(()) => Verdict::Pass { cases },
         Err(TestError::Fail(reason, case)) => match run_case(client, server, &case) {
             Ok(violations) if !violations.is_empty() => Verdict::Fail {
-                case,
+                case: Box::new(case),
                 violations,
                 likely: Vec::new(),
             },
             // A wall-clock target (a driver, a real server) may not repeat
             // a race: the failure happened, so it is reported as one.
             Ok(_) => Verdict::Fail {
-                case,
+                case: Box::new(case),
                 violations: vec![fail(
                     "convergence",
                     format!(
