@@ -60,6 +60,7 @@ impl Model {
             incremental_always: false,
             cursor: CursorRule::StartTime,
             cursor_on_push_only: false,
+            cursor_on_pull_only: true,
             server_change: ServerChange::StoredOnly,
             skip_if_deleted_twin: false,
             update_type_on_pull: false,
@@ -76,6 +77,9 @@ impl Model {
             },
             Model::JsEngine => Behaviour {
                 nan_insert_fails: true,
+                // `pullFromServer` never writes `lastSyncTime`; only
+                // `syncAll` does (M:sync/sync.js:44-60, 166-186).
+                cursor_on_pull_only: false,
                 ..base
             },
             Model::Electron => Behaviour {
@@ -180,6 +184,10 @@ pub struct Behaviour {
     pub cursor: CursorRule,
     /// A push-only sync moves the pull cursor (Electron IPC, D7).
     pub cursor_on_push_only: bool,
+    /// A pull-only sync moves the pull cursor. The JS engine's
+    /// `pullFromServer` does not, so an edit made after it is judged with
+    /// the cursor still 0 (D13).
+    pub cursor_on_pull_only: bool,
     pub server_change: ServerChange,
     /// Mobile: a deleted local twin blocks re-import (no D5).
     pub skip_if_deleted_twin: bool,

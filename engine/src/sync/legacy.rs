@@ -212,6 +212,7 @@ impl LegacySession {
                             Some(self.push_time.max(self.start_time))
                         }
                         (Mode::PushOnly, _) => None,
+                        (Mode::PullOnly, _) if !self.b.cursor_on_pull_only => None,
                         (_, CursorRule::StartTime) => Some(self.start_time),
                         // D6: mobile takes the time after the push.
                         (_, CursorRule::EndTime) => Some(now),
