@@ -221,9 +221,9 @@ pub enum Verdict {
     Error(String),
 }
 
-/// Runs a group's property for `model`: `cases` worlds from a fixed seed
-/// (same seed, same worlds), shrinking the first failure.
-pub fn run(group: Group, model: Model, cases: u32, seed: u64, max_shrink_iters: u32) -> Verdict {
+/// A proptest runner whose worlds depend only on (`seed`, `group`): the
+/// same command finds the same counterexample.
+pub(crate) fn runner(group: Group, cases: u32, seed: u64, max_shrink_iters: u32) -> TestRunner {
     let config = Config {
         cases,
         max_shrink_iters,
@@ -233,8 +233,13 @@ pub fn run(group: Group, model: Model, cases: u32, seed: u64, max_shrink_iters: 
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     key[8] = group as u8;
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &key));
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &key))
+}
+
+/// Runs a group's property for `model`: `cases` worlds from a fixed seed
+/// (same seed, same worlds), shrinking the first failure.
+pub fn run(group: Group, model: Model, cases: u32, seed: u64, max_shrink_iters: u32) -> Verdict {
+    let mut runner = runner(group, cases, seed, max_shrink_iters);
     let result = runner.run(&strategy(group, model), |case| {
         match sim::run::run_events(&case.config, &case.events, false) {
             Ok(o) if o.ok() => Ok(()),

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use engine::Mode;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use proptest::test_runner::{TestCaseError, TestError};
 use sim::check::Violation;
 use sim::event::{Event, Kind};
 
@@ -381,17 +381,7 @@ pub fn run(
     seed: u64,
     max_shrink_iters: u32,
 ) -> Verdict {
-    let config = Config {
-        cases,
-        max_shrink_iters,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut key = [0u8; 32];
-    key[..8].copy_from_slice(&seed.to_le_bytes());
-    key[8] = group as u8;
-    let mut runner =
-        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &key));
+    let mut runner = super::runner(group, cases, seed, max_shrink_iters);
     let result = runner.run(
         &strategy(group, engine::Model::Reference),
         |case| match run_case(client, server, &case) {
