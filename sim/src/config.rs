@@ -21,8 +21,8 @@ pub struct Options {
     pub faults: bool,
     /// Largest clock offset, ms (± days by default).
     pub max_skew_ms: i64,
-    /// Image items in the workload (off by default: see `docs/architecture.md`,
-    /// images pulled without their bytes cannot always be carried on).
+    /// Image items in the workload (on by default; `--no-images` leaves
+    /// the three text types only).
     pub images: bool,
 }
 
@@ -34,7 +34,7 @@ impl Default for Options {
             models: vec![Model::Reference],
             faults: true,
             max_skew_ms: 2 * 86_400_000,
-            images: false,
+            images: true,
         }
     }
 }
@@ -55,8 +55,8 @@ impl Options {
         if self.max_skew_ms != Options::default().max_skew_ms {
             s.push_str(&format!(" --max-skew-ms {}", self.max_skew_ms));
         }
-        if self.images {
-            s.push_str(" --images");
+        if !self.images {
+            s.push_str(" --no-images");
         }
         s
     }

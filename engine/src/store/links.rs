@@ -63,13 +63,14 @@ pub struct Pending {
 
 /// Pending: new here, or changed since the last push here. An image this
 /// device never fetched the bytes of cannot be created on a server that
-/// lacks it (a new server, or one restored from a backup: the bytes live
-/// elsewhere), so it waits until this device holds them or the server
-/// sends the row again (found by the simulator).
+/// never had it (the bytes live elsewhere), so it waits until this device
+/// holds them or the server sends the row (found by the simulator). After
+/// a restore (`pushedRev` -1) it is pushed in the update form: the server
+/// either still has the row or answers that it needs the bytes.
 const PENDING_WHERE: &str =
     "FROM items i LEFT JOIN server_links l ON l.localId = i.id AND l.serverKey = ?1
      WHERE (l.localId IS NULL OR l.pushedRev < i.localRev)
-       AND NOT (i.type = 'image' AND i.deletedAt = 0 AND (l.localId IS NULL OR l.pushedRev < 0)
+       AND NOT (i.type = 'image' AND i.deletedAt = 0 AND l.localId IS NULL
                 AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id))";
 
 /// Whether an item is an image this device cannot bring to a server that
@@ -123,6 +124,34 @@ pub fn images_without_bytes(
           ORDER BY i.rowid LIMIT ?2",
     )?;
     let rows = st.query_map(params![key, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Up to `limit` live image rows this device holds without bytes that are
+/// linked under another profile of the same server (`url#…`): (local id,
+/// server id, that profile), oldest first. The same user's key reads every
+/// profile, so the bytes can be fetched from where the image came from
+/// before the device switched profile.
+pub fn images_elsewhere(
+    conn: &Connection,
+    key: &str,
+    limit: usize,
+) -> Result<Vec<(String, String, String)>> {
+    let Some((url, _)) = key.rsplit_once('#') else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!("{url}#");
+    let mut st = conn.prepare_cached(
+        "SELECT i.id, l.serverId, substr(l.serverKey, length(?1) + 1) FROM items i
+           JOIN server_links l ON l.localId = i.id
+          WHERE i.type = 'image' AND i.deletedAt = 0 AND l.serverKey != ?2 AND l.pushedRev >= 0
+            AND substr(l.serverKey, 1, length(?1)) = ?1
+            AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id)
+          ORDER BY i.rowid LIMIT ?3",
+    )?;
+    let rows = st.query_map(params![prefix, key, limit as i64], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 

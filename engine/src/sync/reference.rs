@@ -217,9 +217,29 @@ impl ReferenceSession {
                     let next = links::images_without_bytes(store.conn(), &self.key, skip + 1)?
                         .into_iter()
                         .find(|(local, _)| !self.no_bytes.contains(local));
-                    match next {
-                        Some((local_id, server_id)) => {
-                            let path = format!("/images/{}{}", enc(&server_id), self.query(""));
+                    if let Some((local_id, server_id)) = next {
+                        let path = format!("/images/{}{}", enc(&server_id), self.query(""));
+                        return Ok(self.send(
+                            Method::Get,
+                            path,
+                            None,
+                            Inflight::Image { local_id },
+                        ));
+                    }
+                    // Pulled in another profile of this server and never
+                    // fetched there (the device switched first): fetch from
+                    // that profile, so the image can be pushed here.
+                    let other = links::images_elsewhere(store.conn(), &self.key, skip + 1)?
+                        .into_iter()
+                        .find(|(local, _, _)| !self.no_bytes.contains(local));
+                    match other {
+                        Some((local_id, server_id, profile)) => {
+                            let q = if profile.is_empty() {
+                                String::new()
+                            } else {
+                                format!("?profile={}&strictProfile=true", enc(&profile))
+                            };
+                            let path = format!("/images/{}{q}", enc(&server_id));
                             return Ok(self.send(
                                 Method::Get,
                                 path,

@@ -36,11 +36,9 @@ struct WorldArgs {
     /// Largest device clock offset in ms (default two days).
     #[arg(long, default_value_t = 2 * 86_400_000)]
     max_skew_ms: i64,
-    /// Add image items (with bytes) to the workload. Off by default: a
-    /// device that pulled an image but not yet its bytes cannot always carry
-    /// it to another profile or a restored server (known, see the docs).
+    /// Leave image items (with bytes) out of the workload.
     #[arg(long)]
-    images: bool,
+    no_images: bool,
 }
 
 impl WorldArgs {
@@ -60,7 +58,7 @@ impl WorldArgs {
             models,
             faults: !self.no_faults,
             max_skew_ms: self.max_skew_ms,
-            images: self.images,
+            images: !self.no_images,
         })
     }
 }
