@@ -1,7 +1,7 @@
 //! Invariants, separate from the workload (VOPR style). Each has a stable
 //! name that reports, traces and tests share.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use engine::store::links;
 use engine::sync::{Method, Request};
@@ -79,6 +79,18 @@ pub type ServerView = BTreeMap<String, (Seen, i64)>;
 /// Every (server, profile) a device targets → its items.
 type Targets = BTreeMap<(usize, usize), ServerView>;
 
+/// A server item's tags, sorted (tags are a set).
+pub fn tags_of(item: &Value) -> Vec<String> {
+    let mut tags: Vec<String> = item["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_string))
+        .collect();
+    tags.sort();
+    tags
+}
+
 /// Every item of a server profile, by server id.
 pub fn server_items(world: &World, server: usize, profile: usize) -> ServerView {
     let req = Request {
@@ -97,13 +109,7 @@ pub fn server_items(world: &World, server: usize, profile: usize) -> ServerView 
     let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
     for it in v["items"].as_array().into_iter().flatten() {
         let meta = it.get("metadata");
-        let mut tags: Vec<String> = it["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t.as_str().map(str::to_string))
-            .collect();
-        tags.sort();
+        let tags = tags_of(it);
         let seen = Seen {
             origin: origin_of(meta).unwrap_or_else(|| "?".into()),
             kind: it["type"].as_str().unwrap_or_default().to_string(),
@@ -155,10 +161,10 @@ pub fn device_items(world: &World, dev: usize) -> Vec<(Option<String>, Seen)> {
 /// server: not there (never linked, or lost in a restore), and their bytes
 /// never fetched (they live on the server the device pulled them from). The engine holds them back
 /// (`links::PENDING_WHERE`); convergence does not count them.
-fn uncarried(world: &World, dev: usize, srv: &ServerView) -> BTreeMap<String, ()> {
+fn uncarried(world: &World, dev: usize, srv: &ServerView) -> BTreeSet<String> {
     let d = &world.devices[dev];
     let key = d.config().server_key();
-    let mut out = BTreeMap::new();
+    let mut out = BTreeSet::new();
     for it in d.store.items(false).unwrap_or_default() {
         let there = links::by_local(d.store.conn(), &key, &it.id)
             .ok()
@@ -170,7 +176,7 @@ fn uncarried(world: &World, dev: usize, srv: &ServerView) -> BTreeMap<String, ()
                 .as_deref()
                 .and_then(|m| serde_json::from_str(m).ok());
             if let Some(o) = origin_of(meta.as_ref()) {
-                out.insert(o, ());
+                out.insert(o);
             }
         }
     }
@@ -193,7 +199,7 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
         let held_back = uncarried(world, dev, srv);
         let mine: Vec<(Option<String>, Seen)> = device_items(world, dev)
             .into_iter()
-            .filter(|(_, s)| !held_back.contains_key(&s.origin))
+            .filter(|(_, s)| !held_back.contains(&s.origin))
             .collect();
         // convergence: same live set, same content, tags and tombstones.
         let mut linked: BTreeMap<&str, &crate::check::Seen> = BTreeMap::new();

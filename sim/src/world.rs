@@ -499,12 +499,7 @@ impl World {
                     clock: Some(now),
                     at: Some(server_now),
                     server: Some(format!("s{srv}")),
-                    request: Req::new(
-                        req.method.as_str(),
-                        &req.path,
-                        req.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                        req.body.as_deref().unwrap_or_default(),
-                    ),
+                    request: Req::from_request(&req),
                     response: None,
                     error: None,
                     delivered: 0,
@@ -531,7 +526,7 @@ impl World {
                     match fault {
                         None => {
                             let r = call(req);
-                            let answer = r.as_ref().ok().cloned();
+                            let answer = r.as_ref().ok().map(Resp::from_response);
                             (r, "none", 1, answer)
                         }
                         Some(Fault::RequestLost) => {
@@ -539,14 +534,14 @@ impl World {
                             (Err(e), "request-lost", 0, None)
                         }
                         Some(Fault::ResponseLost) => {
-                            let answer = call(req).ok();
+                            let answer = call(req).ok().as_ref().map(Resp::from_response);
                             let e = TransportError::Io("response lost".into());
                             (Err(e), "response-lost", 1, answer)
                         }
                         Some(Fault::Duplicate) => {
                             let _ = call(req.clone());
                             let r = call(req);
-                            let answer = r.as_ref().ok().cloned();
+                            let answer = r.as_ref().ok().map(Resp::from_response);
                             (r, "duplicate", 2, answer)
                         }
                         Some(Fault::ServerError) => {
@@ -555,7 +550,8 @@ impl World {
                                 headers: Vec::new(),
                                 body: br#"{"error":"proxy: upstream unavailable"}"#.to_vec(),
                             };
-                            (Ok(r.clone()), "server-error", 0, Some(r))
+                            let answer = Some(Resp::from_response(&r));
+                            (Ok(r), "server-error", 0, answer)
                         }
                     }
                 };
@@ -564,13 +560,7 @@ impl World {
                     x.fault = Some(applied.to_string());
                 }
                 x.delivered = delivered;
-                x.response = answer.map(|r| {
-                    Resp::new(
-                        r.status,
-                        r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                        &r.body,
-                    )
-                });
+                x.response = answer;
                 x.error = resp.as_ref().err().map(ToString::to_string);
                 self.trace.line(&Line::Exchange(Box::new(x)));
                 if let Err(e) = session.on_response(&mut d.store, resp, now) {

@@ -126,13 +126,7 @@ impl Ctx {
 
 /// `type|content|tags` of a server item.
 pub fn line(it: &Value) -> String {
-    let mut tags: Vec<String> = it["tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.as_str().map(str::to_string))
-        .collect();
-    tags.sort();
+    let tags = sim::check::tags_of(it);
     format!(
         "{}|{}|{}",
         it["type"].as_str().unwrap_or(""),

@@ -317,7 +317,28 @@ impl Req {
     }
 }
 
+impl Req {
+    /// The session form of a request the engine made (secrets redacted).
+    pub fn from_request(r: &engine::sync::Request) -> Req {
+        Req::new(
+            r.method.as_str(),
+            &r.path,
+            r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            r.body.as_deref().unwrap_or_default(),
+        )
+    }
+}
+
 impl Resp {
+    /// The session form of an answer a transport returned.
+    pub fn from_response(r: &engine::sync::Response) -> Resp {
+        Resp::new(
+            r.status,
+            r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            &r.body,
+        )
+    }
+
     pub fn new<'a>(
         status: u16,
         headers: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -361,42 +382,8 @@ impl Session {
     /// Reads a session; the first line must be a header of a version this
     /// code understands.
     pub fn read(r: impl BufRead) -> Result<Session, SessionError> {
-        let mut header = None;
-        let mut lines = Vec::new();
-        for (i, l) in r.lines().enumerate() {
-            let l = l?;
-            if l.trim().is_empty() {
-                continue;
-            }
-            let line: Line = serde_json::from_str(&l).map_err(|e| SessionError::Parse {
-                line: i + 1,
-                msg: e.to_string(),
-            })?;
-            match (line, header.is_some()) {
-                (Line::Header(h), false) => {
-                    if h.format != FORMAT || h.version > VERSION {
-                        return Err(SessionError::NotASession(format!(
-                            "format {:?} version {} (this reads {FORMAT} up to {VERSION})",
-                            h.format, h.version
-                        )));
-                    }
-                    header = Some(h);
-                }
-                (_, false) => {
-                    return Err(SessionError::NotASession(
-                        "the first line is not a header".into(),
-                    ))
-                }
-                (Line::Header(_), true) => {
-                    return Err(SessionError::Parse {
-                        line: i + 1,
-                        msg: "a second header".into(),
-                    })
-                }
-                (other, true) => lines.push(other),
-            }
-        }
-        let header = header.ok_or_else(|| SessionError::NotASession("empty file".into()))?;
+        let (header, rest) = Session::lines_of(r)?;
+        let lines = rest.collect::<Result<Vec<_>, _>>()?;
         Ok(Session { header, lines })
     }
 
@@ -406,45 +393,47 @@ impl Session {
         path: &Path,
     ) -> Result<(Header, impl Iterator<Item = Result<Line, SessionError>>), SessionError> {
         let f = std::fs::File::open(path)?;
-        let mut lines = std::io::BufReader::new(f).lines().enumerate();
-        let header = loop {
-            let Some((i, l)) = lines.next() else {
-                return Err(SessionError::NotASession("empty file".into()));
-            };
-            let l = l?;
-            if l.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<Line>(&l) {
-                Ok(Line::Header(h)) if h.format == FORMAT && h.version <= VERSION => break h,
-                Ok(Line::Header(h)) => {
+        Session::lines_of(std::io::BufReader::new(f))
+    }
+
+    /// The header of `r` (checked), and an iterator over the other lines;
+    /// a second header is an error where it stands.
+    fn lines_of(
+        r: impl BufRead,
+    ) -> Result<(Header, impl Iterator<Item = Result<Line, SessionError>>), SessionError> {
+        let parse = |i: usize, l: &str| {
+            serde_json::from_str::<Line>(l).map_err(|e| SessionError::Parse {
+                line: i + 1,
+                msg: e.to_string(),
+            })
+        };
+        let mut lines = r
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()));
+        let header = match lines.next() {
+            None => return Err(SessionError::NotASession("empty file".into())),
+            Some((i, l)) => match parse(i, &l?)? {
+                Line::Header(h) if h.format == FORMAT && h.version <= VERSION => h,
+                Line::Header(h) => {
                     return Err(SessionError::NotASession(format!(
                         "format {:?} version {} (this reads {FORMAT} up to {VERSION})",
                         h.format, h.version
                     )))
                 }
-                Ok(_) => {
+                _ => {
                     return Err(SessionError::NotASession(
                         "the first line is not a header".into(),
                     ))
                 }
-                Err(e) => {
-                    return Err(SessionError::Parse {
-                        line: i + 1,
-                        msg: e.to_string(),
-                    })
-                }
-            }
+            },
         };
-        let rest = lines.filter_map(|(i, l)| match l {
-            Err(e) => Some(Err(SessionError::Io(e))),
-            Ok(l) if l.trim().is_empty() => None,
-            Ok(l) => Some(
-                serde_json::from_str::<Line>(&l).map_err(|e| SessionError::Parse {
-                    line: i + 1,
-                    msg: e.to_string(),
-                }),
-            ),
+        let rest = lines.map(move |(i, l)| match parse(i, &l?)? {
+            Line::Header(_) => Err(SessionError::Parse {
+                line: i + 1,
+                msg: "a second header".into(),
+            }),
+            other => Ok(other),
         });
         Ok((header, rest))
     }

@@ -119,11 +119,7 @@ async fn forward(
     );
     let (resp, error, out) = match answer {
         Ok(r) => {
-            let rec = Resp::new(
-                r.status,
-                r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                &r.body,
-            );
+            let rec = Resp::from_response(&r);
             let mut b = AxResponse::builder().status(r.status);
             for (k, v) in &r.headers {
                 if !HOP.contains(&k.to_ascii_lowercase().as_str()) {

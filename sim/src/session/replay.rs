@@ -303,11 +303,7 @@ impl Run<'_> {
                     }
                     match last {
                         Some(Ok(r)) => {
-                            let actual = Resp::new(
-                                r.status,
-                                r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                                &r.body,
-                            );
+                            let actual = Resp::from_response(&r);
                             if let Some(rec) = &x.response {
                                 o.divergences = compare_responses(rec, &actual, &mut self.ids);
                             }
