@@ -6,9 +6,9 @@
 //! every profile on it) has its own links and cursor: switching re-pushes
 //! everything, switching back reuses the old server ids (D14, D15).
 
+use protocol::clock::IdSource;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
-use server::clock::IdSource;
 
 use super::items::{self, from_row, tags_of, COLS};
 use super::{get_setting, set_setting};

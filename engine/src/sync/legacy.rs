@@ -8,9 +8,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use protocol::clock::IdSource;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Map, Value};
-use server::clock::IdSource;
 
 use super::{check_versions, enc, request, Method, Mode, Response, Step, Summary, SyncConfig};
 use crate::error::{Error, Result};
@@ -18,7 +18,7 @@ use crate::model::{parse_server_item, LocalItem, ServerItem};
 use crate::platform::{Behaviour, CursorRule, ProfileParam, ServerChange, SinceFormat};
 use crate::store::items::{self as store_items, from_row, COLS};
 use crate::store::{get_setting, set_setting, Store};
-use crate::transport::TransportError;
+use protocol::TransportError;
 
 const CURSOR: &str = "sync.legacy.lastSyncTime";
 const LAST_URL: &str = "sync.legacy.lastSyncServerUrl";
@@ -88,7 +88,7 @@ impl LegacySession {
     }
 
     fn since(&self) -> String {
-        let iso = server::timestamp::format_iso(self.cursor);
+        let iso = protocol::timestamp::format_iso(self.cursor);
         match self.b.since {
             SinceFormat::IsoMs => enc(&iso),
             // Inserted raw, not URL-encoded (§4.4).

@@ -15,97 +15,22 @@ mod legacy;
 mod reference;
 mod wire;
 
+use protocol::{Clock, IdSource};
 use serde_json::Value;
-use server::clock::{Clock, IdSource};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::platform::Model;
 use crate::store::Store;
-use crate::transport::{Transport, TransportError};
+use protocol::{Transport, TransportError};
 
 pub use legacy::LegacySession;
 pub use reference::{pending_count, ReferenceSession, TIMESTAMP_OVERLAP_MS};
 
-/// The protocol versions this client speaks (§1.1).
-pub const DATASTORE_VERSION: i64 = 1;
-pub const PROTOCOL_VERSION: i64 = 1;
-
-/// The engine itself only sends GET and POST; the other methods exist so
-/// that tools built on the same transports (session replay) can carry any
-/// recorded request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Patch => "PATCH",
-            Method::Delete => "DELETE",
-        }
-    }
-
-    /// Parses an HTTP method name (any case); `None` for others.
-    pub fn parse(s: &str) -> Option<Method> {
-        [
-            Method::Get,
-            Method::Post,
-            Method::Put,
-            Method::Patch,
-            Method::Delete,
-        ]
-        .into_iter()
-        .find(|m| m.as_str().eq_ignore_ascii_case(s))
-    }
-}
-
-/// One HTTP request, relative to the server URL.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Request {
-    pub method: Method,
-    /// Path and query, e.g. `/items/changes?after=3&limit=1000`.
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
-}
-
-/// One HTTP response.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn json(&self) -> Result<Value> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Error::Malformed(format!("status {}: {e}", self.status)))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body)
-            .chars()
-            .take(300)
-            .collect()
-    }
-}
+/// The protocol versions this client speaks (§1.1), and the wire types of
+/// one exchange: the ground floor's, shared with the server and simulator.
+pub use protocol::{Method, Request, Response};
+pub use protocol::{DATASTORE_VERSION, PROTOCOL_VERSION};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -254,12 +179,18 @@ pub(crate) fn check_versions(resp: &Response) -> Result<()> {
             .json()
             .ok()
             .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_else(|| resp.text());
+            .unwrap_or_else(|| resp.text_start(300));
         return Err(Error::VersionMismatch(msg));
     }
     for (name, ours) in [
-        ("x-peek-datastore-version", DATASTORE_VERSION),
-        ("x-peek-protocol-version", PROTOCOL_VERSION),
+        (
+            protocol::version::header::DATASTORE_VERSION,
+            DATASTORE_VERSION,
+        ),
+        (
+            protocol::version::header::PROTOCOL_VERSION,
+            PROTOCOL_VERSION,
+        ),
     ] {
         if let Some(v) = resp.header(name) {
             if v.trim().parse::<i64>().ok() != Some(ours) {
@@ -280,7 +211,7 @@ pub(crate) fn expect_ok(resp: std::result::Result<Response, TransportError>) -> 
     if resp.status >= 500 || resp.status == 401 || resp.status == 403 {
         return Err(Error::Server {
             status: resp.status,
-            body: resp.text(),
+            body: resp.text_start(300),
         });
     }
     Ok(resp)

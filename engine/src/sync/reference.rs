@@ -15,8 +15,8 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
+use protocol::clock::IdSource;
 use serde_json::{json, Value};
-use server::clock::IdSource;
 
 use super::wire::{parse_items, push_body, tombstone_of};
 use super::{enc, expect_ok, request, Method, Mode, Response, Step, Summary, SyncConfig};
@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::model::{parse_server_item, Features, ServerItem, TimestampKeys};
 use crate::store::links::{self, Applied, Pending};
 use crate::store::{get_setting, set_setting, Store};
-use crate::transport::TransportError;
+use protocol::TransportError;
 
 /// Safety overlap of the timestamp cursor against a server without the
 /// change feed: re-reads the last 5 s of server time, so writes that share
