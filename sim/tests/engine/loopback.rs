@@ -153,6 +153,7 @@ async fn cli_round_trip_between_two_devices() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run with --ignored --release --nocapture"]
+#[allow(clippy::disallowed_methods)] // a benchmark measures wall time
 async fn bench_10k_push_and_initial_pull_on_loopback() {
     const N: usize = 10_000;
     let live = serve(2).await;
