@@ -10,12 +10,51 @@
 //! leaves a consistent store and the next session resumes (guarantee 1).
 //!
 //! [`run`] is the tiny async driver both shells share.
+//!
+//! # The seven guarantees
+//!
+//! What the reference session promises, whatever the faults and the
+//! clocks (the platform models, `legacy`, are not held to them). Each name
+//! is the one the tests use (`sync/tests/<name>.rs` with canned answers;
+//! the `g1_…`–`g7_…` tests against the real server) and, where the
+//! simulator checks it, the name of its invariant.
+//!
+//! 1. `no-lost-write`: no local change is ever lost. A push that fails or
+//!    goes unanswered stays pending (`localRev > pushedRev`) and is sent
+//!    again under the same sync id; every answer is applied in one
+//!    transaction, so a crash between any two steps loses nothing; a
+//!    restored server gets everything back.
+//! 2. `cursor-completeness`: the pull cursor never passes a change it has
+//!    not applied. A page and its cursor commit together; the cursor is
+//!    the feed's, or the server's newest `updatedAt` minus an overlap,
+//!    never the device clock; a cursor that goes back stops the sync.
+//! 3. `no-resurrection`: deletes travel both ways as tombstones, and an
+//!    older copy (an overlap, a replayed page) never brings an item back.
+//! 4. `no-echo`: nothing new means zero pulls and zero pushes: our own
+//!    pushes are not pulled back as changes and nothing ping-pongs,
+//!    whatever the clock skew.
+//! 5. `conflict-rule`: concurrent edits converge to the later edit
+//!    (`baseVersion` + `editedAt`, the server decides); a pull never
+//!    overwrites a pending local edit; a `stale` answer is adopted.
+//! 6. `server-switch`: each server and profile has its own links and
+//!    cursor; switching re-pushes under the item's identity and makes no
+//!    duplicate, switching back reuses the old links, profile targeting
+//!    is exact; an image is never pushed where it cannot be created.
+//! 7. `version-gate`: answers in either spelling parse (camelCase or
+//!    snake_case, integer or ISO), and a 409 or a foreign version
+//!    stops the sync before anything from that answer is applied.
+//!
+//! The decisions behind them are the pure rules of `crate::rules`.
 
 mod legacy;
 mod reference;
 mod wire;
 
 use protocol::{Clock, IdSource};
+
+#[cfg(test)]
+mod tests;
+
 use serde_json::Value;
 use std::sync::Arc;
 
