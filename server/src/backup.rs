@@ -16,9 +16,9 @@ use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::datastore::{is_safe_component, Datastores};
+use crate::store::error::{StoreError, StoreResult};
 use crate::timestamp::{format_iso, parse_iso};
 
 /// One backup as `GET /backups` lists it.
@@ -28,6 +28,71 @@ pub struct BackupEntry {
     pub filename: String,
     pub size: u64,
     pub created_at: String,
+}
+
+/// Live items of each type, and tags, in one profile database or summed
+/// over a backup (`tableCounts` in the manifest and in `POST /backups`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TableCounts {
+    pub urls: i64,
+    pub texts: i64,
+    pub tagsets: i64,
+    pub images: i64,
+    pub tags: i64,
+}
+
+impl std::ops::Add for TableCounts {
+    type Output = Self;
+    fn add(self, o: Self) -> Self {
+        Self {
+            urls: self.urls + o.urls,
+            texts: self.texts + o.texts,
+            tagsets: self.tagsets + o.tagsets,
+            images: self.images + o.images,
+            tags: self.tags + o.tags,
+        }
+    }
+}
+
+/// One profile in a backup, as its manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackedUpProfile {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub table_counts: TableCounts,
+}
+
+/// A backup [`backup_user`] has just completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    /// The folder's name: what `GET /backups` lists and a restore takes.
+    pub filename: String,
+    pub path: PathBuf,
+    /// Bytes on disk, every file of the folder.
+    pub size: u64,
+    /// When it was taken (server clock, ms).
+    pub taken_ms: i64,
+    /// The profiles that had a database (a profile never used has none).
+    pub profiles: Vec<BackedUpProfile>,
+    /// The profiles' counts summed; `None` when there were no profiles
+    /// to back up (written as `{}`, as before there were types here).
+    pub totals: Option<TableCounts>,
+}
+
+/// What [`restore_user`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Restored {
+    /// The backup restored from.
+    pub backup: String,
+    /// The profiles whose database was replaced, in id order.
+    pub restored: Vec<String>,
+}
+
+/// `tableCounts` of a manifest or a response: the counts, or `{}`.
+pub fn counts_json(counts: Option<TableCounts>) -> Value {
+    counts.map_or_else(|| json!({}), |c| json!(c))
 }
 
 const PREFIX: &str = "peek-backup-";
@@ -61,16 +126,16 @@ fn dir_size(p: &Path) -> u64 {
         .sum()
 }
 
-fn user_backup_dir(state: &AppState, user: &str) -> ApiResult<PathBuf> {
+fn user_backup_dir(state: &AppState, user: &str) -> StoreResult<PathBuf> {
     if !is_safe_component(user) {
-        return Err(ApiError::bad("invalid user id"));
+        return Err(StoreError::invalid("invalid user id"));
     }
     Ok(state.data_dir.join("backups").join(user))
 }
 
 /// Copies a live SQLite file with the online backup API (consistent even
 /// while the server writes to it).
-fn copy_db(src: &Path, dst: &Path) -> ApiResult<()> {
+fn copy_db(src: &Path, dst: &Path) -> StoreResult<()> {
     let from = Connection::open_with_flags(
         src,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -80,7 +145,7 @@ fn copy_db(src: &Path, dst: &Path) -> ApiResult<()> {
     Ok(())
 }
 
-fn link_or_copy_tree(src: &Path, dst: &Path) -> ApiResult<()> {
+fn link_or_copy_tree(src: &Path, dst: &Path) -> StoreResult<()> {
     let Ok(rd) = std::fs::read_dir(src) else {
         return Ok(());
     };
@@ -97,7 +162,7 @@ fn link_or_copy_tree(src: &Path, dst: &Path) -> ApiResult<()> {
     Ok(())
 }
 
-fn counts(db: &Path) -> ApiResult<Value> {
+fn counts(db: &Path) -> StoreResult<TableCounts> {
     let c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let n = |sql: &str| -> rusqlite::Result<i64> { c.query_row(sql, [], |r| r.get(0)) };
     let live = |t: &str| {
@@ -105,17 +170,20 @@ fn counts(db: &Path) -> ApiResult<Value> {
             "SELECT COUNT(*) FROM items WHERE type = '{t}' AND COALESCE(deletedAt, 0) = 0"
         ))
     };
-    Ok(json!({
-        "urls": live("url")?, "texts": live("text")?, "tagsets": live("tagset")?,
-        "images": live("image")?, "tags": n("SELECT COUNT(*) FROM tags")?,
-    }))
+    Ok(TableCounts {
+        urls: live("url")?,
+        texts: live("text")?,
+        tagsets: live("tagset")?,
+        images: live("image")?,
+        tags: n("SELECT COUNT(*) FROM tags")?,
+    })
 }
 
-/// Backs up every profile of `user`. The folder appears under its final
-/// name only when complete.
-pub fn backup_user(state: &AppState, user: &str) -> ApiResult<Value> {
+/// Backs up every profile of `user`; `None` when there is no such user.
+/// The folder appears under its final name only when complete.
+pub fn backup_user(state: &AppState, user: &str) -> StoreResult<Option<Backup>> {
     if !state.system.user_exists(user)? {
-        return Ok(json!({ "success": false, "error": "User not found" }));
+        return Ok(None);
     }
     let now = state.now();
     let root = user_backup_dir(state, user)?;
@@ -127,7 +195,6 @@ pub fn backup_user(state: &AppState, user: &str) -> ApiResult<Value> {
     }
     std::fs::create_dir_all(&tmp)?;
     let mut profiles = Vec::new();
-    let mut totals = serde_json::Map::new();
     for p in state.system.profiles(user)? {
         let src_dir = Datastores::profile_dir(&state.data_dir, user, &p.id)?;
         let src = src_dir.join("datastore.sqlite");
@@ -139,16 +206,17 @@ pub fn backup_user(state: &AppState, user: &str) -> ApiResult<Value> {
         let dst = dst_dir.join("datastore.sqlite");
         copy_db(&src, &dst)?;
         link_or_copy_tree(&src_dir.join("images"), &dst_dir.join("images"))?;
-        let c = counts(&dst)?;
-        for (k, v) in c.as_object().into_iter().flatten() {
-            let sum = totals.get(k).and_then(Value::as_i64).unwrap_or(0) + v.as_i64().unwrap_or(0);
-            totals.insert(k.clone(), json!(sum));
-        }
-        profiles.push(json!({ "id": p.id, "slug": p.slug, "name": p.name, "tableCounts": c }));
+        profiles.push(BackedUpProfile {
+            table_counts: counts(&dst)?,
+            id: p.id,
+            slug: p.slug,
+            name: p.name,
+        });
     }
+    let totals = profiles.iter().map(|p| p.table_counts).reduce(|a, b| a + b);
     let manifest = json!({
         "version": "2.0", "timestamp": format_iso(now), "userId": user,
-        "backupType": "snapshot", "profiles": profiles, "tableCounts": totals,
+        "backupType": "snapshot", "profiles": profiles, "tableCounts": counts_json(totals),
     });
     std::fs::write(
         tmp.join("manifest.json"),
@@ -160,14 +228,18 @@ pub fn backup_user(state: &AppState, user: &str) -> ApiResult<Value> {
     std::fs::rename(&tmp, &done)?;
     prune(&root, user, state.backup_retention)?;
     tracing::info!(user, backup = %name, "backup created");
-    Ok(json!({
-        "success": true, "filename": name, "path": done.display().to_string(),
-        "size": dir_size(&done), "timestamp": format_iso(now), "tableCounts": totals,
+    Ok(Some(Backup {
+        size: dir_size(&done),
+        filename: name,
+        path: done,
+        taken_ms: now,
+        profiles,
+        totals,
     }))
 }
 
 /// Backs up `system.db` into `backups/_system/`.
-pub fn backup_system(state: &AppState) -> ApiResult<PathBuf> {
+pub fn backup_system(state: &AppState) -> StoreResult<PathBuf> {
     let root = state.data_dir.join("backups").join(SYSTEM_DIR);
     std::fs::create_dir_all(&root)?;
     let name = format!("system-{}.db", stamp(state.now()));
@@ -191,11 +263,11 @@ pub fn backup_system(state: &AppState) -> ApiResult<PathBuf> {
 }
 
 /// `system.db` and every user: what start-up and `peek-server backup` run.
-pub fn backup_all(state: &AppState) -> ApiResult<Vec<Value>> {
+pub fn backup_all(state: &AppState) -> StoreResult<Vec<Backup>> {
     backup_system(state)?;
     let mut out = Vec::new();
     for u in state.system.users()? {
-        out.push(backup_user(state, &u.id)?);
+        out.extend(backup_user(state, &u.id)?);
     }
     Ok(out)
 }
@@ -214,14 +286,14 @@ fn names(root: &Path, user: &str) -> Vec<String> {
     v
 }
 
-fn prune(root: &Path, user: &str, keep: usize) -> ApiResult<()> {
+fn prune(root: &Path, user: &str, keep: usize) -> StoreResult<()> {
     for old in names(root, user).iter().skip(keep) {
         std::fs::remove_dir_all(root.join(old))?;
     }
     Ok(())
 }
 
-fn seq_and_epoch(db: &Path) -> ApiResult<(i64, i64)> {
+fn seq_and_epoch(db: &Path) -> StoreResult<(i64, i64)> {
     let c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let max: i64 = c.query_row("SELECT COALESCE(MAX(changeSeq), 0) FROM items", [], |r| {
         r.get(0)
@@ -241,13 +313,13 @@ fn seq_and_epoch(db: &Path) -> ApiResult<(i64, i64)> {
 /// out before and the feed epoch is raised, so clients
 /// notice, push what they have and read the feed again from 0: writes the
 /// backup predates come back from the devices instead of being lost.
-pub fn restore_user(state: &AppState, user: &str, name: &str) -> ApiResult<Value> {
+pub fn restore_user(state: &AppState, user: &str, name: &str) -> StoreResult<Restored> {
     if !is_safe_component(name) || !name.starts_with(PREFIX) {
-        return Err(ApiError::bad("invalid backup name"));
+        return Err(StoreError::invalid("invalid backup name"));
     }
     let backup_dir = user_backup_dir(state, user)?.join(name);
     if !backup_dir.join("manifest.json").exists() {
-        return Err(ApiError::not_found("backup not found"));
+        return Err(StoreError::not_found("backup not found"));
     }
     // A backup taken before a profile had any data holds no folder for it:
     // such profiles are left as they are.
@@ -316,11 +388,14 @@ pub fn restore_user(state: &AppState, user: &str, name: &str) -> ApiResult<Value
         profiles = restored.len(),
         "restored from backup"
     );
-    Ok(json!({ "restored": restored, "backup": name }))
+    Ok(Restored {
+        backup: name.to_string(),
+        restored,
+    })
 }
 
 /// A user's backups, newest first.
-pub fn list(state: &AppState, user: &str) -> ApiResult<Vec<BackupEntry>> {
+pub fn list(state: &AppState, user: &str) -> StoreResult<Vec<BackupEntry>> {
     let root = user_backup_dir(state, user)?;
     Ok(names(&root, user)
         .into_iter()
@@ -333,14 +408,14 @@ pub fn list(state: &AppState, user: &str) -> ApiResult<Vec<BackupEntry>> {
 }
 
 /// When `user` was last backed up, if ever.
-pub fn last_backup_ms(state: &AppState, user: &str) -> ApiResult<Option<i64>> {
+pub fn last_backup_ms(state: &AppState, user: &str) -> StoreResult<Option<i64>> {
     let root = user_backup_dir(state, user)?;
     Ok(names(&root, user).first().and_then(|n| stamp_ms(n)))
 }
 
 /// The daily check: back up every user whose newest backup is missing or
 /// at least 24 h old. Returns how many were taken.
-pub fn run_due(state: &AppState) -> ApiResult<usize> {
+pub fn run_due(state: &AppState) -> StoreResult<usize> {
     let day = 24 * 3600 * 1000;
     let mut n = 0;
     for u in state.system.users()? {

@@ -3,9 +3,9 @@
 //! first backup (D18). `dry_run` reports and changes nothing.
 
 use crate::backup;
-use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store::datastore::Datastores;
+use crate::store::error::{StoreError, StoreResult};
 use crate::store::{dedup, schema};
 
 /// What start-up should do.
@@ -26,7 +26,7 @@ pub struct BootReport {
 }
 
 /// Runs the start-up sequence on an opened state.
-pub fn prepare(state: &AppState, opts: &BootOptions) -> ApiResult<BootReport> {
+pub fn prepare(state: &AppState, opts: &BootOptions) -> StoreResult<BootReport> {
     let mut report = BootReport::default();
     let dd = crate::migrate::data_dir::migrate_data_dir(
         &state.data_dir,
@@ -38,9 +38,7 @@ pub fn prepare(state: &AppState, opts: &BootOptions) -> ApiResult<BootReport> {
             legacy_api_key: opts.legacy_api_key.clone(),
         },
     )
-    .map_err(|e| {
-        crate::error::ApiError::StorageUnavailable(format!("data directory migration failed: {e}"))
-    })?;
+    .map_err(|e| StoreError::Unavailable(format!("data directory migration failed: {e}")))?;
     report.actions.extend(dd.lines());
     for p in state.system.all_profiles()? {
         let dir = Datastores::profile_dir(&state.data_dir, &p.user_id, &p.id)?;
@@ -76,7 +74,7 @@ pub fn prepare(state: &AppState, opts: &BootOptions) -> ApiResult<BootReport> {
 }
 
 /// Dry run of one profile: what opening it would change, read-only.
-fn inspect(file: &std::path::Path, user: &str, profile: &str) -> ApiResult<Vec<String>> {
+fn inspect(file: &std::path::Path, user: &str, profile: &str) -> StoreResult<Vec<String>> {
     let c =
         rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut out = Vec::new();

@@ -10,6 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+pub use crate::store::error::StorageFault;
+use crate::store::error::StoreError;
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -29,13 +32,40 @@ pub enum ApiError {
     },
     #[error("request body too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
-    /// The data directory cannot be written: disk full, read-only, quota.
-    #[error("storage unavailable: {0}")]
-    StorageUnavailable(String),
+    /// A failure of the store the client cannot fix: the data directory
+    /// refused the work (507/503) or something broke (500). The store's
+    /// client-fixable cases never land here: see the `From` below.
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
-    #[error(transparent)]
-    Io(#[from] std::io::Error),
+    Store(StoreError),
+    /// A fault of the HTTP layer itself (a response that would not
+    /// serialize): 500, details in the log only.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The one mapping from the store's words to HTTP. Invalid input and name
+/// conflicts are the Node server's 400s, a missing thing its 404; every
+/// other case is judged by [`StoreError::storage_fault`] when answered.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(m) | StoreError::Conflict(m) => ApiError::BadRequest(m),
+            StoreError::NotFound(m) => ApiError::NotFound(m),
+            e => ApiError::Store(e),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e).into()
+    }
+}
+
+impl From<std::io::Error> for ApiError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(e).into()
+    }
 }
 
 impl ApiError {
@@ -46,65 +76,28 @@ impl ApiError {
         Self::NotFound(msg.into())
     }
 
-    /// Whether (and why) the data directory refused the request: SQLite's
-    /// or the file system's "full", "read-only", or another I/O fault.
+    /// Whether (and why) the data directory refused the request.
     pub fn storage_fault(&self) -> Option<StorageFault> {
-        use rusqlite::ErrorCode as C;
-        use std::io::ErrorKind as K;
         match self {
-            ApiError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => match e.code {
-                C::DiskFull => Some(StorageFault::Full),
-                C::ReadOnly => Some(StorageFault::ReadOnly),
-                C::SystemIoFailure | C::CannotOpen => Some(StorageFault::Io),
-                _ => None,
-            },
-            ApiError::Io(e) => match e.kind() {
-                K::StorageFull | K::QuotaExceeded => Some(StorageFault::Full),
-                K::ReadOnlyFilesystem | K::PermissionDenied => Some(StorageFault::ReadOnly),
-                _ => None,
-            },
-            ApiError::StorageUnavailable(_) => Some(StorageFault::Io),
+            ApiError::Store(e) => e.storage_fault(),
             _ => None,
         }
     }
 }
 
-/// Why a write could not reach the disk. All three are retryable: nothing
-/// was written, and the same request succeeds once the operator has freed
-/// space or remounted the data directory (`docs/reliability.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageFault {
-    /// 507 Insufficient Storage.
-    Full,
-    /// 503: the data directory or a file in it cannot be written.
-    ReadOnly,
-    /// 503: any other I/O failure (a failed commit, a stopped writer).
-    Io,
+/// 507 for a full disk, 503 for the rest: all three are retryable.
+fn fault_status(fault: StorageFault) -> StatusCode {
+    match fault {
+        StorageFault::Full => StatusCode::INSUFFICIENT_STORAGE,
+        StorageFault::ReadOnly | StorageFault::Io => StatusCode::SERVICE_UNAVAILABLE,
+    }
 }
 
-impl StorageFault {
-    pub fn status(self) -> StatusCode {
-        match self {
-            StorageFault::Full => StatusCode::INSUFFICIENT_STORAGE,
-            StorageFault::ReadOnly | StorageFault::Io => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    /// The stable `reason` of the error body.
-    pub fn reason(self) -> &'static str {
-        match self {
-            StorageFault::Full => "disk_full",
-            StorageFault::ReadOnly => "read_only",
-            StorageFault::Io => "io_error",
-        }
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            StorageFault::Full => "storage full: the server's disk is full; nothing was changed, retry later",
-            StorageFault::ReadOnly => "storage read-only: the server cannot write its data directory; nothing was changed, retry later",
-            StorageFault::Io => "storage unavailable: the server cannot write its data directory; nothing was changed, retry later",
-        }
+fn fault_message(fault: StorageFault) -> &'static str {
+    match fault {
+        StorageFault::Full => "storage full: the server's disk is full; nothing was changed, retry later",
+        StorageFault::ReadOnly => "storage read-only: the server cannot write its data directory; nothing was changed, retry later",
+        StorageFault::Io => "storage unavailable: the server cannot write its data directory; nothing was changed, retry later",
     }
 }
 
@@ -143,10 +136,11 @@ impl IntoResponse for ApiError {
             ),
             e => match e.storage_fault() {
                 Some(fault) => {
-                    tracing::error!(error = %e, reason = fault.reason(), "storage unavailable: {}", fault.message());
+                    let message = fault_message(fault);
+                    tracing::error!(error = %e, reason = fault.reason(), "storage unavailable: {message}");
                     (
-                        fault.status(),
-                        json!({ "error": fault.message(), "reason": fault.reason() }),
+                        fault_status(fault),
+                        json!({ "error": message, "reason": fault.reason() }),
                     )
                 }
                 None => {
@@ -171,3 +165,117 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::items::{self, ItemWrite, TYPE_ERROR};
+
+    /// Status, `Retry-After` and body of what a store error answers.
+    async fn answer(e: StoreError) -> (u16, Option<String>, String) {
+        let resp = ApiError::from(e).into_response();
+        let status = resp.status().as_u16();
+        let retry = resp
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap_or_default().to_string());
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        (status, retry, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn sqlite(code: i32) -> StoreError {
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+    }
+
+    /// What the store says, as the Node server (and this server before the
+    /// store had its own error type) put it on the wire.
+    #[tokio::test]
+    async fn store_errors_keep_their_status_and_body() {
+        let cases = [
+            (
+                StoreError::invalid("content is required for type 'text'"),
+                (
+                    400,
+                    None,
+                    r#"{"error":"content is required for type 'text'"}"#,
+                ),
+            ),
+            (
+                StoreError::Conflict("Profile 'work' already exists for user 'u'".into()),
+                (
+                    400,
+                    None,
+                    r#"{"error":"Profile 'work' already exists for user 'u'"}"#,
+                ),
+            ),
+            (
+                StoreError::not_found("image not found"),
+                (404, None, r#"{"error":"image not found"}"#),
+            ),
+            (
+                sqlite(rusqlite::ffi::SQLITE_FULL),
+                (
+                    507,
+                    Some("5"),
+                    r#"{"error":"storage full: the server's disk is full; nothing was changed, retry later","reason":"disk_full"}"#,
+                ),
+            ),
+            (
+                sqlite(rusqlite::ffi::SQLITE_READONLY),
+                (
+                    503,
+                    Some("5"),
+                    r#"{"error":"storage read-only: the server cannot write its data directory; nothing was changed, retry later","reason":"read_only"}"#,
+                ),
+            ),
+            (
+                StoreError::Io(std::io::Error::from(std::io::ErrorKind::PermissionDenied)),
+                (
+                    503,
+                    Some("5"),
+                    r#"{"error":"storage read-only: the server cannot write its data directory; nothing was changed, retry later","reason":"read_only"}"#,
+                ),
+            ),
+            (
+                StoreError::Unavailable("profile writer stopped".into()),
+                (
+                    503,
+                    Some("5"),
+                    r#"{"error":"storage unavailable: the server cannot write its data directory; nothing was changed, retry later","reason":"io_error"}"#,
+                ),
+            ),
+            (
+                sqlite(rusqlite::ffi::SQLITE_CONSTRAINT),
+                (500, None, r#"{"error":"internal server error"}"#),
+            ),
+            (
+                StoreError::Aborted("store work panicked".into()),
+                (500, None, r#"{"error":"internal server error"}"#),
+            ),
+        ];
+        for (e, (status, retry, body)) in cases {
+            let what = format!("{e:?}");
+            let got = answer(e).await;
+            assert_eq!(
+                (got.0, got.1.as_deref(), got.2.as_str()),
+                (status, retry, body),
+                "{what}"
+            );
+        }
+    }
+
+    /// A store function's refusal reaches the client in §1.4's words.
+    #[tokio::test]
+    async fn a_store_validation_error_is_the_node_servers_400() {
+        let e = items::validate(&ItemWrite::default()).expect_err("no type");
+        assert!(matches!(&e, StoreError::Invalid(m) if m == TYPE_ERROR));
+        let (status, _, body) = answer(e).await;
+        assert_eq!(status, 400);
+        assert_eq!(body, json!({ "error": TYPE_ERROR }).to_string());
+    }
+}

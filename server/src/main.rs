@@ -258,14 +258,15 @@ fn run(cli: Cli) -> AnyResult<()> {
         }
         Cmd::Backup => {
             let state = open(&cli.data_dir)?;
-            for r in backup::backup_all(&state)? {
-                println!("{r}");
+            for b in backup::backup_all(&state)? {
+                println!("{}", server::http::backups::created_body(&b));
             }
             Ok(())
         }
         Cmd::Restore { user, backup: name } => {
             let state = open(&cli.data_dir)?;
-            println!("{}", backup::restore_user(&state, user, name)?);
+            let restored = backup::restore_user(&state, user, name)?;
+            println!("{}", serde_json::to_value(restored)?);
             Ok(())
         }
         Cmd::Migrate { dry_run, api_key } => {

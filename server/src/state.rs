@@ -1,12 +1,15 @@
 //! What every handler shares: the data directory, `system.db`, the open
-//! profile databases, and the injected clock and id source.
+//! profile databases, the injected clock and id source, and where the
+//! blocking SQLite work of a request runs ([`AppState::run`]).
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::clock::{Clock, IdSource};
 use crate::error::ApiResult;
 use crate::store::datastore::{Datastores, ProfileDb};
+use crate::store::error::{StoreError, StoreResult};
 use crate::store::system::SystemDb;
 use crate::timestamp::format_iso;
 
@@ -35,6 +38,31 @@ impl Default for Limits {
     }
 }
 
+/// Where [`AppState::run`] runs a request's store work. SQLite calls block
+/// (a read, a commit, an image file, a backup), so on a multi-threaded
+/// server they belong on tokio's blocking pool, where they cannot hold up
+/// the async workers that accept connections and stream bodies.
+///
+/// Both strategies run the same closure over the same state, once, to
+/// completion, and turn a panic into the same error: a response and what
+/// is written are identical either way. Only the thread differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Execution {
+    /// `tokio::task::spawn_blocking`: production, and every test or tool
+    /// that serves over a socket. Costs a thread hop per call.
+    #[default]
+    BlockingPool,
+    /// On the thread that polls the handler. For a host that sends one
+    /// request at a time on its own current-thread runtime (the
+    /// simulator's `ServerHost`): nothing else waits on that thread, so
+    /// the pool would only add two thread hops per exchange and a pool of
+    /// threads per simulated world. Same answers, same trace hash (checked
+    /// by `server/tests/api/execution.rs` and on the simulator's seeds).
+    /// Wrong for a server with concurrent clients: a slow read would hold
+    /// up every other request.
+    Inline,
+}
+
 /// Shared server state; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
@@ -48,6 +76,7 @@ pub struct Inner {
     pub limits: Limits,
     /// Backups kept per user (the Node server kept 7).
     pub backup_retention: usize,
+    pub execution: Execution,
 }
 
 impl std::ops::Deref for AppState {
@@ -59,29 +88,77 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Opens the data directory (creating it and `system.db` if needed).
-    /// Migrations are not run here: see `boot::prepare`.
-    pub fn open(data_dir: &Path, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> ApiResult<Self> {
+    /// The data-directory migrations are not run here (see
+    /// `boot::prepare`); each profile database is brought to the current
+    /// schema when first opened, legacy shapes by
+    /// [`crate::migrate::schema::migrate_legacy_schema`].
+    pub fn open(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdSource>,
+    ) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir)?;
         let system = SystemDb::open(&data_dir.join("system.db"))?;
         Ok(Self(Arc::new(Inner {
             data_dir: data_dir.to_path_buf(),
             system,
-            stores: Datastores::default(),
+            stores: Datastores::new(crate::migrate::schema::migrate_legacy_schema),
             clock,
             ids,
             limits: Limits::default(),
             backup_retention: 7,
+            execution: Execution::default(),
         })))
     }
 
-    /// Same, with non-default limits.
+    /// Same, with non-default limits. Call it on the state `open` returned,
+    /// before cloning it (a shared state is returned unchanged).
     pub fn with_limits(self, limits: Limits) -> Self {
+        self.with_inner(|inner| inner.limits = limits)
+    }
+
+    /// Same, running store work as `execution` says (see [`Execution`]).
+    /// Like [`AppState::with_limits`], before cloning.
+    pub fn with_execution(self, execution: Execution) -> Self {
+        self.with_inner(|inner| inner.execution = execution)
+    }
+
+    fn with_inner(self, change: impl FnOnce(&mut Inner)) -> Self {
         match Arc::try_unwrap(self.0) {
             Ok(mut inner) => {
-                inner.limits = limits;
+                change(&mut inner);
                 Self(Arc::new(inner))
             }
             Err(shared) => Self(shared),
+        }
+    }
+
+    /// Runs a request's store work (SQLite, image files, backups) where
+    /// [`Execution`] says, and waits for its answer. Every handler goes
+    /// through here, so no SQLite call runs on an async worker. A closure
+    /// that panics, or whose task is cancelled, answers
+    /// [`StoreError::Aborted`] (a 500 with a JSON body, by the one mapping
+    /// in `crate::error`): never a panic across the handler.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&AppState) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<T> {
+        match self.execution {
+            Execution::Inline => catch_unwind(AssertUnwindSafe(|| work(self)))
+                .unwrap_or_else(|_| Err(aborted("panicked").into())),
+            Execution::BlockingPool => {
+                let state = self.clone();
+                tokio::task::spawn_blocking(move || work(&state))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(aborted(if e.is_panic() {
+                            "panicked"
+                        } else {
+                            "cancelled"
+                        })
+                        .into())
+                    })
+            }
         }
     }
 
@@ -93,8 +170,14 @@ impl AppState {
         format_iso(self.now())
     }
 
-    /// The open database of (user, profile UUID).
-    pub fn profile_db(&self, user: &str, profile: &str) -> ApiResult<Arc<ProfileDb>> {
+    /// The open database of (user, profile UUID); blocking (it may open
+    /// and migrate the file).
+    pub fn profile_db(&self, user: &str, profile: &str) -> StoreResult<Arc<ProfileDb>> {
         self.stores.get(&self.data_dir, user, profile)
     }
+}
+
+fn aborted(how: &str) -> StoreError {
+    tracing::error!("a request's store work {how}; answered 500");
+    StoreError::Aborted(format!("store work {how}"))
 }

@@ -1,13 +1,17 @@
 //! The real server, in-process: the production `server::app` router over
 //! real SQLite files in a temporary directory, called without sockets
 //! (through the engine's `InProcess` transport), with a clock the simulator
-//! sets before every request. It can be restarted from disk.
+//! sets before every request. It can be restarted from disk. Requests go
+//! one at a time on a current-thread runtime, so the server runs its store
+//! work inline (`server::state::Execution::Inline`): the same answers as
+//! the blocking pool of production, without its thread hop.
 
 use std::sync::Arc;
 
 use engine::sync::{Request, Response};
 use protocol::{Transport, TransportError};
 use server::clock::{Clock, ManualClock, SeededIds};
+use server::state::Execution;
 use server::AppState;
 use server::InProcess;
 
@@ -38,7 +42,7 @@ pub struct ServerHost {
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     #[error("server state: {0}")]
-    State(#[from] server::error::ApiError),
+    State(#[from] server::store::error::StoreError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
     #[error("setup: {0}")]
@@ -50,7 +54,8 @@ impl ServerHost {
     pub fn new(name: &str, id_seed: u64, start_ms: i64) -> Result<Self, HostError> {
         let dir = crate::scratch::tempdir()?;
         let clock = Arc::new(ManualClock::new(start_ms));
-        let state = AppState::open(dir.path(), clock.clone(), Arc::new(SeededIds::new(id_seed)))?;
+        let state = AppState::open(dir.path(), clock.clone(), Arc::new(SeededIds::new(id_seed)))?
+            .with_execution(Execution::Inline);
         let iso = server::timestamp::format_iso(start_ms);
         state
             .system
@@ -103,8 +108,8 @@ impl ServerHost {
     /// Backs up the simulation user (the production backup code); returns
     /// the backup's name.
     pub fn backup(&mut self) -> Result<String, HostError> {
-        let r = server::backup::backup_user(&self.state, USER)?;
-        Ok(r["filename"].as_str().unwrap_or_default().to_string())
+        let made = server::backup::backup_user(&self.state, USER)?;
+        Ok(made.map(|b| b.filename).unwrap_or_default())
     }
 
     /// Stops, restores the newest backup (the production restore code) and
@@ -134,7 +139,8 @@ impl ServerHost {
         let ids = Arc::new(SeededIds::new(
             self.id_seed ^ self.restarts.wrapping_mul(0x9E37_79B9),
         ));
-        let state = AppState::open(self.dir.path(), self.clock.clone(), ids)?;
+        let state = AppState::open(self.dir.path(), self.clock.clone(), ids)?
+            .with_execution(Execution::Inline);
         server::boot::prepare(&state, &server::boot::BootOptions::default())?;
         self.transport = InProcess::new(server::app(state.clone()));
         self.state = state;

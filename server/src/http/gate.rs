@@ -95,10 +95,15 @@ pub async fn auth_and_versions(
         return next.run(req).await;
     }
     let is_items = path == "/items" || path.starts_with("/items/");
-    let user = match bearer_key(req.headers()).map(|k| state.system.user_for_key(k)) {
-        Some(Ok(Some(user))) => user,
-        Some(Err(e)) => return ApiError::from(e).into_response(),
-        _ => return ApiError::Unauthorized.into_response(),
+    let Some(key) = bearer_key(req.headers()).map(str::to_owned) else {
+        return ApiError::Unauthorized.into_response();
+    };
+    // A `system.db` lookup: on the blocking pool like every store call.
+    let found = state.run(move |s| Ok(s.system.user_for_key(&key)?)).await;
+    let user = match found {
+        Ok(Some(user)) => user,
+        Ok(None) => return ApiError::Unauthorized.into_response(),
+        Err(e) => return e.into_response(),
     };
     if is_items {
         if let Err(e) = check_versions(req.headers()) {

@@ -107,21 +107,23 @@ pub async fn post_image(
     if up.bytes.len() > MAX_IMAGE_BYTES {
         return Err(ApiError::bad("image exceeds maximum size of 10 MB"));
     }
-    let db = profile::resolve(&state, &user, &params)?;
-    let dir = db.dir.clone();
-    let out = db
-        .write_async(move |tx| {
-            let img = NewImage {
-                bytes: &up.bytes,
-                filename: &up.filename,
-                mime: &up.mime,
-                tags: &up.tags,
-                sync_id: None,
-                client_metadata: None,
-                deleted_at: None,
-                edited_at: None,
-            };
-            images::save(tx, state.ids.as_ref(), &dir, &img, state.now())
+    let out = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            let (state, dir) = (state.clone(), db.dir.clone());
+            Ok(db.write(move |tx| {
+                let img = NewImage {
+                    bytes: &up.bytes,
+                    filename: &up.filename,
+                    mime: &up.mime,
+                    tags: &up.tags,
+                    sync_id: None,
+                    client_metadata: None,
+                    deleted_at: None,
+                    edited_at: None,
+                };
+                images::save(tx, state.ids.as_ref(), &dir, &img, state.now())
+            })?)
         })
         .await?;
     Ok(Json(
@@ -135,8 +137,12 @@ pub async fn list_images(
     UserId(user): UserId,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let db = profile::resolve(&state, &user, &params)?;
-    let list = db.read(|tx| images::list(tx))?;
+    let list = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            Ok(db.read(|tx| images::list(tx))?)
+        })
+        .await?;
     Ok(Json(json!({ "images": list })))
 }
 
@@ -147,8 +153,13 @@ pub async fn get_image(
     Segment(id): Segment,
     params: Params,
 ) -> ApiResult<Response> {
-    let db = profile::resolve(&state, &user, &params)?;
-    let f = db.read(|tx| images::read(tx, &db.dir, &id))?;
+    // The file's bytes are read in the same blocking call as its row.
+    let f = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            Ok(db.read(|tx| images::read(tx, &db.dir, &id))?)
+        })
+        .await?;
     let name: String = f
         .filename
         .chars()

@@ -39,9 +39,16 @@ fn save_one(
             filename: img.filename.as_deref(),
             mime: img.mime.as_deref(),
         };
-        return images::save_from_items(tx, state.ids.as_ref(), dir, &w, &up, now);
+        return Ok(images::save_from_items(
+            tx,
+            state.ids.as_ref(),
+            dir,
+            &w,
+            &up,
+            now,
+        )?);
     }
-    items::save(tx, state.ids.as_ref(), &w, now)
+    Ok(items::save(tx, state.ids.as_ref(), &w, now)?)
 }
 
 /// `POST /items`. `created` stays `true` on updates, as deployed (D20);
@@ -53,19 +60,21 @@ pub async fn post_item(
     body: JsonBody,
 ) -> ApiResult<Json<Value>> {
     body.object()?;
-    let db = profile::resolve(&state, &user, &params)?;
-    let dir = db.dir.clone();
-    let resp = db
-        .write_async(move |tx| {
-            let out = save_one(&state, &dir, tx, &body.0)?;
-            let mut resp = json!({
-                "id": out.id, "type": out.kind, "created": true,
-                "status": out.status.as_str(), "version": out.version,
-            });
-            if let Some(item) = stale_item(tx, &out)? {
-                resp["item"] = json!(ItemOut::new(&item, true));
-            }
-            Ok(resp)
+    let resp = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            let (state, dir) = (state.clone(), db.dir.clone());
+            db.write(move |tx| {
+                let out = save_one(&state, &dir, tx, &body.0)?;
+                let mut resp = json!({
+                    "id": out.id, "type": out.kind, "created": true,
+                    "status": out.status.as_str(), "version": out.version,
+                });
+                if let Some(item) = stale_item(tx, &out)? {
+                    resp["item"] = json!(ItemOut::new(&item, true));
+                }
+                Ok(resp)
+            })
         })
         .await?;
     Ok(Json(resp))
@@ -101,34 +110,37 @@ pub async fn post_batch(
             state.limits.batch_items
         )));
     }
-    let db = profile::resolve(&state, &user, &params)?;
-    let dir = db.dir.clone();
-    let results = db
-        .write_async(move |tx| {
-            let mut results = Vec::with_capacity(list.len());
-            // No savepoint per item: every check that can refuse an item
-            // (parsing, §1.4 validation, image type and size) runs before
-            // its first write, so a refused item has written nothing, and
-            // any other error fails the whole batch.
-            for (index, v) in list.iter().enumerate() {
-                match save_one(&state, &dir, tx, v) {
-                    Ok(o) => {
-                        let mut r = json!({
-                            "index": index, "id": o.id, "type": o.kind,
-                            "status": o.status.as_str(), "version": o.version,
-                        });
-                        if let Some(item) = stale_item(tx, &o)? {
-                            r["item"] = json!(ItemOut::new(&item, true));
+    let results = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            let (state, dir) = (state.clone(), db.dir.clone());
+            db.write(move |tx| {
+                let mut results = Vec::with_capacity(list.len());
+                // No savepoint per item: every check that can refuse an item
+                // (parsing, §1.4 validation, image type and size) runs before
+                // its first write, so a refused item has written nothing, and
+                // any other error fails the whole batch.
+                for (index, v) in list.iter().enumerate() {
+                    match save_one(&state, &dir, tx, v) {
+                        Ok(o) => {
+                            let mut r = json!({
+                                "index": index, "id": o.id, "type": o.kind,
+                                "status": o.status.as_str(), "version": o.version,
+                            });
+                            if let Some(item) = stale_item(tx, &o)? {
+                                r["item"] = json!(ItemOut::new(&item, true));
+                            }
+                            results.push(r);
                         }
-                        results.push(r);
+                        Err(ApiError::BadRequest(msg)) => {
+                            results
+                                .push(json!({ "index": index, "status": "error", "error": msg }));
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(ApiError::BadRequest(msg)) => {
-                        results.push(json!({ "index": index, "status": "error", "error": msg }));
-                    }
-                    Err(e) => return Err(e),
                 }
-            }
-            Ok((results, items::feed_epoch(tx)?))
+                Ok((results, items::feed_epoch(tx)?))
+            })
         })
         .await?;
     // The feed epoch here too, so a client that pushed before a restore
@@ -159,14 +171,18 @@ pub async fn list_items(
         .map(parse_cursor)
         .transpose()?;
     let include_deleted = params.get("includeDeleted") == Some("true");
-    let db = profile::resolve(&state, &user, &params)?;
     let q = ListQuery {
         kind,
         include_deleted,
         limit,
         after,
     };
-    let (page, more) = db.read(|tx| Ok(items::list(tx, &q)?))?;
+    let (page, more) = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            Ok(db.read(|tx| Ok(items::list(tx, &q)?))?)
+        })
+        .await?;
     let mut out = ItemList::new(&page);
     if limit.is_some() {
         let next = page
@@ -189,8 +205,12 @@ pub async fn since(
     let ts = timestamp::parse_since_param(&raw)
         .ok_or_else(|| ApiError::bad("Invalid timestamp format. Use ISO 8601 or Unix ms."))?;
     let kind = type_filter(&params)?;
-    let db = profile::resolve(&state, &user, &params)?;
-    let found = db.read(|tx| Ok(items::since(tx, ts, kind)?))?;
+    let found = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            Ok(db.read(|tx| Ok(items::since(tx, ts, kind)?))?)
+        })
+        .await?;
     let mut out = ItemList::new(&found);
     out.since = Some(&raw);
     Ok(out.into_response())
@@ -210,11 +230,15 @@ pub async fn changes(
         .uint("limit")?
         .map_or(state.limits.page_default, |l| l as usize)
         .clamp(1, state.limits.page_max);
-    let db = profile::resolve(&state, &user, &params)?;
-    let (page, more, epoch) = db.read(|tx| {
-        let (page, more) = items::changes(tx, after, limit)?;
-        Ok((page, more, items::feed_epoch(tx)?))
-    })?;
+    let (page, more, epoch) = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            Ok(db.read(|tx| {
+                let (page, more) = items::changes(tx, after, limit)?;
+                Ok((page, more, items::feed_epoch(tx)?))
+            })?)
+        })
+        .await?;
     let mut out = ItemList::new(&page);
     out.cursor = Some(page.last().map_or(after, |i| i.version));
     out.has_more = Some(more);
@@ -229,9 +253,12 @@ pub async fn get_item(
     Segment(id): Segment,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let db = profile::resolve(&state, &user, &params)?;
-    let item = db
-        .read(|tx| Ok(items::live_by_id(tx, &id)?))?
+    let item = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            Ok(db.read(|tx| Ok(items::live_by_id(tx, &id)?))?)
+        })
+        .await?
         .ok_or_else(|| ApiError::not_found("item not found"))?;
     Ok(Json(json!({ "item": ItemOut::new(&item, false) })))
 }
@@ -244,8 +271,12 @@ pub async fn delete_item(
     Segment(id): Segment,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let db = profile::resolve(&state, &user, &params)?;
-    db.write_async(move |tx| items::soft_delete(tx, &id, state.now()))
+    state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            let state = state.clone();
+            Ok(db.write(move |tx| items::soft_delete(tx, &id, state.now()))?)
+        })
         .await?;
     Ok(Json(json!({ "deleted": true })))
 }
@@ -260,8 +291,14 @@ pub async fn patch_tags(
     body: JsonBody,
 ) -> ApiResult<Json<Value>> {
     let tags = wire::tags_field(body.object()?)?;
-    let db = profile::resolve(&state, &user, &params)?;
-    db.write_async(move |tx| items::set_tags(tx, state.ids.as_ref(), &id, &tags, state.now()))
+    state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            let state = state.clone();
+            Ok(db.write(move |tx| {
+                items::set_tags(tx, state.ids.as_ref(), &id, &tags, state.now())
+            })?)
+        })
         .await?;
     Ok(Json(json!({ "updated": true })))
 }

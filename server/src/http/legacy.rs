@@ -11,6 +11,7 @@ use crate::http::extract::{JsonBody, Params, UserId};
 use crate::http::profile;
 use crate::http::wire::{metadata_field, tags_field};
 use crate::state::AppState;
+use crate::store::error::StoreError;
 use crate::store::items::{self, Item, ItemType, ItemWrite, ListQuery};
 use crate::store::tags;
 
@@ -27,13 +28,22 @@ fn with_metadata(mut v: Value, item: &Item) -> Value {
     v
 }
 
-fn live_of(state: &AppState, user: &str, params: &Params, kind: ItemType) -> ApiResult<Vec<Item>> {
-    let db = profile::resolve(state, user, params)?;
-    let q = ListQuery {
-        kind: Some(kind),
-        ..ListQuery::default()
-    };
-    Ok(db.read(|tx| Ok(items::list(tx, &q)?))?.0)
+async fn live_of(
+    state: &AppState,
+    user: String,
+    params: Params,
+    kind: ItemType,
+) -> ApiResult<Vec<Item>> {
+    state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            let q = ListQuery {
+                kind: Some(kind),
+                ..ListQuery::default()
+            };
+            Ok(db.read(|tx| Ok(items::list(tx, &q)?))?.0)
+        })
+        .await
 }
 
 fn write_unsynced(
@@ -94,14 +104,17 @@ pub async fn webhook(
             writes.push(w);
         }
     }
-    let db = profile::resolve(&state, &user, &params)?;
-    let saved = db
-        .write_async(move |tx| {
-            let now = state.now();
-            for w in &writes {
-                items::save(tx, state.ids.as_ref(), w, now)?;
-            }
-            Ok(writes.len())
+    let saved = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            let state = state.clone();
+            Ok(db.write(move |tx| {
+                let now = state.now();
+                for w in &writes {
+                    items::save(tx, state.ids.as_ref(), w, now)?;
+                }
+                Ok::<_, StoreError>(writes.len())
+            })?)
         })
         .await?;
     Ok(Json(json!({ "received": true, "saved_count": saved })))
@@ -113,7 +126,8 @@ pub async fn list_urls(
     UserId(user): UserId,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let urls: Vec<Value> = live_of(&state, &user, &params, ItemType::Url)?
+    let urls: Vec<Value> = live_of(&state, user, params, ItemType::Url)
+        .await?
         .iter()
         .map(|i| {
             with_metadata(
@@ -131,7 +145,8 @@ pub async fn list_texts(
     UserId(user): UserId,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let texts: Vec<Value> = live_of(&state, &user, &params, ItemType::Text)?
+    let texts: Vec<Value> = live_of(&state, user, params, ItemType::Text)
+        .await?
         .iter()
         .map(|i| {
             with_metadata(
@@ -149,7 +164,8 @@ pub async fn list_tagsets(
     UserId(user): UserId,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let sets: Vec<Value> = live_of(&state, &user, &params, ItemType::Tagset)?
+    let sets: Vec<Value> = live_of(&state, user, params, ItemType::Tagset)
+        .await?
         .iter()
         .map(|i| with_metadata(json!({"id": i.id, "createdAt": i.created_at, "updatedAt": i.updated_at, "tags": i.tags}), i))
         .collect();
@@ -158,13 +174,16 @@ pub async fn list_tagsets(
 
 async fn save_single(
     state: AppState,
-    user: &str,
-    params: &Params,
+    user: String,
+    params: Params,
     w: ItemWrite,
 ) -> ApiResult<Json<Value>> {
-    let db = profile::resolve(&state, user, params)?;
-    let out = db
-        .write_async(move |tx| items::save(tx, state.ids.as_ref(), &w, state.now()))
+    let out = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            let state = state.clone();
+            Ok(db.write(move |tx| items::save(tx, state.ids.as_ref(), &w, state.now()))?)
+        })
         .await?;
     Ok(Json(json!({ "id": out.id, "created": true })))
 }
@@ -180,7 +199,7 @@ pub async fn post_text(
     let content =
         non_empty_str(obj, "content").ok_or_else(|| ApiError::bad("content is required"))?;
     let w = write_unsynced(ItemType::Text, Some(content), obj)?;
-    save_single(state, &user, &params, w).await
+    save_single(state, user, params, w).await
 }
 
 /// `POST /tagsets` `{tags, metadata?}`.
@@ -195,7 +214,7 @@ pub async fn post_tagset(
         .ok()
         .filter(|w| !w.tags.is_empty())
         .ok_or_else(|| ApiError::bad("tags array is required and must not be empty"))?;
-    save_single(state, &user, &params, w).await
+    save_single(state, user, params, w).await
 }
 
 /// `GET /tags`: every tag, stored frecency score descending (§1.4).
@@ -204,7 +223,11 @@ pub async fn list_tags(
     UserId(user): UserId,
     params: Params,
 ) -> ApiResult<Json<Value>> {
-    let db = profile::resolve(&state, &user, &params)?;
-    let stats = db.read(|tx| Ok(tags::stats(tx)?))?;
+    let stats = state
+        .run(move |state| {
+            let db = profile::resolve(state, &user, &params)?;
+            Ok(db.read(|tx| Ok(tags::stats(tx)?))?)
+        })
+        .await?;
     Ok(Json(json!({ "tags": stats })))
 }

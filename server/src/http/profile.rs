@@ -25,6 +25,8 @@ pub fn is_uuid(s: &str) -> bool {
 }
 
 /// The database the request's `profile` parameter names, for `user`.
+/// Blocking (`system.db`, maybe opening the file): call it inside
+/// `AppState::run`.
 pub fn resolve(state: &AppState, user: &str, params: &Params) -> ApiResult<Arc<ProfileDb>> {
     let raw = params
         .get("profile")
@@ -43,7 +45,7 @@ pub fn resolve(state: &AppState, user: &str, params: &Params) -> ApiResult<Arc<P
             .system
             .default_profile(user, || state.ids.uuid(), &state.now_iso())?,
     };
-    state.profile_db(user, &profile.id)
+    Ok(state.profile_db(user, &profile.id)?)
 }
 
 #[cfg(test)]

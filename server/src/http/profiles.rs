@@ -8,10 +8,13 @@ use serde_json::{json, Value};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, Segment, UserId};
 use crate::state::AppState;
-use crate::store::system::CreateProfileError;
+use crate::store::error::StoreError;
 
 pub async fn list(State(state): State<AppState>, UserId(user): UserId) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "profiles": state.system.profiles(&user)? })))
+    let profiles = state
+        .run(move |state| Ok(state.system.profiles(&user)?))
+        .await?;
+    Ok(Json(json!({ "profiles": profiles })))
 }
 
 pub async fn create(
@@ -23,26 +26,30 @@ pub async fn create(
         .object()?
         .get("name")
         .and_then(Value::as_str)
-        .unwrap_or("");
-    let id = state.ids.uuid();
+        .unwrap_or("")
+        .to_string();
     let p = state
-        .system
-        .create_profile(&user, &id, name, &state.now_iso())
-        .map_err(|e| match e {
-            CreateProfileError::Sqlite(e) => ApiError::from(e),
-            other => ApiError::bad(other.to_string()),
-        })?;
-    // Create its datastore now so that it is born with its dedup flag set
-    // and is never swept by a later restart's cleanup (D17). If that fails
-    // (disk full, read-only), the row goes too: a refused request leaves
-    // nothing behind, and the same request succeeds once storage is back
-    // (found by scripts/diskfault).
-    if let Err(e) = state.profile_db(&user, &p.id) {
-        if let Err(undo) = state.system.delete_profile(&user, &p.id) {
-            tracing::error!(error = %undo, profile = %p.id, "could not remove a half-created profile");
-        }
-        return Err(e);
-    }
+        .run(move |state| {
+            let id = state.ids.uuid();
+            let p = state
+                .system
+                .create_profile(&user, &id, &name, &state.now_iso())
+                .map_err(StoreError::from)?;
+            // Create its datastore now so that it is born with its dedup
+            // flag set and is never swept by a later restart's cleanup
+            // (D17). If that fails (disk full, read-only), the row goes
+            // too: a refused request leaves nothing behind, and the same
+            // request succeeds once storage is back (found by
+            // scripts/diskfault).
+            if let Err(e) = state.profile_db(&user, &p.id) {
+                if let Err(undo) = state.system.delete_profile(&user, &p.id) {
+                    tracing::error!(error = %undo, profile = %p.id, "could not remove a half-created profile");
+                }
+                return Err(e.into());
+            }
+            Ok(p)
+        })
+        .await?;
     Ok(Json(json!({
         "profile": {
             "id": p.id, "userId": p.user_id, "slug": p.slug, "name": p.name,
@@ -58,8 +65,8 @@ pub async fn get(
     Segment(id): Segment,
 ) -> ApiResult<Json<Value>> {
     let p = state
-        .system
-        .profile(&user, &id.to_ascii_lowercase())?
+        .run(move |state| Ok(state.system.profile(&user, &id.to_ascii_lowercase())?))
+        .await?
         .ok_or_else(|| ApiError::not_found("profile not found"))?;
     Ok(Json(json!({ "profile": p })))
 }
@@ -70,13 +77,18 @@ pub async fn delete(
     UserId(user): UserId,
     Segment(id): Segment,
 ) -> ApiResult<Json<Value>> {
-    if !state
-        .system
-        .delete_profile(&user, &id.to_ascii_lowercase())?
-    {
-        return Err(ApiError::bad(format!(
-            "Profile '{id}' not found for user '{user}'"
-        )));
-    }
+    state
+        .run(move |state| {
+            if !state
+                .system
+                .delete_profile(&user, &id.to_ascii_lowercase())?
+            {
+                return Err(ApiError::bad(format!(
+                    "Profile '{id}' not found for user '{user}'"
+                )));
+            }
+            Ok(())
+        })
+        .await?;
     Ok(Json(json!({ "deleted": true })))
 }

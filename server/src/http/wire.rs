@@ -144,7 +144,7 @@ impl<'a> ItemList<'a> {
                 bytes,
             )
                 .into_response(),
-            Err(e) => crate::error::ApiError::Io(std::io::Error::other(e)).into_response(),
+            Err(e) => crate::error::ApiError::Internal(format!("item list: {e}")).into_response(),
         }
     }
 }

@@ -18,7 +18,8 @@
 //! idempotent and cheap on every open.
 //!
 //! Our own extra columns (`changeSeq`, `editedAt`) are **not** added here;
-//! [`crate::store::schema::ensure`] does that afterwards. Extra columns a
+//! [`crate::store::schema::ensure`] does that afterwards ([`ensure`] runs
+//! both in order). Extra columns a
 //! legacy table already has are kept by a rebuild.
 
 use std::collections::HashMap;
@@ -63,11 +64,20 @@ impl SchemaReport {
 }
 
 /// Brings a legacy per-profile database to the canonical schema of §2.3.
-/// Called by [`crate::store::schema::ensure`] for any database that already
-/// has an `items` table. Must not be called inside an open transaction:
-/// every table is migrated in its own.
+/// The store's [`crate::store::schema::LegacyUpgrade`]: handed to the store
+/// by `AppState::open`, and called by [`crate::store::schema::ensure`] for
+/// any database that already has an `items` table. Must not be called
+/// inside an open transaction: every table is migrated in its own.
 pub fn migrate_legacy_schema(conn: &Connection) -> rusqlite::Result<()> {
     migrate_legacy_schema_report(conn).map(|_| ())
+}
+
+/// Any per-profile database, whatever server left it, to the schema this
+/// server writes: the legacy upgrade, then the store's additive steps.
+/// What opening a profile does (`store::datastore`), for callers that hold
+/// a bare connection (tests, tools).
+pub fn ensure(conn: &Connection) -> rusqlite::Result<()> {
+    crate::store::schema::ensure(conn, migrate_legacy_schema)
 }
 
 /// [`migrate_legacy_schema`], returning what was done (for logs and tests).

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use crate::error::{ApiError, ApiResult};
-use crate::store::schema;
+use crate::store::error::{StoreError, StoreResult};
+use crate::store::schema::{self, LegacyUpgrade};
 use crate::store::writer::Writer;
 
 /// An open profile database and the folder it lives in (images sit beside it).
@@ -37,18 +37,21 @@ pub struct ProfileDb {
 const BACKSTOP_CHECKPOINT_PAGES: i64 = 10_000;
 
 impl ProfileDb {
-    /// Opens (creating if needed) `dir/datastore.sqlite` and migrates it.
-    /// With `background_checkpoints`, writers do not checkpoint the WAL on
-    /// the request path (someone must call [`ProfileDb::checkpoint`]).
+    /// Opens (creating if needed) `dir/datastore.sqlite` and brings it to
+    /// the current schema (`legacy` upgrades a file an older server left,
+    /// see [`schema::ensure`]). With `background_checkpoints`, writers do
+    /// not checkpoint the WAL on the request path (someone must call
+    /// [`ProfileDb::checkpoint`]).
     pub fn open(
         user: &str,
         profile: &str,
         dir: &Path,
         background_checkpoints: bool,
-    ) -> ApiResult<Self> {
+        legacy: LegacyUpgrade,
+    ) -> StoreResult<Self> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("datastore.sqlite");
-        let conn = open_datastore(&path)?;
+        let conn = open_datastore(&path, legacy)?;
         if background_checkpoints {
             conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
         }
@@ -73,25 +76,23 @@ impl ProfileDb {
 
     /// Runs `f` in the profile's write transaction (its own savepoint) and
     /// answers once committed. A request that returns `Err` writes nothing.
-    pub async fn write_async<T: Send + 'static>(
+    /// Blocks the calling thread (see [`Writer::submit`]): a handler calls
+    /// it inside `AppState::run`. `f` may fail with its caller's error
+    /// type, anything a [`StoreError`] converts into.
+    pub fn write<T, E>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
-    ) -> ApiResult<T> {
-        self.writer.submit(f).await
-    }
-
-    /// [`ProfileDb::write_async`] for callers outside the async runtime
-    /// (start-up, admin commands, tests).
-    pub fn write<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
-    ) -> ApiResult<T> {
-        self.writer.submit_blocking(f)
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.writer.submit(f)
     }
 
     /// Runs `f` in a read transaction (a consistent snapshot) on the
-    /// reader connection.
-    pub fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> ApiResult<T>) -> ApiResult<T> {
+    /// reader connection. Blocks like [`ProfileDb::write`].
+    pub fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         f(&tx)
@@ -100,7 +101,7 @@ impl ProfileDb {
     /// Copies committed WAL frames into the database without blocking
     /// readers or the writer (`PASSIVE`); what the background checkpointer
     /// calls about once a second.
-    pub fn checkpoint(&self) -> ApiResult<()> {
+    pub fn checkpoint(&self) -> StoreResult<()> {
         let mut slot = self.checkpointer.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
             let c = Connection::open(self.dir.join("datastore.sqlite"))?;
@@ -115,7 +116,7 @@ impl ProfileDb {
 }
 
 /// Opens a datastore file with the server's pragmas and schema.
-pub fn open_datastore(path: &Path) -> ApiResult<Connection> {
+pub fn open_datastore(path: &Path, legacy: LegacyUpgrade) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -125,32 +126,43 @@ pub fn open_datastore(path: &Path) -> ApiResult<Connection> {
     // The Node server never enabled foreign keys and legacy schemas carry
     // FK clauses that must stay inert (§2.1).
     conn.pragma_update(None, "foreign_keys", "OFF")?;
-    schema::ensure(&conn)?;
+    schema::ensure(&conn, legacy)?;
     Ok(conn)
 }
 
 /// The cache of open profile databases.
-#[derive(Default)]
 pub struct Datastores {
     open: Mutex<HashMap<(String, String), Arc<ProfileDb>>>,
     background_checkpoints: AtomicBool,
+    /// What opening a database runs on a file an older server left: given
+    /// by the layer above (`migrate::schema::migrate_legacy_schema`, wired
+    /// in `AppState::open`), so the store never depends on the migrations.
+    legacy: LegacyUpgrade,
 }
 
 impl Datastores {
+    pub fn new(legacy: LegacyUpgrade) -> Self {
+        Self {
+            open: Mutex::default(),
+            background_checkpoints: AtomicBool::new(false),
+            legacy,
+        }
+    }
+
     /// The profile's folder: `<data>/<user>/profiles/<profile>` (§2.1).
     /// Callers pass only validated user ids and profile UUIDs, but the path
     /// is checked here too so nothing can name a folder outside `data_dir`.
-    pub fn profile_dir(data_dir: &Path, user: &str, profile: &str) -> ApiResult<PathBuf> {
+    pub fn profile_dir(data_dir: &Path, user: &str, profile: &str) -> StoreResult<PathBuf> {
         for part in [user, profile] {
             if !is_safe_component(part) {
-                return Err(ApiError::bad("invalid profile or user id"));
+                return Err(StoreError::invalid("invalid profile or user id"));
             }
         }
         Ok(data_dir.join(user).join("profiles").join(profile))
     }
 
     /// The open database for (user, profile), opening it if needed.
-    pub fn get(&self, data_dir: &Path, user: &str, profile: &str) -> ApiResult<Arc<ProfileDb>> {
+    pub fn get(&self, data_dir: &Path, user: &str, profile: &str) -> StoreResult<Arc<ProfileDb>> {
         let key = (user.to_string(), profile.to_string());
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(db) = open.get(&key) {
@@ -158,7 +170,7 @@ impl Datastores {
         }
         let dir = Self::profile_dir(data_dir, user, profile)?;
         let bg = self.background_checkpoints.load(Ordering::Relaxed);
-        let db = Arc::new(ProfileDb::open(user, profile, &dir, bg)?);
+        let db = Arc::new(ProfileDb::open(user, profile, &dir, bg, self.legacy)?);
         open.insert(key, db.clone());
         Ok(db)
     }
@@ -224,10 +236,11 @@ mod tests {
     #[test]
     fn a_failed_write_rolls_back() {
         let dir = tempfile::tempdir().unwrap();
-        let db = ProfileDb::open("u", "p", dir.path(), false).unwrap();
-        let r: ApiResult<()> = db.write(|tx| {
+        // A fresh file: the legacy upgrade is never called.
+        let db = ProfileDb::open("u", "p", dir.path(), false, |_| Ok(())).unwrap();
+        let r: StoreResult<()> = db.write(|tx| {
             tx.execute("INSERT INTO settings (key, value) VALUES ('x', '1')", [])?;
-            Err(ApiError::bad("no"))
+            Err(StoreError::invalid("no"))
         });
         assert!(r.is_err());
         let n: i64 = db

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection};
 
-use crate::error::ApiResult;
+use crate::store::error::StoreResult;
 use crate::store::schema::DEDUP_FLAG;
 
 /// What a cleanup did (or would do, in a dry run).
@@ -84,7 +84,7 @@ fn duplicate_groups(conn: &Connection) -> rusqlite::Result<Vec<Vec<String>>> {
 
 /// Runs the cleanup once, inside the caller's transaction. With `dry_run`,
 /// reports without writing.
-pub fn run(conn: &Connection, now: i64, dry_run: bool) -> ApiResult<DedupReport> {
+pub fn run(conn: &Connection, now: i64, dry_run: bool) -> StoreResult<DedupReport> {
     if flag_set(conn)? {
         return Ok(DedupReport {
             already_done: true,

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::clock::IdSource;
-use crate::error::{ApiError, ApiResult};
+use crate::store::error::{StoreError, StoreResult};
 use crate::store::items::{self, ItemType, ItemWrite, WriteOutcome, WriteStatus};
 use crate::store::tags;
 
@@ -92,12 +92,12 @@ pub fn save(
     profile_dir: &Path,
     img: &NewImage<'_>,
     now: i64,
-) -> ApiResult<WriteOutcome> {
+) -> StoreResult<WriteOutcome> {
     if !img.mime.starts_with("image/") {
-        return Err(ApiError::bad("file must be an image"));
+        return Err(StoreError::invalid("file must be an image"));
     }
     if img.bytes.len() > MAX_IMAGE_BYTES {
-        return Err(ApiError::bad("image exceeds maximum size of 10 MB"));
+        return Err(StoreError::invalid("image exceeds maximum size of 10 MB"));
     }
     let hash = hex::encode(Sha256::digest(img.bytes));
     let ext = ext_for_mime(img.mime);
@@ -167,7 +167,7 @@ pub fn save_from_items(
     w: &ItemWrite,
     up: &ImageUpload<'_>,
     now: i64,
-) -> ApiResult<WriteOutcome> {
+) -> StoreResult<WriteOutcome> {
     if let Some(sid) = w.sync_id.as_deref() {
         if let Some(row) = items::by_sync_id(conn, sid)?.filter(|r| r.kind == "image") {
             // With `filename` the content is the bytes (a re-sent upload);
@@ -216,17 +216,17 @@ pub fn save_from_items(
         };
         return items::save(conn, ids, &tomb, now);
     }
-    let data = up
-        .data
-        .ok_or_else(|| ApiError::bad("content (base64 image data) is required for type 'image'"))?;
+    let data = up.data.ok_or_else(|| {
+        StoreError::invalid("content (base64 image data) is required for type 'image'")
+    })?;
     let filename = up
         .filename
-        .ok_or_else(|| ApiError::bad("filename is required for type 'image'"))?;
+        .ok_or_else(|| StoreError::invalid("filename is required for type 'image'"))?;
     let mime = up
         .mime
-        .ok_or_else(|| ApiError::bad("mime type is required for type 'image'"))?;
+        .ok_or_else(|| StoreError::invalid("mime type is required for type 'image'"))?;
     if !mime.starts_with("image/") {
-        return Err(ApiError::bad("Invalid MIME type: must be an image"));
+        return Err(StoreError::invalid("Invalid MIME type: must be an image"));
     }
     save(
         conn,
@@ -251,7 +251,7 @@ fn meta_field<'a>(meta: &'a Option<serde_json::Value>, k: &str) -> Option<&'a se
 }
 
 /// Live images, newest first.
-pub fn list(conn: &Connection) -> ApiResult<Vec<ImageInfo>> {
+pub fn list(conn: &Connection) -> StoreResult<Vec<ImageInfo>> {
     let (items, _) = items::list(
         conn,
         &items::ListQuery {
@@ -288,10 +288,10 @@ pub struct ImageFile {
     pub filename: String,
 }
 
-pub fn read(conn: &Connection, profile_dir: &Path, id: &str) -> ApiResult<ImageFile> {
+pub fn read(conn: &Connection, profile_dir: &Path, id: &str) -> StoreResult<ImageFile> {
     let item = items::live_by_id(conn, id)?
         .filter(|i| i.kind == "image")
-        .ok_or_else(|| ApiError::not_found("image not found"))?;
+        .ok_or_else(|| StoreError::not_found("image not found"))?;
     let meta: Option<serde_json::Value> = item
         .metadata
         .as_deref()
@@ -311,10 +311,10 @@ pub fn read(conn: &Connection, profile_dir: &Path, id: &str) -> ApiResult<ImageF
         && hash.bytes().all(|b| b.is_ascii_hexdigit())
         && ext.bytes().all(|b| b.is_ascii_alphanumeric());
     if !safe {
-        return Err(ApiError::not_found("image file not found"));
+        return Err(StoreError::not_found("image file not found"));
     }
     let path = images_dir(profile_dir).join(format!("{hash}.{ext}"));
-    let bytes = std::fs::read(&path).map_err(|_| ApiError::not_found("image file not found"))?;
+    let bytes = std::fs::read(&path).map_err(|_| StoreError::not_found("image file not found"))?;
     Ok(ImageFile {
         bytes,
         mime: mime.to_string(),

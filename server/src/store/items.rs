@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::IdSource;
-use crate::error::{ApiError, ApiResult};
+use crate::store::error::{StoreError, StoreResult};
 use crate::store::tags;
 
 /// The four item types of §0.1.
@@ -152,17 +152,19 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
 /// Checks the §1.4 rules, in the Node server's order and wording. A
 /// tombstone on the sync path needs only a valid type (fixes D23: deleting
 /// no longer requires re-sending content and tags).
-pub fn validate(w: &ItemWrite) -> ApiResult<ItemType> {
-    let kind = w.kind.ok_or_else(|| ApiError::bad(TYPE_ERROR))?;
+pub fn validate(w: &ItemWrite) -> StoreResult<ItemType> {
+    let kind = w.kind.ok_or_else(|| StoreError::invalid(TYPE_ERROR))?;
     if w.is_tombstone() && w.sync_id.is_some() {
         return Ok(kind);
     }
     let empty = w.content.as_deref().is_none_or(str::is_empty);
     match kind {
-        ItemType::Url if empty => Err(ApiError::bad("content (URL) is required for type 'url'")),
-        ItemType::Text if empty => Err(ApiError::bad("content is required for type 'text'")),
+        ItemType::Url if empty => Err(StoreError::invalid(
+            "content (URL) is required for type 'url'",
+        )),
+        ItemType::Text if empty => Err(StoreError::invalid("content is required for type 'text'")),
         ItemType::Tagset if w.tags.is_empty() => {
-            Err(ApiError::bad("tags are required for type 'tagset'"))
+            Err(StoreError::invalid("tags are required for type 'tagset'"))
         }
         _ => Ok(kind),
     }
@@ -227,7 +229,7 @@ pub fn save(
     ids: &dyn IdSource,
     w: &ItemWrite,
     now: i64,
-) -> ApiResult<WriteOutcome> {
+) -> StoreResult<WriteOutcome> {
     let kind = validate(w)?;
     match w.sync_id.as_deref() {
         Some(sid) => save_synced(conn, ids, kind, sid, w, now),
@@ -280,7 +282,7 @@ fn save_synced(
     sid: &str,
     w: &ItemWrite,
     now: i64,
-) -> ApiResult<WriteOutcome> {
+) -> StoreResult<WriteOutcome> {
     let Some(row) = by_sync_id(conn, sid)? else {
         return insert(conn, ids, kind, sid, w, now);
     };
@@ -361,7 +363,7 @@ fn insert(
     sync_id: &str,
     w: &ItemWrite,
     now: i64,
-) -> ApiResult<WriteOutcome> {
+) -> StoreResult<WriteOutcome> {
     let id = ids.uuid();
     let v = next_version(conn)?;
     conn.prepare_cached(
@@ -397,7 +399,7 @@ fn save_unsynced(
     kind: ItemType,
     w: &ItemWrite,
     now: i64,
-) -> ApiResult<WriteOutcome> {
+) -> StoreResult<WriteOutcome> {
     let found = match w.content.as_deref().filter(|c| !c.is_empty()) {
         Some(content) => conn
             .prepare_cached(&format!(
@@ -444,7 +446,7 @@ fn live_tagset_with(conn: &Connection, want: &[String]) -> rusqlite::Result<Opti
 
 /// `DELETE /items/:id` (§3.5): soft delete of a live row; `false` when
 /// there was nothing live to delete.
-pub fn soft_delete(conn: &Connection, id: &str, now: i64) -> ApiResult<bool> {
+pub fn soft_delete(conn: &Connection, id: &str, now: i64) -> StoreResult<bool> {
     let v = next_version(conn)?;
     let n = conn
         .prepare_cached(
@@ -463,7 +465,7 @@ pub fn set_tags(
     id: &str,
     names: &[String],
     now: i64,
-) -> ApiResult<bool> {
+) -> StoreResult<bool> {
     let Some(item) = live_by_id(conn, id)? else {
         return Ok(false);
     };

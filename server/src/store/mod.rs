@@ -1,8 +1,10 @@
 //! Storage: `system.db` and the per-profile datastores, behind plain
 //! functions on a connection or transaction. The HTTP layer never writes
-//! SQL; these modules never see HTTP.
+//! SQL; these modules never see HTTP: they fail with
+//! [`error::StoreError`], which `crate::error` maps to responses.
 pub mod datastore;
 pub mod dedup;
+pub mod error;
 pub mod images;
 pub mod items;
 pub mod schema;

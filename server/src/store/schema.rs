@@ -12,7 +12,12 @@
 
 use rusqlite::Connection;
 
-use crate::migrate;
+/// Brings a database an older server (the Node server, or one of ours
+/// before a table changed) left into the canonical tables of §2.3. The
+/// store only knows the canonical shape; the upgrade from every legacy
+/// shape is `migrate::schema::migrate_legacy_schema`, handed in from
+/// above (`AppState::open`), so `store` never imports `migrate`.
+pub type LegacyUpgrade = fn(&Connection) -> rusqlite::Result<()>;
 
 /// The canonical tables of §2.3, as a fresh Node server creates them.
 pub const CANONICAL: &str = "
@@ -102,10 +107,11 @@ pub fn is_fresh(conn: &Connection) -> rusqlite::Result<bool> {
     Ok(!table_exists(conn, "items")?)
 }
 
-/// Brings any database the Node server (or an older one) left into the
-/// canonical schema, then adds our columns and back-fills the change
-/// sequence. Idempotent; each step is transactional.
-pub fn ensure(conn: &Connection) -> rusqlite::Result<()> {
+/// Gives a fresh database the canonical schema, or brings one the Node
+/// server (or an older one) left into it with `legacy`; then adds our
+/// columns and back-fills the change sequence. Idempotent; each step is
+/// transactional.
+pub fn ensure(conn: &Connection, legacy: LegacyUpgrade) -> rusqlite::Result<()> {
     let fresh = is_fresh(conn)?;
     if fresh {
         let tx = conn.unchecked_transaction()?;
@@ -116,7 +122,7 @@ pub fn ensure(conn: &Connection) -> rusqlite::Result<()> {
         )?;
         tx.commit()?;
     } else {
-        migrate::schema::migrate_legacy_schema(conn)?;
+        legacy(conn)?;
     }
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch(CANONICAL)?; // settings etc. if a legacy file lacked them
@@ -175,11 +181,17 @@ fn backfill_change_seq(conn: &Connection) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
 
+    /// The upgrade of a file that is already canonical: nothing to do
+    /// (the legacy shapes are tested with the real one, in `migrate`).
+    fn canonical_already(_: &Connection) -> rusqlite::Result<()> {
+        Ok(())
+    }
+
     #[test]
     fn fresh_database_gets_canonical_schema_our_columns_and_dedup_flag() {
         let c = Connection::open_in_memory().unwrap();
-        ensure(&c).unwrap();
-        ensure(&c).unwrap(); // idempotent
+        ensure(&c, canonical_already).unwrap();
+        ensure(&c, canonical_already).unwrap(); // idempotent
         for col in ["syncId", "deletedAt", "changeSeq", "editedAt"] {
             assert!(has_column(&c, "items", col).unwrap(), "{col}");
         }
@@ -202,7 +214,7 @@ mod tests {
              ('b', 'text', 'b', 1, 20), ('a', 'text', 'a', 1, 10), ('c', 'text', 'c', 1, 30);",
         )
         .unwrap();
-        ensure(&c).unwrap();
+        ensure(&c, canonical_already).unwrap();
         let order: Vec<String> = c
             .prepare("SELECT id FROM items ORDER BY changeSeq")
             .unwrap()

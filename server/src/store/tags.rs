@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::clock::IdSource;
-use crate::error::ApiResult;
+use crate::store::error::StoreResult;
 
 /// `GET /tags` row, with the deployed camelCase keys.
 #[derive(Debug, Clone, Serialize)]
@@ -41,7 +41,13 @@ fn tag_id(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
 
 /// Links `name` to `item`, creating the tag if needed. Counts a use only
 /// when the link is new.
-fn link(conn: &Connection, ids: &dyn IdSource, item: &str, name: &str, now: i64) -> ApiResult<()> {
+fn link(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    item: &str,
+    name: &str,
+    now: i64,
+) -> StoreResult<()> {
     let tid = match tag_id(conn, name)? {
         Some(t) => t,
         None => {
@@ -78,7 +84,7 @@ pub fn add(
     item: &str,
     names: &[String],
     now: i64,
-) -> ApiResult<()> {
+) -> StoreResult<()> {
     for n in distinct(names) {
         link(conn, ids, item, &n, now)?;
     }
@@ -92,7 +98,7 @@ pub fn replace(
     item: &str,
     names: &[String],
     now: i64,
-) -> ApiResult<bool> {
+) -> StoreResult<bool> {
     let want = distinct(names);
     let have = of_item(conn, item)?;
     if same_set(&have, &want) {

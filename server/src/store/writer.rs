@@ -2,7 +2,9 @@
 //! they come one by one, and in groups when they queue up.
 //!
 //! A request that finds the connection free runs at once on the caller's
-//! thread (no hand-off: a lone client pays nothing). Otherwise it is queued
+//! thread (no hand-off: a lone client pays nothing; for a handler that
+//! thread is the one `AppState::run` chose, never an async worker of a
+//! multi-threaded server). Otherwise it is queued
 //! for the writer thread, which takes the connection and commits everything
 //! queued, up to [`MAX_GROUP`] requests, in one transaction (group commit):
 //! the WAL write of a commit is paid once for all of them. Each request
@@ -17,7 +19,7 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use crate::error::{ApiError, ApiResult};
+use crate::store::error::{StoreError, StoreResult};
 
 /// Most requests committed together.
 pub const MAX_GROUP: usize = 64;
@@ -62,11 +64,15 @@ impl Writer {
         })
     }
 
-    fn job<T: Send + 'static>(
+    fn job<T, E>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
-        answer: impl FnOnce(ApiResult<T>) + Send + 'static,
-    ) -> Job {
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        answer: impl FnOnce(Result<T, E>) + Send + 'static,
+    ) -> Job
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         // Counts the request down however it ends: answered, or dropped
         // unrun because its group could not begin.
         let guard = Active(self.active.clone());
@@ -79,19 +85,19 @@ impl Writer {
                 Ok(tx) => tx,
                 Err(e) => {
                     let err = commit_error(e);
-                    let done: Completion = Box::new(move |_| answer(Err(err)));
+                    let done: Completion = Box::new(move |_| answer(Err(err.into())));
                     return (false, done);
                 }
             };
             let out = catch_unwind(AssertUnwindSafe(|| f(tx))).unwrap_or_else(|_| {
                 tracing::error!("a write panicked; its savepoint is rolled back");
-                Err(ApiError::Io(std::io::Error::other("write panicked")))
+                Err(StoreError::Aborted("a write panicked".into()).into())
             });
             let ok = out.is_ok();
             let done: Completion = Box::new(move |commit_err| {
                 answer(match (out, commit_err) {
                     (Ok(v), None) => Ok(v),
-                    (Ok(_), Some(e)) => Err(commit_error(e)),
+                    (Ok(_), Some(e)) => Err(commit_error(e).into()),
                     (Err(e), _) => Err(e),
                 })
             });
@@ -102,7 +108,7 @@ impl Writer {
     /// Runs `job` now if it is the only request in flight and the
     /// connection is free; otherwise queues it for the writer thread.
     /// (`active` was counted up when the job was made.)
-    fn dispatch(&self, job: Job, alone: bool) -> ApiResult<()> {
+    fn dispatch(&self, job: Job, alone: bool) -> StoreResult<()> {
         if alone && self.pending.load(Ordering::Acquire) == 0 {
             if let Ok(mut conn) = self.conn.try_lock() {
                 run_group(&mut conn, vec![job]);
@@ -113,38 +119,27 @@ impl Writer {
         let sent = self.queue.as_ref().and_then(|q| q.send(job).ok());
         if sent.is_none() {
             self.pending.fetch_sub(1, Ordering::AcqRel);
-            return Err(ApiError::StorageUnavailable(
-                "profile writer stopped".into(),
-            ));
+            return Err(StoreError::Unavailable("profile writer stopped".into()));
         }
         Ok(())
     }
 
-    /// Runs `f` in a write transaction and waits (async) for its committed
-    /// result.
-    pub async fn submit<T: Send + 'static>(
+    /// Runs `f` in a write transaction and waits for its committed result,
+    /// blocking the calling thread: a request alone runs right here, others
+    /// wait here while the writer thread commits their group. Handlers call
+    /// it from `AppState::run` (off the async workers); start-up, admin
+    /// commands and tests call it directly.
+    ///
+    /// `f`'s error type is the caller's: anything the store's own failures
+    /// (a commit that did not land, a panic) convert into.
+    pub fn submit<T, E>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
-    ) -> ApiResult<T> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let alone = self.active.fetch_add(1, Ordering::AcqRel) == 0;
-        let job = self.job(f, move |r| {
-            let _ = tx.send(r);
-        });
-        self.dispatch(job, alone)?;
-        rx.await.unwrap_or_else(|_| {
-            Err(ApiError::StorageUnavailable(
-                "write not committed (see server log)".into(),
-            ))
-        })
-    }
-
-    /// The same, blocking the calling thread (start-up, admin commands,
-    /// tests: never from an async handler).
-    pub fn submit_blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> ApiResult<T> + Send + 'static,
-    ) -> ApiResult<T> {
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel();
         let alone = self.active.fetch_add(1, Ordering::AcqRel) == 0;
         let job = self.job(f, move |r| {
@@ -152,9 +147,7 @@ impl Writer {
         });
         self.dispatch(job, alone)?;
         rx.recv().unwrap_or_else(|_| {
-            Err(ApiError::StorageUnavailable(
-                "write not committed (see server log)".into(),
-            ))
+            Err(StoreError::Unavailable("write not committed (see server log)".into()).into())
         })
     }
 }
@@ -179,7 +172,7 @@ impl Drop for Writer {
 
 /// The commit's error for each job of its group. SQLite failures keep
 /// their code, so that "disk full" and "read-only" reach the client as such.
-fn commit_error(e: &rusqlite::Error) -> ApiError {
+fn commit_error(e: &rusqlite::Error) -> StoreError {
     match e {
         rusqlite::Error::SqliteFailure(f, msg)
             if matches!(
@@ -190,9 +183,9 @@ fn commit_error(e: &rusqlite::Error) -> ApiError {
                     | rusqlite::ErrorCode::CannotOpen
             ) =>
         {
-            ApiError::Sqlite(rusqlite::Error::SqliteFailure(*f, msg.clone()))
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(*f, msg.clone()))
         }
-        _ => ApiError::StorageUnavailable(format!("commit failed: {e}")),
+        _ => StoreError::Unavailable(format!("commit failed: {e}")),
     }
 }
 
@@ -302,38 +295,51 @@ mod tests {
         (dir, Writer::spawn(c, "test").unwrap())
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_request_in_a_group_rolls_back_alone() {
+    #[test]
+    fn a_failing_request_in_a_group_rolls_back_alone() {
         let (_dir, w) = writer();
-        let w = std::sync::Arc::new(w);
-        let mut handles = Vec::new();
-        for i in 0..200i64 {
-            let w = w.clone();
-            handles.push(tokio::spawn(async move {
-                w.submit(move |tx| {
-                    tx.execute("INSERT INTO t (v) VALUES (?1)", [i])?;
-                    if i % 7 == 0 {
-                        return Err(ApiError::bad("no"));
-                    }
-                    Ok(i)
+        // Many callers at once, as the blocking pool runs them: some find
+        // the connection free, the rest queue up and are committed in groups.
+        let results: Vec<StoreResult<i64>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..200i64)
+                .map(|i| {
+                    let w = &w;
+                    s.spawn(move || {
+                        w.submit(move |tx| {
+                            tx.execute("INSERT INTO t (v) VALUES (?1)", [i])?;
+                            if i % 7 == 0 {
+                                return Err(StoreError::invalid("no"));
+                            }
+                            Ok(i)
+                        })
+                    })
                 })
-                .await
-            }));
-        }
-        let mut ok = 0;
-        for h in handles {
-            if h.await.unwrap().is_ok() {
-                ok += 1;
-            }
-        }
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(StoreError::Aborted("join".into())))
+                })
+                .collect()
+        });
+        let ok = results.iter().filter(|r| r.is_ok()).count();
         let n: i64 = w
-            .submit_blocking(|tx| {
-                Ok(tx.query_row("SELECT COUNT(*) FROM t WHERE v % 7 <> 0", [], |r| r.get(0))?)
+            .submit(|tx| {
+                Ok::<_, StoreError>(tx.query_row(
+                    "SELECT COUNT(*) FROM t WHERE v % 7 <> 0",
+                    [],
+                    |r| r.get(0),
+                )?)
             })
             .unwrap();
         let bad: i64 = w
-            .submit_blocking(|tx| {
-                Ok(tx.query_row("SELECT COUNT(*) FROM t WHERE v % 7 = 0", [], |r| r.get(0))?)
+            .submit(|tx| {
+                Ok::<_, StoreError>(tx.query_row(
+                    "SELECT COUNT(*) FROM t WHERE v % 7 = 0",
+                    [],
+                    |r| r.get(0),
+                )?)
             })
             .unwrap();
         assert_eq!((ok, n, bad), (171, 171, 0));
@@ -359,7 +365,7 @@ mod tests {
                         }
                         Ok(())
                     },
-                    move |r: ApiResult<()>| {
+                    move |r: StoreResult<()>| {
                         let _ = tx.send((i, r.is_ok()));
                     },
                 )
@@ -374,10 +380,10 @@ mod tests {
         outcomes.sort();
         let told_saved: Vec<i64> = outcomes.iter().filter(|o| o.1).map(|o| o.0).collect();
         let stored: Vec<i64> = w
-            .submit_blocking(|t| {
+            .submit(|t| {
                 let mut st = t.prepare("SELECT v FROM t ORDER BY v")?;
                 let rows = st.query_map([], |r| r.get(0))?;
-                Ok(rows.collect::<Result<Vec<i64>, _>>()?)
+                Ok::<_, StoreError>(rows.collect::<Result<Vec<i64>, _>>()?)
             })
             .unwrap();
         assert_eq!(outcomes.len(), 5, "every caller is answered");
@@ -391,8 +397,8 @@ mod tests {
     #[test]
     fn a_panicking_request_does_not_kill_the_writer() {
         let (_dir, w) = writer();
-        let r: ApiResult<()> = w.submit_blocking(|_| panic!("boom"));
+        let r: StoreResult<()> = w.submit(|_| panic!("boom"));
         assert!(r.is_err());
-        assert_eq!(w.submit_blocking(|_| Ok(5)).unwrap(), 5);
+        assert_eq!(w.submit(|_| Ok::<_, StoreError>(5)).unwrap(), 5);
     }
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 use server::store::datastore::ProfileDb;
+use server::store::error::StoreError;
 
 use crate::common::Srv;
 
@@ -62,7 +63,7 @@ async fn alices_db(s: &Srv) -> Arc<ProfileDb> {
 /// pragma is per connection, so it goes through the writer).
 fn pragma(db: &ProfileDb, sql: &str) -> i64 {
     let sql = sql.to_string();
-    db.write(move |tx| Ok(tx.query_row(&sql, [], |r| r.get::<_, i64>(0))?))
+    db.write(move |tx| Ok::<_, StoreError>(tx.query_row(&sql, [], |r| r.get::<_, i64>(0))?))
         .unwrap()
 }
 
@@ -145,7 +146,7 @@ async fn read_only_storage_is_503_with_a_log_line_and_recovers() {
     let s = Srv::new();
     let db = alices_db(&s).await;
     let before = s.fingerprint("alice");
-    db.write(|tx| Ok(tx.execute_batch("PRAGMA query_only = 1")?))
+    db.write(|tx| Ok::<_, StoreError>(tx.execute_batch("PRAGMA query_only = 1")?))
         .unwrap();
     for (method, path, body) in [
         (Method::POST, "/items", Some(big(1))),

@@ -5,6 +5,7 @@ mod common;
 mod bad_input;
 mod boot;
 mod disk_faults;
+mod execution;
 mod extensions;
 mod hostile;
 mod isolation;

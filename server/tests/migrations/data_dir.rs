@@ -8,7 +8,7 @@ use std::path::Path;
 use rusqlite::Connection;
 use server::clock::{IdSource, ManualClock, SeededIds};
 use server::migrate::data_dir::{migrate_data_dir, Action, DataDirOptions, MigrateError};
-use server::store::schema::ensure;
+use server::migrate::schema::ensure;
 use server::store::system::{hash_key, SystemDb};
 
 use crate::helpers::*;

@@ -1,8 +1,8 @@
 //! Shared fixtures and checks of the migration tests.
 
 use rusqlite::Connection;
+use server::migrate::schema::ensure;
 use server::migrate::schema::migrate_legacy_schema_report;
-use server::store::schema::ensure;
 
 /// 2026-01-27T10:00:00Z in ms.
 pub const BASE: i64 = 1_769_508_000_000;

@@ -3,8 +3,8 @@
 use std::fs;
 
 use rusqlite::Connection;
+use server::migrate::schema::ensure;
 use server::migrate::schema::{migrate_legacy_schema, migrate_legacy_schema_report};
-use server::store::schema::ensure;
 
 use crate::helpers::*;
 
