@@ -1,13 +1,93 @@
-//! `peek-sim`: the simulator's command line. Thin: parses arguments, calls
-//! `sim::run`, prints. See `peek-sim --help`.
+//! `peek-sim`: the simulator's command line. Thin: parses arguments
+//! (`args`), calls the library (`sim::run`, `sim::explore`, `sim::report`,
+//! `sim::session`), prints; the progress bar (`progress`) is the only thing
+//! it draws itself. See `peek-sim --help`.
 
 // A shell (clippy.toml): it times runs for the people watching them; no
 // wall time reaches a world, a verdict or a trace.
 #![allow(clippy::disallowed_methods)]
 
-mod cli;
+mod args;
+mod progress;
 mod sessions;
+mod worlds;
+
+use args::{Cli, Cmd};
+use clap::Parser as _;
 
 fn main() {
-    std::process::exit(cli::main());
+    std::process::exit(dispatch());
+}
+
+/// Parses the command line and runs the command; the exit code.
+fn dispatch() -> i32 {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Run {
+            seed,
+            world,
+            trace,
+            check_determinism,
+            shrink_budget,
+            minimized_out,
+        } => match world.options() {
+            Ok(opts) => worlds::cmd_run(
+                seed,
+                &opts,
+                trace.as_deref(),
+                check_determinism,
+                shrink_budget,
+                minimized_out.as_deref(),
+            ),
+            Err(e) => {
+                eprintln!("peek-sim: {e}");
+                2
+            }
+        },
+        Cmd::Explore {
+            seeds,
+            from,
+            jobs,
+            world,
+        } => match world.options() {
+            Ok(opts) => worlds::cmd_explore(from, seeds, jobs, &opts),
+            Err(e) => {
+                eprintln!("peek-sim: {e}");
+                2
+            }
+        },
+        Cmd::Replay {
+            file,
+            server,
+            key,
+            strict,
+            trace,
+        } => {
+            if sim::session::Session::sniff(&file) {
+                sessions::cmd_replay(&file, &server, &key, strict)
+            } else {
+                worlds::cmd_replay(&file, trace.as_deref())
+            }
+        }
+        Cmd::ReplayClient { file, model } => sessions::cmd_replay_client(&file, model.as_deref()),
+        Cmd::Record {
+            listen,
+            upstream,
+            out,
+            exchanges,
+        } => sessions::cmd_record(&listen, &upstream, &out, exchanges),
+        Cmd::ImportHar { file, out, host } => {
+            sessions::cmd_import_har(&file, &out, host.as_deref())
+        }
+        Cmd::Timeline { trace, out } => match sim::timeline::render_file(&trace, &out) {
+            Ok(n) => {
+                println!("{n} exchanges drawn to {}", out.display());
+                0
+            }
+            Err(e) => {
+                eprintln!("peek-sim: {e}");
+                2
+            }
+        },
+    }
 }

@@ -1,0 +1,165 @@
+//! `peek-sim`'s arguments (clap). The library knows nothing of them: each
+//! command's arguments turn into the library's own types (`Options`,
+//! `explore::Plan`) here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use engine::Model;
+use sim::config::Options;
+
+#[derive(Parser)]
+#[command(
+    name = "peek-sim",
+    version,
+    about = "Deterministic simulator of Peek Sync: virtual devices with their own clocks against the real server, in-process, under faults",
+    long_about = "Deterministic simulator of Peek Sync.\n\nEach world is derived from one seed: K devices (reference engine or models of the original clients) with skewed, drifting or jumping clocks, one or two real servers (the production router over real SQLite files, in-process), a workload of creates/edits/deletes/tags/syncs, and a fault schedule (lost requests, lost responses after commit, duplicates, 5xx, partitions, device crashes, server restarts, server backups and restores from older backups, server and profile switches). After the fault phase everything heals, every device syncs, and the invariants are checked: convergence, no-lost-write, no-resurrection, no-sync-duplicates, stability, profile-isolation, cursor-completeness.\n\nThe same seed and code give a byte-identical trace. A failure is shrunk to a minimal event list and ends with a `repro:` line.\n\nExamples:\n  peek-sim explore --seeds 200            # many worlds, summary table\n  peek-sim run --seed 42 --trace t.jsonl  # one world, full trace\n  peek-sim run --seed 7 --models electron # what today's Electron app does\n  peek-sim timeline t.jsonl --out run.svg # picture of a trace\n  peek-sim replay t.jsonl                 # a trace is a session: replay it against a fresh server\n  peek-sim record --upstream https://peek.example --out s.jsonl  # record a real app's sync\n\nSessions (traces, recordings, HAR imports) are described in docs/session-format.md.\n\nWorlds keep their SQLite files in /dev/shm when it is usable (PEEK_SIM_TMPDIR overrides)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+pub struct WorldArgs {
+    /// Number of devices.
+    #[arg(long, default_value_t = 4)]
+    devices: usize,
+    /// Workload steps before healing.
+    #[arg(long, default_value_t = 300)]
+    steps: usize,
+    /// Device models, assigned round-robin: reference, js-engine, electron, tauri-desktop, tauri-mobile, extension.
+    #[arg(long, value_delimiter = ',', default_value = "reference")]
+    models: Vec<String>,
+    /// Turn network, crash and restart faults off.
+    #[arg(long)]
+    no_faults: bool,
+    /// Largest device clock offset in ms (default two days).
+    #[arg(long, default_value_t = 2 * 86_400_000)]
+    max_skew_ms: i64,
+    /// Leave image items (with bytes) out of the workload.
+    #[arg(long)]
+    no_images: bool,
+}
+
+impl WorldArgs {
+    /// The world options these flags describe.
+    pub fn options(&self) -> Result<Options, String> {
+        let models = self
+            .models
+            .iter()
+            .map(|m| {
+                Model::parse(m).ok_or_else(|| {
+                    format!("unknown model {m:?} (try reference, electron, tauri-mobile, ...)")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Options {
+            devices: self.devices,
+            steps: self.steps,
+            models,
+            faults: !self.no_faults,
+            max_skew_ms: self.max_skew_ms,
+            images: !self.no_images,
+        })
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Run one world; exit 0 when every invariant holds.
+    Run {
+        #[arg(long)]
+        seed: u64,
+        #[command(flatten)]
+        world: WorldArgs,
+        /// Write the JSON-lines trace here (and print its hash).
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// Run twice and compare the trace hashes.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Most worlds to run while shrinking a failure.
+        #[arg(long, default_value_t = 300)]
+        shrink_budget: usize,
+        /// Where to write the minimized failing world (JSON).
+        #[arg(long)]
+        minimized_out: Option<PathBuf>,
+    },
+    /// Run many seeds; print progress and a summary table.
+    Explore {
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// First seed.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Worker threads.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        #[command(flatten)]
+        world: WorldArgs,
+    },
+    /// Replay a file: a session (a trace, a recording, an imported HAR)
+    /// against servers, or a minimized world (`run --minimized-out`).
+    ///
+    /// A session's requests are sent in order to a fresh in-process server
+    /// (default) or to each `--server URL --key KEY`; recorded server ids are
+    /// mapped to the new ones, time stamps compared by kind, and every answer
+    /// compared with the recorded one (status, keys, items and tags as sets).
+    /// Two servers give a differential report. Exit 1 only with --strict.
+    Replay {
+        file: PathBuf,
+        /// A server to replay against (`in-process` or a base URL); repeat
+        /// for a differential run.
+        #[arg(long)]
+        server: Vec<String>,
+        /// The API key for each URL given with --server, in order.
+        #[arg(long, env = "PEEK_API_KEY")]
+        key: Vec<String>,
+        /// Fail (exit 1) on any divergence and show only the first.
+        #[arg(long)]
+        strict: bool,
+        /// Minimized worlds: write the JSON-lines trace here.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
+    /// Replay a simulator session against the client: each device is
+    /// re-created and served its recorded answers (wiremock, real HTTP);
+    /// its requests are compared with the recorded ones.
+    ReplayClient {
+        file: PathBuf,
+        /// Run every device as this model instead of the recorded ones.
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Recording reverse proxy: point an app at --listen; every exchange
+    /// with --upstream is appended to --out (secrets redacted). The device
+    /// label is X-Peek-Device, else X-Peek-Client.
+    Record {
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: String,
+        #[arg(long)]
+        upstream: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Stop after this many exchanges (default: until Ctrl-C).
+        #[arg(long)]
+        exchanges: Option<u64>,
+    },
+    /// Convert a HAR 1.2 file (Chrome DevTools, Electron, mitmproxy) into a
+    /// session.
+    ImportHar {
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Keep only requests whose URL starts with this.
+        #[arg(long)]
+        host: Option<String>,
+    },
+    /// Draw a trace as an SVG: devices as lanes, requests as arrows.
+    Timeline {
+        trace: PathBuf,
+        #[arg(long, default_value = "run.svg")]
+        out: PathBuf,
+    },
+}

@@ -1,0 +1,166 @@
+//! The world commands: `run` one seed, `explore` many, `replay` a
+//! minimized world. Each calls the library (`sim::run`, `sim::explore`,
+//! `sim::report`), times it, and prints; exit codes are 0 (every invariant
+//! holds), 1 (one broke) and 2 (the command could not run).
+
+use std::path::Path;
+use std::time::Instant;
+
+use sim::config::Options;
+use sim::explore::{self, Plan, Timing};
+use sim::report::{self, Failure};
+use sim::run;
+
+use crate::progress::Watch;
+
+/// `peek-sim run --seed N`: the `seed=` line first, the `repro:` line last.
+pub fn cmd_run(
+    seed: u64,
+    opts: &Options,
+    trace: Option<&Path>,
+    determinism: bool,
+    budget: usize,
+    min_out: Option<&Path>,
+) -> i32 {
+    println!("seed={seed}");
+    let started = Instant::now();
+    let (cfg, events, o) = match run::run_seed(seed, opts, trace.is_some()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("peek-sim: world could not run: {e}");
+            return 2;
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "exchanges={} faults={} syncs={} (failed {}) trace_lines={} trace_hash={} time={secs:.2}s",
+        o.stats.exchanges,
+        o.stats.faults,
+        o.stats.syncs_done,
+        o.stats.syncs_failed,
+        o.trace_lines,
+        o.trace_hash
+    );
+    if let (Some(path), Some(bytes)) = (trace, o.trace.as_ref()) {
+        if let Err(e) = std::fs::write(path, bytes) {
+            eprintln!("peek-sim: cannot write trace {}: {e}", path.display());
+        } else {
+            println!("trace written to {}", path.display());
+        }
+    }
+    let mut code = 0;
+    if determinism {
+        match run::run_seed(seed, opts, false) {
+            Ok((_, _, again)) if again.trace_hash == o.trace_hash => {
+                println!("determinism: ok (same trace hash twice)")
+            }
+            Ok((_, _, again)) => {
+                println!(
+                    "determinism: FAILED ({} vs {})",
+                    o.trace_hash, again.trace_hash
+                );
+                code = 1;
+            }
+            Err(e) => {
+                println!("determinism: second run failed: {e}");
+                code = 1;
+            }
+        }
+    }
+    match Failure::of(&o) {
+        None => println!("ok: every invariant holds"),
+        Some(failure) => {
+            print!("{failure}");
+            eprintln!(
+                "shrinking {} events (budget {budget} runs)...",
+                events.len()
+            );
+            let minimized = failure.minimize(&cfg, &events, budget);
+            print!("{minimized}");
+            if let Some(path) = min_out {
+                match minimized.save(path) {
+                    Ok(()) => {
+                        println!("minimized world written to {}", path.display());
+                        println!("repro (minimized): peek-sim replay {}", path.display());
+                    }
+                    Err(e) => println!("could not write {}: {e}", path.display()),
+                }
+            }
+            code = 1;
+        }
+    }
+    println!("{}", report::repro_line(seed, opts));
+    code
+}
+
+/// `peek-sim explore`: progress on stderr while the seeds run, then the
+/// summary (sorted by seed) on stdout, ending in repro lines and the
+/// `N passed, M failed` line.
+pub fn cmd_explore(from: u64, seeds: u64, jobs: usize, opts: &Options) -> i32 {
+    let plan = Plan {
+        from,
+        seeds,
+        jobs,
+        options: opts.clone(),
+    };
+    let started = Instant::now();
+    let watch = Watch::start(seeds, started);
+    let summary = match explore::explore(&plan, &watch) {
+        Ok(s) => s,
+        Err(e) => {
+            watch.finish();
+            eprintln!("peek-sim: {e}");
+            return 2;
+        }
+    };
+    let elapsed = started.elapsed();
+    watch.finish();
+    eprintln!(
+        "worlds in {} (set {} to change)",
+        sim::scratch::location().display(),
+        sim::scratch::ENV
+    );
+    print!("{}", summary.render(Timing::new(elapsed, jobs)));
+    i32::from(!summary.ok())
+}
+
+/// `peek-sim replay FILE` for a minimized world (`run --minimized-out`).
+pub fn cmd_replay(file: &Path, trace: Option<&Path>) -> i32 {
+    let world: run::Replay = match std::fs::read(file)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!(
+                "peek-sim: cannot read minimized world {}: {e}",
+                file.display()
+            );
+            return 2;
+        }
+    };
+    println!("seed={} events={}", world.config.seed, world.events.len());
+    let o = match run::run_events(&world.config, &world.events, trace.is_some()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("peek-sim: world could not run: {e}");
+            return 2;
+        }
+    };
+    if let (Some(path), Some(bytes)) = (trace, o.trace.as_ref()) {
+        if std::fs::write(path, bytes).is_ok() {
+            println!("trace written to {}", path.display());
+        }
+    }
+    println!("trace_hash={}", o.trace_hash);
+    for v in &o.violations {
+        println!("  {}: {} items={:?}", v.invariant, v.detail, v.items);
+    }
+    if o.ok() {
+        println!("ok: every invariant holds");
+        0
+    } else {
+        println!("FAIL invariant={}", o.first().unwrap_or("?"));
+        1
+    }
+}
