@@ -301,6 +301,15 @@ mod tests {
             let s = server(v, t, content);
             assert_eq!(on_pulled(Local::Linked(l, &it), &s), want, "{why}");
         }
+        // A tombstone here, pushed at version 2: an older live copy (an
+        // overlap, a replayed page) does not bring it back.
+        let mut dead = local(2);
+        dead.deleted_at = 50;
+        let old_copy = server(Some(1), 10, "https://a");
+        assert_eq!(
+            on_pulled(Local::Linked(link(Some(2), 0, 2), &dead), &old_copy),
+            Skip
+        );
         let it = local(1);
         let s = server(Some(1), 1, "x");
         assert_eq!(on_pulled(Local::Unknown, &s), Insert);
