@@ -110,9 +110,10 @@ fn likely(cells: &[Cell]) -> BTreeSet<String> {
     cells
         .iter()
         .flat_map(|c| {
+            // "likely D8 (…): …": the D-number is the word after "likely".
             c.likely
                 .iter()
-                .map(|d| d.split(' ').next().unwrap_or("").to_string())
+                .filter_map(|d| d.split(' ').nth(1).map(str::to_string))
         })
         .collect()
 }

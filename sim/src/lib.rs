@@ -7,6 +7,7 @@ pub mod config;
 pub mod diagnose;
 pub mod event;
 pub mod host;
+pub mod observe;
 pub mod rng;
 pub mod run;
 pub mod scratch;

@@ -199,12 +199,10 @@ fn print_failure(seed: u64, opts: &Options, o: &Outcome, budget: usize, out: Opt
     for e in &s.events {
         println!("  {}", e.line());
     }
-    let models: Vec<Model> = s.config.devices.iter().map(|d| d.model).collect();
     for v in s.violations.iter().filter(|v| v.invariant == inv).take(3) {
         println!("  -> {}: {} items={:?}", v.invariant, v.detail, v.items);
-        let ds = sim::diagnose::for_violation(&models, v);
-        if !ds.is_empty() {
-            println!("     reproduces: {}", ds.join("; "));
+        for d in sim::diagnose::for_violation(&s.likely, v) {
+            println!("     {d}");
         }
     }
     if let Some(path) = out {
@@ -372,7 +370,7 @@ fn cmd_explore(from: u64, seeds: u64, jobs: usize, opts: &Options) -> i32 {
         match o {
             Ok(o) if o.ok() => {}
             Ok(o) => by_inv
-                .entry(o.first().unwrap_or("?").to_string())
+                .entry(o.first().map_or("?", |i| i.name()).to_string())
                 .or_default()
                 .push(*seed),
             Err(e) => by_inv
@@ -453,7 +451,7 @@ fn cmd_replay(file: &PathBuf, trace: Option<&PathBuf>) -> i32 {
         println!("ok: every invariant holds");
         0
     } else {
-        println!("FAIL invariant={}", o.first().unwrap_or("?"));
+        println!("FAIL invariant={}", o.first().map_or("?", |i| i.name()));
         1
     }
 }
