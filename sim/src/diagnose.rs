@@ -122,7 +122,14 @@ pub fn diagnose(obs: &Observation, trace: &Session, violations: &[Violation]) ->
     if broken.contains(&Invariant::NoSyncDuplicates) {
         out.extend(copies_after_a_reset(obs, &lanes));
     }
-    if broken.contains(&Invariant::ProfileIsolation) {
+    if [
+        Invariant::ProfileIsolation,
+        Invariant::NoLostWrite,
+        Invariant::Convergence,
+    ]
+    .iter()
+    .any(|i| broken.contains(i))
+    {
         out.extend(profile_targeting(obs, &lanes));
     }
     if broken.contains(&Invariant::NoLostWrite) || broken.contains(&Invariant::Convergence) {
@@ -190,6 +197,20 @@ fn cursor_passed_a_change(obs: &Observation, lanes: &[Lane<'_>]) -> Vec<Diagnosi
                     items,
                 });
             } else if let Some(p) = last_pull.filter(|p| p.clock.is_some_and(|pc| pc < c)) {
+                let (pc, at) = (p.clock.unwrap_or_default(), p.at.unwrap_or_default());
+                if at < pc {
+                    out.push(Diagnosis {
+                        d: "D8",
+                        bug: "the cursor was taken from the device's clock",
+                        seen: format!(
+                            "{}'s clock was {} ms ahead of the server's at its last pull (request #{}), and its cursor {c} is that clock",
+                            d.name,
+                            pc - at,
+                            p.seq
+                        ),
+                        items: items.clone(),
+                    });
+                }
                 out.push(Diagnosis {
                     d: "D6",
                     bug: "the cursor is the end time of the sync",
@@ -350,8 +371,9 @@ fn copies_after_a_reset(obs: &Observation, lanes: &[Lane<'_>]) -> Vec<Diagnosis>
     out
 }
 
-/// D16: a server profile holds an item its creator never targeted, and
-/// the creator's requests named a profile that is not the one it targets.
+/// D16: a device's requests named a profile that is none of the server's
+/// profiles it targets, and what it created is missing from its target or
+/// sits in a profile it was never meant for.
 fn profile_targeting(obs: &Observation, lanes: &[Lane<'_>]) -> Vec<Diagnosis> {
     let ids: Vec<&str> = crate::host::PROFILES.iter().map(|(id, _)| *id).collect();
     let mut out = Vec::new();
@@ -365,19 +387,22 @@ fn profile_targeting(obs: &Observation, lanes: &[Lane<'_>]) -> Vec<Diagnosis> {
         if sent.is_empty() {
             continue;
         }
+        // Its items elsewhere than they were meant to be, or nowhere the
+        // simulator looks (the server's own default profile).
+        let target = obs.target(dev);
         let items: Vec<String> = obs
-            .servers
+            .writes
             .iter()
-            .flat_map(|(&target, rows)| {
-                rows.values()
-                    .filter(move |r| {
-                        obs.allowed
-                            .get(&r.seen.origin)
-                            .is_some_and(|ok| !ok.contains(&target))
-                    })
-                    .map(|r| r.seen.origin.clone())
+            .filter(|w| w.dev == dev && matches!(w.what, WriteKind::Create { .. }))
+            .map(|w| w.origin.clone())
+            .filter(|o| {
+                let misplaced = obs.servers.iter().any(|(t, rows)| {
+                    rows.values().any(|r| &r.seen.origin == o)
+                        && obs.allowed.get(o).is_some_and(|ok| !ok.contains(t))
+                });
+                let absent = target.is_some_and(|rows| rows.values().all(|r| &r.seen.origin != o));
+                misplaced || absent
             })
-            .filter(|o| obs.writes.iter().any(|w| w.dev == dev && &w.origin == o))
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -388,7 +413,7 @@ fn profile_targeting(obs: &Observation, lanes: &[Lane<'_>]) -> Vec<Diagnosis> {
             d: "D16",
             bug: "profile targeting",
             seen: format!(
-                "{} sent profile={} instead of its server profile {}, and the server filed {} under another profile",
+                "{} sent profile={} instead of its server profile {}, and {} never reached that profile (the server filed it elsewhere)",
                 d.name,
                 sent.into_iter().collect::<Vec<_>>().join(", "),
                 ids.get(d.profile).unwrap_or(&"?"),
