@@ -191,7 +191,7 @@ fn cursor_passed_a_change(obs: &Observation, lanes: &[Lane<'_>]) -> Vec<Diagnosi
                     d: "D8",
                     bug: "the cursor was taken from the device's clock",
                     seen: format!(
-                        "{}'s cursor {c} is its own clock at request #{}, {} ms ahead of the server's ({at}); the server stored {} at {u}, inside that window, and {} never received it",
+                        "{}'s cursor {c} is its own clock, read at request #{} when it ran {} ms ahead of the server's ({at}); the server stored {} at {u}, not after that cursor, so no incremental pull returns it, and {} never received it",
                         d.name, x.seq, c - at, row.seen.origin, d.name
                     ),
                     items,
