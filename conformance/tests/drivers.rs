@@ -7,6 +7,7 @@ use conformance::client::ClientSpec;
 use conformance::documented::{self, Failure};
 use conformance::server::ServerSpec;
 use engine::Model;
+use sim::check::Invariant;
 
 #[test]
 fn the_reference_driver_matches_the_engine_in_process() {
@@ -76,9 +77,10 @@ fn portable_tombstones_catch_the_js_engine_model() {
     match portable::run(Group::Tombstones, &m, &ServerSpec::InProcess, 32, 0, 8) {
         Verdict::Fail { violations, .. } => {
             assert!(
-                violations
-                    .iter()
-                    .any(|v| v.invariant == "no-resurrection" || v.invariant == "convergence"),
+                violations.iter().any(|v| matches!(
+                    v.invariant,
+                    Invariant::NoResurrection | Invariant::Convergence
+                )),
                 "{violations:?}"
             );
         }

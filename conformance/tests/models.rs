@@ -110,9 +110,10 @@ fn likely(cells: &[Cell]) -> BTreeSet<String> {
     cells
         .iter()
         .flat_map(|c| {
+            // "likely D8 (…): …": the D-number is the word after "likely".
             c.likely
                 .iter()
-                .map(|d| d.split(' ').next().unwrap_or("").to_string())
+                .filter_map(|d| d.split(' ').nth(1).map(str::to_string))
         })
         .collect()
 }
@@ -121,7 +122,11 @@ fn likely(cells: &[Cell]) -> BTreeSet<String> {
 fn dedup_and_tombstone_properties_fail_for_every_model() {
     let cells = property_cells(&[Group::Dedup, Group::Tombstones]);
     let ds = likely(&cells);
-    for d in ["D6", "D13"] {
+    // From the evidence (sim::diagnose): deletes never sent or undone by a
+    // pull, and mobile's end-time cursor. (The old per-model table also
+    // named D13 for any convergence failure; nothing in these runs shows
+    // an unpushed conflict winner.)
+    for d in ["D4", "D5", "D6"] {
         assert!(ds.contains(d), "{d} not among {ds:?}");
     }
 }
@@ -130,7 +135,7 @@ fn dedup_and_tombstone_properties_fail_for_every_model() {
 fn switching_and_clock_properties_fail_for_every_model() {
     let cells = property_cells(&[Group::ServerSwitching, Group::ClockSkew]);
     let ds = likely(&cells);
-    for d in ["D10", "D11"] {
-        assert!(ds.contains(d), "{d} not among {ds:?}");
-    }
+    // Re-pushes with the server's clock ahead (the old table named D10
+    // and D11 for any stability failure; no run here shows an echo pull).
+    assert!(ds.contains("D11"), "D11 not among {ds:?}");
 }

@@ -1,53 +1,122 @@
-//! Invariants, separate from the workload (VOPR style). Each has a stable
-//! name that reports, traces and tests share.
+//! Invariants, separate from the workload (VOPR style), judged on a
+//! read-only `Observation` of the healed world and nothing else. Each has
+//! a stable name (`Invariant`) that reports, traces and tests share.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use engine::store::links;
-use engine::sync::{Method, Request};
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
-use crate::host::{KEY, PROFILES};
-use crate::world::{World, WriteKind};
+pub use crate::observe::{server_items, tags_of, Seen, ServerView};
+use crate::observe::{Cursor, DeviceItem, Observation};
+use crate::world::WriteKind;
 
-/// The invariants, by their report names.
-pub const INVARIANTS: [&str; 7] = [
-    "convergence",
-    "no-lost-write",
-    "no-resurrection",
-    "no-sync-duplicates",
-    "stability",
-    "profile-isolation",
-    "cursor-completeness",
-];
+/// An invariant, by the name that reports, traces, tests and the
+/// conformance matrix share (`docs/architecture.md`). Declared in the
+/// alphabetical order of the names, so sorting by it sorts by name (the
+/// order violations have always been reported and traced in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Invariant {
+    /// Every device holds what its server profile holds.
+    Convergence,
+    /// The reference engine's feed cursor never passes what it has not applied.
+    CursorCompleteness,
+    /// Every local write reaches the server.
+    NoLostWrite,
+    /// A delete that is the last write stays deleted.
+    NoResurrection,
+    /// One live row per origin, on every device and server profile.
+    NoSyncDuplicates,
+    /// Items reach only the server profiles they were meant for.
+    ProfileIsolation,
+    /// After healing, one more sync does nothing.
+    Stability,
+}
 
-/// A broken invariant: its name, what is wrong, and the items involved.
+impl Invariant {
+    /// Every invariant, in name order.
+    pub const ALL: [Invariant; 7] = [
+        Invariant::Convergence,
+        Invariant::CursorCompleteness,
+        Invariant::NoLostWrite,
+        Invariant::NoResurrection,
+        Invariant::NoSyncDuplicates,
+        Invariant::ProfileIsolation,
+        Invariant::Stability,
+    ];
+
+    /// The report name (the serde name).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Invariant::Convergence => "convergence",
+            Invariant::CursorCompleteness => "cursor-completeness",
+            Invariant::NoLostWrite => "no-lost-write",
+            Invariant::NoResurrection => "no-resurrection",
+            Invariant::NoSyncDuplicates => "no-sync-duplicates",
+            Invariant::ProfileIsolation => "profile-isolation",
+            Invariant::Stability => "stability",
+        }
+    }
+
+    /// What it requires, in one line (for reports and `--help`).
+    pub const fn what(self) -> &'static str {
+        match self {
+            Invariant::Convergence => {
+                "after healing, every device holds the live items, content, tags and tombstones of its server profile"
+            }
+            Invariant::CursorCompleteness => {
+                "the reference engine's feed cursor never passes a server version it has not applied"
+            }
+            Invariant::NoLostWrite => {
+                "every local create or edit reaches the server, unless a newer write replaced it"
+            }
+            Invariant::NoResurrection => {
+                "an item whose last (and newest) write is a delete stays deleted everywhere"
+            }
+            Invariant::NoSyncDuplicates => {
+                "sync never makes a second live copy of one item, on a device or a server profile"
+            }
+            Invariant::ProfileIsolation => {
+                "a server profile holds only items created for it or carried to it by a device that switched to it"
+            }
+            Invariant::Stability => "after healing, one more sync of every device pushes and pulls nothing",
+        }
+    }
+}
+
+impl std::fmt::Display for Invariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Invariant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Invariant::ALL
+            .into_iter()
+            .find(|i| i.name() == s)
+            .ok_or_else(|| format!("no invariant named {s:?}"))
+    }
+}
+
+/// A broken invariant: which, what is wrong, and the items involved.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Violation {
-    pub invariant: &'static str,
+    pub invariant: Invariant,
     pub detail: String,
     pub items: Vec<String>,
 }
 
 impl Violation {
-    fn new(invariant: &'static str, detail: String, items: Vec<String>) -> Self {
+    fn new(invariant: Invariant, detail: String, items: Vec<String>) -> Self {
         Self {
             invariant,
             detail,
             items,
         }
     }
-}
-
-/// The state of one item, as compared across server and devices.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Seen {
-    pub origin: String,
-    pub kind: String,
-    pub content: Option<String>,
-    pub tags: Vec<String>,
-    pub deleted: bool,
 }
 
 /// A value for a report line: long content (64 KiB items) is cut.
@@ -60,176 +129,51 @@ fn brief(v: &impl std::fmt::Debug) -> String {
     format!("{head}… ({} chars)", s.chars().count())
 }
 
-impl Seen {
-    /// Equal as far as sync is concerned: two tombstones are the same
-    /// whatever content and tags they were deleted with.
-    pub fn same(&self, other: &Seen) -> bool {
-        (self.deleted && other.deleted && self.origin == other.origin) || self == other
-    }
-}
-
-fn origin_of(meta: Option<&Value>) -> Option<String> {
-    meta.and_then(|m| m.get("origin"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-}
-
-/// A server profile's items: server id → (state, version).
-pub type ServerView = BTreeMap<String, (Seen, i64)>;
-/// Every (server, profile) a device targets → its items.
-type Targets = BTreeMap<(usize, usize), ServerView>;
-
-/// A server item's tags, sorted (tags are a set).
-pub fn tags_of(item: &Value) -> Vec<String> {
-    let mut tags: Vec<String> = item["tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.as_str().map(str::to_string))
-        .collect();
-    tags.sort();
-    tags
-}
-
-/// Every item of a server profile, by server id.
-pub fn server_items(world: &World, server: usize, profile: usize) -> ServerView {
-    let req = Request {
-        method: Method::Get,
-        path: format!(
-            "/items?includeDeleted=true&profile={}&strictProfile=true",
-            PROFILES[profile].0
-        ),
-        headers: vec![("Authorization".into(), format!("Bearer {KEY}"))],
-        body: None,
-    };
-    let mut out = BTreeMap::new();
-    let Ok(resp) = world.servers[server].call(req) else {
-        return out;
-    };
-    let v: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-    for it in v["items"].as_array().into_iter().flatten() {
-        let meta = it.get("metadata");
-        let tags = tags_of(it);
-        let seen = Seen {
-            origin: origin_of(meta).unwrap_or_else(|| "?".into()),
-            kind: it["type"].as_str().unwrap_or_default().to_string(),
-            content: it["content"].as_str().map(str::to_string),
-            tags,
-            deleted: it["deletedAt"].as_i64().unwrap_or(0) != 0,
-        };
-        let id = it["id"].as_str().unwrap_or_default().to_string();
-        out.insert(id, (seen, it["version"].as_i64().unwrap_or(0)));
-    }
-    out
-}
-
-/// A device's items, keyed by the server id they are linked to for its
-/// current server (`None`: never synced there).
-pub fn device_items(world: &World, dev: usize) -> Vec<(Option<String>, Seen)> {
-    let d = &world.devices[dev];
-    let key = d.config().server_key();
-    let Ok(items) = d.store.items(true) else {
-        return Vec::new();
-    };
-    items
-        .into_iter()
-        .map(|it| {
-            let linked = links::by_local(d.store.conn(), &key, &it.id)
-                .ok()
-                .flatten()
-                .map(|l| l.server_id);
-            let server_id = linked.or_else(|| (!it.sync_id.is_empty()).then(|| it.sync_id.clone()));
-            let meta: Option<Value> = it
-                .metadata
-                .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok());
-            let mut tags = it.tags.clone();
-            tags.sort();
-            let seen = Seen {
-                origin: origin_of(meta.as_ref()).unwrap_or_else(|| "?".into()),
-                kind: it.kind.as_str().to_string(),
-                content: it.content.clone(),
-                tags,
-                deleted: !it.is_live(),
-            };
-            (server_id, seen)
-        })
-        .collect()
-}
-
-/// Origins of the device's live images it cannot bring to its current
-/// server: not there (never linked, or lost in a restore), and their bytes
-/// never fetched (they live on the server the device pulled them from). The engine holds them back
-/// (`links::PENDING_WHERE`); convergence does not count them.
-fn uncarried(world: &World, dev: usize, srv: &ServerView) -> BTreeSet<String> {
-    let d = &world.devices[dev];
-    let key = d.config().server_key();
-    let mut out = BTreeSet::new();
-    for it in d.store.items(false).unwrap_or_default() {
-        let there = links::by_local(d.store.conn(), &key, &it.id)
-            .ok()
-            .flatten()
-            .is_some_and(|l| srv.contains_key(&l.server_id));
-        if !there && links::uncarriable(d.store.conn(), &it.id).unwrap_or(false) {
-            let meta: Option<Value> = it
-                .metadata
-                .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok());
-            if let Some(o) = origin_of(meta.as_ref()) {
-                out.insert(o);
-            }
-        }
-    }
-    out
-}
-
-/// Checks every invariant after healing. `stability` needs the summaries
-/// of one more round, given by the caller.
-pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<Violation> {
+/// Checks every invariant on the healed world's observation.
+pub fn check(obs: &Observation) -> Vec<Violation> {
     let mut out = Vec::new();
-    // Every server profile, targeted now or not: a switch leaves data
-    // behind that must still be duplicate-free and isolated.
-    let server: Targets = (0..world.servers.len())
-        .flat_map(|s| (0..PROFILES.len()).map(move |p| (s, p)))
-        .map(|(s, p)| ((s, p), server_items(world, s, p)))
-        .collect();
-
-    for (dev, d) in world.devices.iter().enumerate() {
-        let srv = &server[&(d.server, d.profile)];
-        let held_back = uncarried(world, dev, srv);
-        let mine: Vec<(Option<String>, Seen)> = device_items(world, dev)
-            .into_iter()
-            .filter(|(_, s)| !held_back.contains(&s.origin))
+    let server = &obs.servers;
+    for d in &obs.devices {
+        let Some(srv) = server.get(&(d.server, d.profile)) else {
+            continue;
+        };
+        let held_back: BTreeSet<&str> = d
+            .items
+            .iter()
+            .filter(|i| i.held_back)
+            .map(|i| i.seen.origin.as_str())
+            .collect();
+        let mine: Vec<&DeviceItem> = d
+            .items
+            .iter()
+            .filter(|i| !held_back.contains(i.seen.origin.as_str()))
             .collect();
         // convergence: same live set, same content, tags and tombstones.
-        let mut linked: BTreeMap<&str, &crate::check::Seen> = BTreeMap::new();
-        for (sid, seen) in &mine {
-            match sid {
+        let mut linked: BTreeMap<&str, &Seen> = BTreeMap::new();
+        for it in &mine {
+            match &it.server_id {
                 Some(sid) => {
-                    linked.insert(sid.as_str(), seen);
+                    linked.insert(sid.as_str(), &it.seen);
                 }
-                None if !seen.deleted => out.push(Violation::new(
-                    "convergence",
-                    format!("{}: live item never reached the server", d.spec.name),
-                    vec![seen.origin.clone()],
+                None if !it.seen.deleted => out.push(Violation::new(
+                    Invariant::Convergence,
+                    format!("{}: live item never reached the server", d.name),
+                    vec![it.seen.origin.clone()],
                 )),
                 None => {}
             }
         }
-        for (sid, (s, _)) in srv {
+        for (sid, row) in srv {
+            let s = &row.seen;
             match linked.get(sid.as_str()) {
                 None if !s.deleted => out.push(Violation::new(
-                    "convergence",
-                    format!(
-                        "{} lacks server item {sid} ({})",
-                        d.spec.name,
-                        brief(&s.content)
-                    ),
+                    Invariant::Convergence,
+                    format!("{} lacks server item {sid} ({})", d.name, brief(&s.content)),
                     vec![s.origin.clone()],
                 )),
                 Some(l) if !l.same(s) => out.push(Violation::new(
-                    "convergence",
-                    format!("{} has {}, server has {}", d.spec.name, brief(l), brief(s)),
+                    Invariant::Convergence,
+                    format!("{} has {}, server has {}", d.name, brief(l), brief(s)),
                     vec![s.origin.clone()],
                 )),
                 _ => {}
@@ -239,13 +183,13 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
             if !srv.contains_key(*sid)
                 && mine
                     .iter()
-                    .any(|(x, s)| x.as_deref() == Some(*sid) && !s.deleted)
+                    .any(|i| i.server_id.as_deref() == Some(*sid) && !i.seen.deleted)
             {
                 out.push(Violation::new(
-                    "convergence",
+                    Invariant::Convergence,
                     format!(
                         "{} links to server item {sid} the server does not have",
-                        d.spec.name
+                        d.name
                     ),
                     vec![sid.to_string()],
                 ));
@@ -253,57 +197,58 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
         }
         // no-sync-duplicates: one live row per origin, on the device.
         let mut per_origin: BTreeMap<&str, usize> = BTreeMap::new();
-        for (_, s) in mine.iter().filter(|(_, s)| !s.deleted) {
-            *per_origin.entry(&s.origin).or_default() += 1;
+        for it in mine.iter().filter(|i| !i.seen.deleted) {
+            *per_origin.entry(&it.seen.origin).or_default() += 1;
         }
         for (o, n) in per_origin.into_iter().filter(|(_, n)| *n > 1) {
             out.push(Violation::new(
-                "no-sync-duplicates",
-                format!("{} holds {n} live copies", d.spec.name),
+                Invariant::NoSyncDuplicates,
+                format!("{} holds {n} live copies", d.name),
                 vec![o.to_string()],
             ));
         }
-        // cursor-completeness: the reference engine's feed cursor never
-        // passes a version it has not applied.
-        if d.spec.model == engine::Model::Reference {
-            let key = format!("feed.{}", d.config().server_key());
-            if let Ok(Some(cursor)) = links::cursor(d.store.conn(), &key) {
-                for (sid, (s, v)) in srv {
-                    if *v <= cursor
-                        && linked.get(sid.as_str()).is_none_or(|l| !l.same(s))
-                        && (!s.deleted || linked.contains_key(sid.as_str()))
-                    {
-                        out.push(Violation::new(
-                            "cursor-completeness",
-                            format!("{}: cursor {cursor} passed version {v} of {sid} without applying it", d.spec.name),
-                            vec![s.origin.clone()],
-                        ));
-                    }
+        // cursor-completeness: a feed cursor (the reference engine's)
+        // never passes a version it has not applied.
+        if let Cursor::Feed(cursor) = d.cursor {
+            for (sid, row) in srv {
+                let (s, v) = (&row.seen, row.version);
+                if v <= cursor
+                    && linked.get(sid.as_str()).is_none_or(|l| !l.same(s))
+                    && (!s.deleted || linked.contains_key(sid.as_str()))
+                {
+                    out.push(Violation::new(
+                        Invariant::CursorCompleteness,
+                        format!(
+                            "{}: cursor {cursor} passed version {v} of {sid} without applying it",
+                            d.name
+                        ),
+                        vec![s.origin.clone()],
+                    ));
                 }
             }
         }
     }
 
-    for (&(s, p), items) in &server {
+    for (&(s, p), items) in server {
         // no-sync-duplicates on the server: one live row per origin.
         let mut per_origin: BTreeMap<&str, usize> = BTreeMap::new();
-        for (seen, _) in items.values().filter(|(x, _)| !x.deleted) {
-            *per_origin.entry(&seen.origin).or_default() += 1;
+        for row in items.values().filter(|r| !r.seen.deleted) {
+            *per_origin.entry(&row.seen.origin).or_default() += 1;
         }
         for (o, n) in per_origin.into_iter().filter(|(_, n)| *n > 1) {
             out.push(Violation::new(
-                "no-sync-duplicates",
+                Invariant::NoSyncDuplicates,
                 format!("server s{s} profile {p} holds {n} live rows"),
                 vec![o.to_string()],
             ));
         }
         // profile-isolation: every origin here was created for this server
         // profile or carried to it by a device that switched to it.
-        for (seen, _) in items.values() {
-            if let Some(ok) = world.allowed.get(&seen.origin) {
+        for row in items.values() {
+            if let Some(ok) = obs.allowed.get(&row.seen.origin) {
                 if !ok.contains(&(s, p)) {
                     out.push(Violation::new(
-                        "profile-isolation",
+                        Invariant::ProfileIsolation,
                         format!(
                             "server s{s} profile {p} holds an item only ever meant for {}",
                             ok.iter()
@@ -311,32 +256,29 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
-                        vec![seen.origin.clone()],
+                        vec![row.seen.origin.clone()],
                     ));
                 }
             }
         }
     }
 
-    out.extend(check_writes(world, &server));
+    out.extend(check_writes(obs));
 
-    for (dev, sum) in stability_round.iter().enumerate() {
+    for (d, sum) in obs.devices.iter().zip(&obs.stability) {
         match sum {
             Some(s) if s.pushed == 0 && s.pulled == 0 => {}
             Some(s) => out.push(Violation::new(
-                "stability",
+                Invariant::Stability,
                 format!(
                     "{}: one more sync after healing still did work ({s})",
-                    world.devices[dev].spec.name
+                    d.name
                 ),
                 Vec::new(),
             )),
             None => out.push(Violation::new(
-                "stability",
-                format!(
-                    "{}: one more sync after healing failed",
-                    world.devices[dev].spec.name
-                ),
+                Invariant::Stability,
+                format!("{}: one more sync after healing failed", d.name),
                 Vec::new(),
             )),
         }
@@ -347,21 +289,22 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
 }
 
 /// `no-lost-write` and `no-resurrection`, from the oracle's write log.
-fn check_writes(world: &World, server: &Targets) -> Vec<Violation> {
+fn check_writes(obs: &Observation) -> Vec<Violation> {
     let mut out = Vec::new();
+    let server = &obs.servers;
     let mut by_origin: BTreeMap<&str, Vec<&crate::world::Write>> = BTreeMap::new();
-    for w in &world.writes {
+    for w in &obs.writes {
         by_origin.entry(&w.origin).or_default().push(w);
     }
     for (origin, writes) in by_origin {
         let creator = writes[0].dev;
-        let d = &world.devices[creator];
+        let d = &obs.devices[creator];
         // Only judge items whose every writer targets the creator's
         // server and profile at the end (a switch moves the goalposts).
         let target = (d.server, d.profile);
         if writes
             .iter()
-            .any(|w| (world.devices[w.dev].server, world.devices[w.dev].profile) != target)
+            .any(|w| (obs.devices[w.dev].server, obs.devices[w.dev].profile) != target)
         {
             continue;
         }
@@ -370,7 +313,7 @@ fn check_writes(world: &World, server: &Targets) -> Vec<Violation> {
         };
         let found: Vec<&Seen> = items
             .values()
-            .map(|(s, _)| s)
+            .map(|r| &r.seen)
             .filter(|s| s.origin == origin)
             .collect();
         let last = writes[writes.len() - 1];
@@ -380,7 +323,7 @@ fn check_writes(world: &World, server: &Targets) -> Vec<Violation> {
                 continue; // deleted before it was ever synced: nothing to send
             }
             out.push(Violation::new(
-                "no-lost-write",
+                Invariant::NoLostWrite,
                 "created locally, never on the server".into(),
                 vec![origin.to_string()],
             ));
@@ -399,15 +342,15 @@ fn check_writes(world: &World, server: &Targets) -> Vec<Violation> {
             };
             if !ok {
                 let rule = if expected.is_none() {
-                    "no-resurrection"
+                    Invariant::NoResurrection
                 } else {
-                    "no-lost-write"
+                    Invariant::NoLostWrite
                 };
                 out.push(Violation::new(
                     rule,
                     format!(
                         "only {} wrote it; its last write is {}, the server has {}",
-                        world.devices[creator].spec.name,
+                        obs.devices[creator].name,
                         brief(&last.what),
                         brief(now)
                     ),
@@ -426,10 +369,10 @@ fn check_writes(world: &World, server: &Targets) -> Vec<Violation> {
                 .unwrap_or(i64::MIN);
             if last.edited_at > newest_other && !now.deleted {
                 out.push(Violation::new(
-                    "no-resurrection",
+                    Invariant::NoResurrection,
                     format!(
                         "deleted last (by {}), live on the server",
-                        world.devices[last.dev].spec.name
+                        obs.devices[last.dev].name
                     ),
                     vec![origin.to_string()],
                 ));

@@ -8,6 +8,7 @@ pub mod diagnose;
 pub mod event;
 pub mod explore;
 pub mod host;
+pub mod observe;
 pub mod report;
 pub mod rng;
 pub mod run;

@@ -7,9 +7,7 @@
 use std::fmt;
 use std::path::Path;
 
-use engine::Model;
-
-use crate::check::Violation;
+use crate::check::{Invariant, Violation};
 use crate::config::{Options, WorldConfig};
 use crate::event::Event;
 use crate::run::{self, Outcome, Shrunk};
@@ -30,7 +28,7 @@ pub fn repro_line(seed: u64, options: &Options) -> String {
 pub struct Failure {
     pub seed: u64,
     /// The first broken invariant: what shrinking keeps broken.
-    pub invariant: &'static str,
+    pub invariant: Invariant,
     pub violations: Vec<Violation>,
 }
 
@@ -77,15 +75,15 @@ pub struct Minimized {
 
 impl Minimized {
     /// The shrunk world's violations of the shrunk invariant, each with
-    /// the D-numbers it likely reproduces (empty for the reference engine).
-    pub fn diagnoses(&self) -> Vec<(&Violation, Vec<&'static str>)> {
-        let models: Vec<Model> = self.shrunk.config.devices.iter().map(|d| d.model).collect();
+    /// the likely D-numbers the evidence of the run points to (none for
+    /// the reference engine).
+    pub fn diagnoses(&self) -> Vec<(&Violation, Vec<&crate::diagnose::Diagnosis>)> {
         self.shrunk
             .violations
             .iter()
             .filter(|v| v.invariant == self.shrunk.invariant)
             .take(SHOWN_MINIMIZED)
-            .map(|v| (v, crate::diagnose::for_violation(&models, v)))
+            .map(|v| (v, crate::diagnose::for_violation(&self.shrunk.likely, v)))
             .collect()
     }
 
@@ -125,8 +123,8 @@ impl fmt::Display for Minimized {
         }
         for (v, ds) in self.diagnoses() {
             writeln!(f, "  -> {}: {} items={:?}", v.invariant, v.detail, v.items)?;
-            if !ds.is_empty() {
-                writeln!(f, "     reproduces: {}", ds.join("; "))?;
+            for d in ds {
+                writeln!(f, "     {d}")?;
             }
         }
         Ok(())

@@ -3,9 +3,12 @@
 
 use serde::Serialize;
 
-use crate::check::{self, Violation};
+use crate::check::{self, Invariant, Violation};
 use crate::config::{Options, WorldConfig};
+use crate::diagnose::Diagnosis;
 use crate::event::{self, Event};
+use crate::observe::Observation;
+use crate::trace::TraceEvent;
 use crate::world::{Stats, World, WorldError};
 
 /// Sync rounds after the fault phase before checking.
@@ -30,7 +33,7 @@ impl Outcome {
         self.violations.is_empty()
     }
     /// The first broken invariant's name.
-    pub fn first(&self) -> Option<&'static str> {
+    pub fn first(&self) -> Option<Invariant> {
         self.violations.first().map(|v| v.invariant)
     }
 }
@@ -43,9 +46,13 @@ pub fn run_events(
 ) -> Result<Outcome, WorldError> {
     let mut w = World::new(cfg, keep_trace)?;
     let stability = play(&mut w, events)?;
-    let violations = check::check(&w, &stability);
+    let violations = check::check(&Observation::of(&w, &stability));
     for v in &violations {
-        w.trace.event(serde_json::json!({"ev": "violation", "invariant": v.invariant, "detail": v.detail, "items": v.items}));
+        w.trace.emit(&TraceEvent::Violation {
+            invariant: v.invariant,
+            detail: v.detail.clone(),
+            items: v.items.clone(),
+        });
     }
     Ok(Outcome {
         seed: cfg.seed,
@@ -83,11 +90,13 @@ pub fn run_seed(
 /// `peek-sim replay FILE` runs the world it describes again.
 #[derive(Debug, Clone, Serialize)]
 pub struct Shrunk {
-    pub invariant: &'static str,
+    pub invariant: Invariant,
     pub config: WorldConfig,
     pub events: Vec<Event>,
     pub violations: Vec<Violation>,
     pub runs: usize,
+    /// What the shrunk run's evidence points to (`diagnose`).
+    pub likely: Vec<Diagnosis>,
 }
 
 /// The part of a minimized-world file that `peek-sim replay` needs.
@@ -100,12 +109,7 @@ pub struct Replay {
 /// Shrinks a failing world: removes chunks of events (ddmin-style), drops
 /// faults from steps, and halves clock offsets, keeping each change only
 /// while the same invariant still fails. `budget` bounds the runs.
-pub fn shrink(
-    cfg: &WorldConfig,
-    events: &[Event],
-    invariant: &'static str,
-    budget: usize,
-) -> Shrunk {
+pub fn shrink(cfg: &WorldConfig, events: &[Event], invariant: Invariant, budget: usize) -> Shrunk {
     let mut cfg = cfg.clone();
     let mut evs = events.to_vec();
     let mut runs = 0;
@@ -185,11 +189,13 @@ pub fn shrink(
             last = o.violations;
         }
     }
+    let likely = crate::diagnose::explain(&cfg, &evs).unwrap_or_default();
     Shrunk {
         invariant,
         config: cfg,
         events: evs,
         violations: last,
         runs,
+        likely,
     }
 }

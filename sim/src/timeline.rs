@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::session::{Line, Session};
+use crate::session::{AppliedFault, Line, Session};
+use crate::trace::TraceEvent;
 
 /// Reads a trace (a session file) and writes the SVG; returns the number
 /// of exchanges drawn.
@@ -62,9 +63,9 @@ pub fn render(session: &Session) -> (String, usize) {
                     .unwrap_or(0)
                     .min(servers - 1);
                 let label = format!("{} {}", x.request.method, x.request.path);
-                let fault = x.fault.as_deref().unwrap_or("none");
+                let fault = x.fault.map_or("none", AppliedFault::name);
                 let status = x.response.as_ref().map(|r| r.status);
-                let bad = fault != "none" || x.error.is_some() || status.is_none_or(|s| s >= 400);
+                let bad = x.fault.is_some() || x.error.is_some() || status.is_none_or(|s| s >= 400);
                 let color = if bad { "#c0392b" } else { "#2c3e50" };
                 let (x1, x2) = (lane_x(dev), lane_x(devices + srv));
                 let _ = writeln!(
@@ -90,34 +91,28 @@ pub fn render(session: &Session) -> (String, usize) {
             Line::Event(ev) => ev,
             Line::Header(_) => continue,
         };
-        let num = |k: &str| ev.get(k).and_then(Value::as_u64).unwrap_or(0) as usize;
-        let text = |k: &str| {
-            ev.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        match text("ev").as_str() {
-            "crash" | "fault" => {
-                let dev = num("dev");
-                let what = ev.get("fault").and_then(Value::as_str).unwrap_or("crash");
+        match ev {
+            TraceEvent::Crash { dev, .. } | TraceEvent::Fault { dev, .. } => {
+                let what = match ev {
+                    TraceEvent::Fault { fault, .. } => fault.to_string(),
+                    _ => "crash".into(),
+                };
                 let _ = writeln!(
                     body,
                     r##"<text x="{}" y="{y}" font-size="10" fill="#e67e22">✖ {what}</text>"##,
-                    lane_x(dev) - 30
+                    lane_x(*dev) - 30
                 );
                 y += row;
             }
-            "server-restart" => {
-                let srv = num("server");
+            TraceEvent::ServerRestart { server, .. } => {
                 let _ = writeln!(
                     body,
                     r##"<text x="{}" y="{y}" font-size="10" fill="#8e44ad">⟳ restart</text>"##,
-                    lane_x(devices + srv) - 30
+                    lane_x(devices + server) - 30
                 );
                 y += row;
             }
-            "heal" => {
+            TraceEvent::Heal { .. } => {
                 let _ = writeln!(
                     body,
                     r##"<line x1="0" y1="{y}" x2="{}" y2="{y}" stroke="#27ae60" stroke-dasharray="4"/><text x="4" y="{}" font-size="10" fill="#27ae60">heal</text>"##,
@@ -126,12 +121,13 @@ pub fn render(session: &Session) -> (String, usize) {
                 );
                 y += row;
             }
-            "violation" => {
+            TraceEvent::Violation {
+                invariant, detail, ..
+            } => {
                 let _ = writeln!(
                     body,
-                    r##"<text x="4" y="{y}" font-size="11" fill="#c0392b">violation: {} — {}</text>"##,
-                    esc(&text("invariant")),
-                    esc(&text("detail"))
+                    r##"<text x="4" y="{y}" font-size="11" fill="#c0392b">violation: {invariant} — {}</text>"##,
+                    esc(detail)
                 );
                 y += row;
             }
@@ -167,8 +163,9 @@ mod tests {
             r#"{"kind":"header","format":"peek-session","version":1,"recorder":{"tool":"peek-sim","version":"0","mode":"sim"},"world":{"devices":[{"name":"d0"},{"name":"d1"}],"servers":1}}"#,
             r#"{"kind":"exchange","seq":0,"device":"d1","server":"s0","request":{"method":"POST","path":"/items/batch"},"response":{"status":200}}"#,
             r#"{"kind":"exchange","seq":1,"device":"d0","server":"s0","request":{"method":"GET","path":"/items/changes","query":"after=0"},"response":{"status":200},"error":"response lost","fault":"response-lost"}"#,
-            r#"{"kind":"event","ev":"crash","dev":0}"#,
-            r#"{"kind":"event","ev":"violation","invariant":"convergence","detail":"d0 <lacks> x"}"#,
+            r#"{"kind":"event","ev":"crash","t":5,"dev":0}"#,
+            r#"{"kind":"event","ev":"fault","t":6,"dev":1,"fault":"partition","ms":100}"#,
+            r#"{"kind":"event","ev":"violation","invariant":"convergence","detail":"d0 <lacks> x","items":[]}"#,
         ]
         .join("\n");
         let session = Session::read(text.as_bytes()).unwrap();
@@ -177,6 +174,7 @@ mod tests {
         assert!(svg.contains(">d1<") && svg.contains("server s0"));
         assert!(svg.contains("[response-lost 200]"), "{svg}");
         assert!(svg.contains("&lt;lacks&gt;"));
-        assert!(svg.contains("✖ crash"));
+        assert!(svg.contains("✖ crash") && svg.contains("✖ partition"));
+        assert!(svg.contains("violation: convergence"));
     }
 }

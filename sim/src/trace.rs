@@ -6,9 +6,218 @@
 
 use std::io::Write;
 
+use serde::ser::{Error as _, SerializeMap};
+use serde::{Deserialize, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
+use crate::check::Invariant;
+use crate::event::Event;
 use crate::session::Line;
+
+/// A fault that holds a device for a while, rather than one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceFault {
+    /// Cut off from every server for `ms`.
+    Partition,
+}
+
+impl std::fmt::Display for DeviceFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeviceFault::Partition => "partition",
+        })
+    }
+}
+
+/// A trace line other than an exchange: what the world did and found, with
+/// the true time `t` (ms since the world began). The `ev` field names the
+/// variant. Readers (`timeline`, `session::replay`, `session::playback`)
+/// match on this type; lines of other tools, or of a newer simulator, read
+/// as `Other` and are kept as they stand.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "ev", rename_all = "kebab-case")]
+pub enum TraceEvent {
+    /// A workload event is about to run.
+    Event {
+        t: i64,
+        event: Event,
+    },
+    /// The engine refused a local operation (a user action that did not happen).
+    Refused {
+        t: i64,
+        error: String,
+    },
+    /// The device's process was killed; its running sync is gone.
+    Crash {
+        t: i64,
+        dev: usize,
+    },
+    /// A fault on the device for `ms`.
+    Fault {
+        t: i64,
+        dev: usize,
+        fault: DeviceFault,
+        ms: i64,
+    },
+    /// The device now syncs with another server or server profile.
+    Switch {
+        t: i64,
+        dev: usize,
+        server: usize,
+        profile: usize,
+    },
+    ServerRestart {
+        t: i64,
+        server: usize,
+    },
+    /// A backup taken at server time `at`.
+    ServerBackup {
+        t: i64,
+        at: i64,
+        server: usize,
+        backup: String,
+    },
+    /// The server went back to its newest backup.
+    ServerRestore {
+        t: i64,
+        server: usize,
+        backup: String,
+    },
+    /// A sync ended with an error.
+    SyncError {
+        t: i64,
+        dev: usize,
+        error: String,
+    },
+    /// A sync finished; `summary` is its `Display`.
+    SyncDone {
+        t: i64,
+        dev: usize,
+        summary: String,
+    },
+    /// The fault phase ends: partitions heal, every device syncs.
+    Heal {
+        t: i64,
+    },
+    /// A broken invariant, after healing.
+    Violation {
+        invariant: Invariant,
+        detail: String,
+        items: Vec<String>,
+    },
+    /// Any other event line, as it stands.
+    #[serde(untagged)]
+    Other(serde_json::Map<String, serde_json::Value>),
+}
+
+/// Writes the keys in sorted order, `ev` among them: the order trace
+/// lines have always had (they were `serde_json::Map`s, which sort), so
+/// the trace hash of a seed does not change with the type.
+impl Serialize for TraceEvent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if let TraceEvent::Other(m) = self {
+            return m.serialize(s);
+        }
+        let mut m = s.serialize_map(None)?;
+        match self {
+            TraceEvent::Event { t, event } => {
+                // Nested keys sorted too, as a `Value` writes them.
+                let event = serde_json::to_value(event).map_err(S::Error::custom)?;
+                m.serialize_entry("ev", "event")?;
+                m.serialize_entry("event", &event)?;
+                m.serialize_entry("t", t)?;
+            }
+            TraceEvent::Refused { t, error } => {
+                m.serialize_entry("error", error)?;
+                m.serialize_entry("ev", "refused")?;
+                m.serialize_entry("t", t)?;
+            }
+            TraceEvent::Crash { t, dev } => {
+                m.serialize_entry("dev", dev)?;
+                m.serialize_entry("ev", "crash")?;
+                m.serialize_entry("t", t)?;
+            }
+            TraceEvent::Fault { t, dev, fault, ms } => {
+                m.serialize_entry("dev", dev)?;
+                m.serialize_entry("ev", "fault")?;
+                m.serialize_entry("fault", fault)?;
+                m.serialize_entry("ms", ms)?;
+                m.serialize_entry("t", t)?;
+            }
+            TraceEvent::Switch {
+                t,
+                dev,
+                server,
+                profile,
+            } => {
+                m.serialize_entry("dev", dev)?;
+                m.serialize_entry("ev", "switch")?;
+                m.serialize_entry("profile", profile)?;
+                m.serialize_entry("server", server)?;
+                m.serialize_entry("t", t)?;
+            }
+            TraceEvent::ServerRestart { t, server } => {
+                m.serialize_entry("ev", "server-restart")?;
+                m.serialize_entry("server", server)?;
+                m.serialize_entry("t", t)?;
+            }
+            TraceEvent::ServerBackup {
+                t,
+                at,
+                server,
+                backup,
+            } => {
+                m.serialize_entry("at", at)?;
+                m.serialize_entry("backup", backup)?;
+                m.serialize_entry("ev", "server-backup")?;
+                m.serialize_entry("server", server)?;
+                m.serialize_entry("t", t)?;
+            }
+            TraceEvent::ServerRestore { t, server, backup } => {
+                m.serialize_entry("backup", backup)?;
+                m.serialize_entry("ev", "server-restore")?;
+                m.serialize_entry("server", server)?;
+                m.serialize_entry("t", t)?;
+            }
+            TraceEvent::SyncError { t, dev, error } => {
+                m.serialize_entry("dev", dev)?;
+                m.serialize_entry("error", error)?;
+                m.serialize_entry("ev", "sync-error")?;
+                m.serialize_entry("t", t)?;
+            }
+            TraceEvent::SyncDone { t, dev, summary } => {
+                m.serialize_entry("dev", dev)?;
+                m.serialize_entry("ev", "sync-done")?;
+                m.serialize_entry("summary", summary)?;
+                m.serialize_entry("t", t)?;
+            }
+            TraceEvent::Heal { t } => {
+                m.serialize_entry("ev", "heal")?;
+                m.serialize_entry("t", t)?;
+            }
+            TraceEvent::Violation {
+                invariant,
+                detail,
+                items,
+            } => {
+                m.serialize_entry("detail", detail)?;
+                m.serialize_entry("ev", "violation")?;
+                m.serialize_entry("invariant", invariant)?;
+                m.serialize_entry("items", items)?;
+            }
+            TraceEvent::Other(_) => unreachable!("handled above"),
+        }
+        m.end()
+    }
+}
+
+/// A line to write, borrowed: `{"kind":"event", …}` without a copy of the event.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum EventLine<'a> {
+    Event(&'a TraceEvent),
+}
 
 /// Collects trace lines, hashes them, and optionally keeps them for a file.
 pub struct Trace {
@@ -51,6 +260,15 @@ impl Trace {
 
     /// Appends one line.
     pub fn line(&mut self, line: &Line) {
+        self.write(line);
+    }
+
+    /// Appends an event line.
+    pub fn emit(&mut self, ev: &TraceEvent) {
+        self.write(&EventLine::Event(ev));
+    }
+
+    fn write(&mut self, line: &impl Serialize) {
         if let Err(e) = serde_json::to_writer(&mut self.sink, line) {
             let _ = write!(
                 self.sink,
@@ -61,8 +279,8 @@ impl Trace {
         self.lines += 1;
     }
 
-    /// Appends an event line; `ev` should be a JSON object (anything else
-    /// is wrapped as `{"value": ev}`).
+    /// Appends an untyped event line; `ev` should be a JSON object
+    /// (anything else is wrapped as `{"value": ev}`). Prefer `emit`.
     pub fn event(&mut self, ev: serde_json::Value) {
         let map = match ev {
             serde_json::Value::Object(m) => m,
@@ -72,7 +290,7 @@ impl Trace {
                 m
             }
         };
-        self.line(&Line::Event(map));
+        self.emit(&TraceEvent::Other(map));
     }
 
     pub fn lines(&self) -> u64 {
@@ -100,7 +318,157 @@ impl Trace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Kind;
     use serde_json::json;
+
+    /// Every event as `sim/src/world.rs` and `run.rs` wrote it with
+    /// `json!` before the type existed (the shapes copied from there), and
+    /// the typed event that must write the same bytes.
+    fn shapes() -> Vec<(serde_json::Value, TraceEvent, &'static str)> {
+        let (t, dev, server, profile, ms, at) =
+            (12_i64, 1_usize, 0_usize, 1_usize, 300_i64, 99_i64);
+        let ev = Event::Create {
+            dev: 1,
+            kind: Kind::Url,
+            tags: vec!["b".into()],
+            unicode: false,
+        };
+        let (error, summary, name) = ("boom".to_string(), "pushed 1".to_string(), "b1".to_string());
+        let v = crate::check::Violation {
+            invariant: Invariant::NoLostWrite,
+            detail: "gone".into(),
+            items: vec!["d0-c1".into()],
+        };
+        vec![
+            (
+                json!({"ev": "event", "t": t, "event": ev}),
+                TraceEvent::Event {
+                    t,
+                    event: ev.clone(),
+                },
+                r#"{"kind":"event","ev":"event","event":{"dev":1,"kind":"url","op":"create","tags":["b"],"unicode":false},"t":12}"#,
+            ),
+            (
+                json!({"ev": "refused", "t": t, "error": error}),
+                TraceEvent::Refused {
+                    t,
+                    error: error.clone(),
+                },
+                r#"{"kind":"event","error":"boom","ev":"refused","t":12}"#,
+            ),
+            (
+                json!({"ev": "crash", "t": t, "dev": dev}),
+                TraceEvent::Crash { t, dev },
+                r#"{"kind":"event","dev":1,"ev":"crash","t":12}"#,
+            ),
+            (
+                json!({"ev": "fault", "t": t, "dev": dev, "fault": "partition", "ms": ms}),
+                TraceEvent::Fault {
+                    t,
+                    dev,
+                    fault: DeviceFault::Partition,
+                    ms,
+                },
+                r#"{"kind":"event","dev":1,"ev":"fault","fault":"partition","ms":300,"t":12}"#,
+            ),
+            (
+                json!({"ev": "switch", "t": t, "dev": dev, "server": server, "profile": profile}),
+                TraceEvent::Switch {
+                    t,
+                    dev,
+                    server,
+                    profile,
+                },
+                r#"{"kind":"event","dev":1,"ev":"switch","profile":1,"server":0,"t":12}"#,
+            ),
+            (
+                json!({"ev": "server-restart", "t": t, "server": server}),
+                TraceEvent::ServerRestart { t, server },
+                r#"{"kind":"event","ev":"server-restart","server":0,"t":12}"#,
+            ),
+            (
+                json!({"ev": "server-backup", "t": t, "at": at, "server": server, "backup": name}),
+                TraceEvent::ServerBackup {
+                    t,
+                    at,
+                    server,
+                    backup: name.clone(),
+                },
+                r#"{"kind":"event","at":99,"backup":"b1","ev":"server-backup","server":0,"t":12}"#,
+            ),
+            (
+                json!({"ev": "server-restore", "t": t, "server": server, "backup": name}),
+                TraceEvent::ServerRestore {
+                    t,
+                    server,
+                    backup: name.clone(),
+                },
+                r#"{"kind":"event","backup":"b1","ev":"server-restore","server":0,"t":12}"#,
+            ),
+            (
+                json!({"ev": "sync-error", "t": t, "dev": dev, "error": error}),
+                TraceEvent::SyncError {
+                    t,
+                    dev,
+                    error: error.clone(),
+                },
+                r#"{"kind":"event","dev":1,"error":"boom","ev":"sync-error","t":12}"#,
+            ),
+            (
+                json!({"ev": "sync-done", "t": t, "dev": dev, "summary": summary}),
+                TraceEvent::SyncDone {
+                    t,
+                    dev,
+                    summary: summary.clone(),
+                },
+                r#"{"kind":"event","dev":1,"ev":"sync-done","summary":"pushed 1","t":12}"#,
+            ),
+            (
+                json!({"ev": "heal", "t": t}),
+                TraceEvent::Heal { t },
+                r#"{"kind":"event","ev":"heal","t":12}"#,
+            ),
+            (
+                json!({"ev": "violation", "invariant": v.invariant, "detail": v.detail, "items": v.items}),
+                TraceEvent::Violation {
+                    invariant: v.invariant,
+                    detail: v.detail.clone(),
+                    items: v.items.clone(),
+                },
+                r#"{"kind":"event","detail":"gone","ev":"violation","invariant":"no-lost-write","items":["d0-c1"]}"#,
+            ),
+        ]
+    }
+
+    /// The typed events write exactly what the `json!` lines wrote (so
+    /// switching an emission line keeps the trace hash), and read back as
+    /// themselves, not as `Other`.
+    #[test]
+    fn typed_events_write_the_json_lines_of_before() {
+        for (old, typed, want) in shapes() {
+            let mut a = Trace::new(true);
+            a.event(old);
+            let mut b = Trace::new(true);
+            b.emit(&typed);
+            let want = format!("{want}\n");
+            assert_eq!(String::from_utf8_lossy(a.bytes().unwrap()), want);
+            assert_eq!(String::from_utf8_lossy(b.bytes().unwrap()), want);
+            assert_eq!(a.hash(), b.hash());
+            let back: Line = serde_json::from_str(want.trim_end()).unwrap();
+            assert_eq!(back, Line::Event(typed));
+        }
+        // Every variant but `Other` is covered above.
+        assert_eq!(shapes().len(), 12);
+    }
+
+    #[test]
+    fn unknown_events_are_kept_as_they_stand() {
+        // Written back with sorted keys, as every event line always was.
+        let text = r#"{"kind":"event","dev":0,"ev":"clock-reading","ms":5}"#;
+        let line: Line = serde_json::from_str(text).unwrap();
+        assert!(matches!(&line, Line::Event(TraceEvent::Other(m)) if m["ms"] == 5));
+        assert_eq!(serde_json::to_string(&line).unwrap(), text);
+    }
 
     #[test]
     fn hash_depends_on_every_line_and_order() {

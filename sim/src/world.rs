@@ -557,7 +557,7 @@ impl World {
                 };
                 if applied != "none" {
                     self.stats.faults += 1;
-                    x.fault = Some(applied.to_string());
+                    x.fault = applied.parse().ok();
                 }
                 x.delivered = delivered;
                 x.response = answer;

@@ -39,8 +39,8 @@ fn create(dev: usize) -> Event {
 fn origins(w: &World, profile: usize) -> Vec<String> {
     let mut o: Vec<String> = server_items(w, 0, profile)
         .into_values()
-        .filter(|(s, _)| !s.deleted)
-        .map(|(s, _)| s.origin)
+        .filter(|r| !r.seen.deleted)
+        .map(|r| r.seen.origin)
         .collect();
     o.sort();
     o
@@ -49,7 +49,7 @@ fn origins(w: &World, profile: usize) -> Vec<String> {
 fn settle(w: &mut World) -> Vec<check::Violation> {
     w.heal(2);
     let round: Vec<_> = (0..w.devices.len()).map(|d| w.sync_to_end(d)).collect();
-    check::check(w, &round)
+    check::check(&sim::observe::Observation::of(w, &round))
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn profile_isolation_catches_an_item_pushed_to_the_wrong_profile() {
     assert!(
         violations
             .iter()
-            .any(|v| v.invariant == "profile-isolation" && v.items == ["d0-c1"]),
+            .any(|v| v.invariant == sim::check::Invariant::ProfileIsolation && v.items == ["d0-c1"]),
         "{violations:#?}"
     );
 }

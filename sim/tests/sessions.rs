@@ -13,11 +13,13 @@ use engine::store::items::NewItem;
 use engine::transport::HttpTransport;
 use engine::{Mode, Model, Store, SyncConfig};
 use server::clock::{ManualClock, SeededIds};
+use sim::check::Invariant;
 use sim::config::{Options, WorldConfig};
 use sim::event::{Event, Kind};
 use sim::run;
 use sim::session::replay::{self, Target};
-use sim::session::{playback, Line, Session};
+use sim::session::{playback, AppliedFault, Line, Session};
+use sim::trace::TraceEvent;
 
 fn session_of(cfg: &WorldConfig, events: &[Event]) -> (Session, run::Outcome) {
     let o = run::run_events(cfg, events, true).expect("world runs");
@@ -52,8 +54,12 @@ fn a_simulator_trace_with_faults_and_restores_replays_clean_against_server_and_c
             let cfg = WorldConfig::from_seed(seed, &opts);
             let events = sim::event::generate(&cfg, opts.steps);
             let (s, o) = session_of(&cfg, &events);
-            let faults: Vec<&str> = s.exchanges().filter_map(|x| x.fault.as_deref()).collect();
-            let want = ["request-lost", "response-lost", "duplicate"];
+            let faults: Vec<AppliedFault> = s.exchanges().filter_map(|x| x.fault).collect();
+            let want = [
+                AppliedFault::RequestLost,
+                AppliedFault::ResponseLost,
+                AppliedFault::Duplicate,
+            ];
             (o.stats.restores > 0 && want.iter().all(|f| faults.contains(f))).then_some((s, o))
         })
         .expect("some world has every fault and a restore");
@@ -330,14 +336,21 @@ fn documented_flows_are_current_fixtures_and_replay_clean() {
 fn an_exported_failing_seed_is_a_regression_fixture() {
     let path = fixtures_dir().join("electron-seed-2.jsonl");
     let s = Session::open(&path).unwrap();
-    let recorded: Vec<String> = s
+    // Every event line of the fixture reads as a typed event and writes
+    // back byte for byte.
+    assert!(!s
+        .lines
+        .iter()
+        .any(|l| matches!(l, Line::Event(TraceEvent::Other(_)))));
+    assert_eq!(
+        String::from_utf8(s.to_jsonl()).unwrap(),
+        std::fs::read_to_string(&path).unwrap()
+    );
+    let recorded: Vec<Invariant> = s
         .lines
         .iter()
         .filter_map(|l| match l {
-            Line::Event(e) if e.get("ev").and_then(|v| v.as_str()) == Some("violation") => e
-                .get("invariant")
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
+            Line::Event(TraceEvent::Violation { invariant, .. }) => Some(*invariant),
             _ => None,
         })
         .collect();
@@ -347,18 +360,12 @@ fn an_exported_failing_seed_is_a_regression_fixture() {
         .lines
         .iter()
         .filter_map(|l| match l {
-            Line::Event(e) if e.get("ev").and_then(|v| v.as_str()) == Some("event") => {
-                serde_json::from_value(e.get("event").cloned().unwrap()).ok()
-            }
+            Line::Event(TraceEvent::Event { event, .. }) => Some(event.clone()),
             _ => None,
         })
         .collect();
     let again = run::run_events(&cfg, &events, false).unwrap();
-    let now: Vec<String> = again
-        .violations
-        .iter()
-        .map(|v| v.invariant.to_string())
-        .collect();
+    let now: Vec<Invariant> = again.violations.iter().map(|v| v.invariant).collect();
     assert_eq!(now, recorded);
     assert_clean_everywhere("electron-seed-2", &s);
 }

@@ -2,6 +2,7 @@
 //! `PEEK_SIM_SEEDS` raises the seed count (`peek-sim explore` runs 1,000).
 
 use engine::Model;
+use sim::check::Invariant;
 use sim::config::Options;
 use sim::run;
 
@@ -63,6 +64,65 @@ fn same_seed_same_trace_in_any_thread() {
     );
 }
 
+/// The bug each model's first failing seed (60 steps) reproduces, by the
+/// model's description in docs/platform-models.md: mobile's end-time
+/// cursor (D6), Tauri desktop's local profile id (D16), and for the others
+/// the start-time cursor read from the device's clock (D8), which every
+/// original shares.
+fn expected_bug(model: Model) -> &'static str {
+    match model {
+        Model::TauriMobile => "D6",
+        Model::TauriDesktop => "D16",
+        _ => "D8",
+    }
+}
+
+/// `peek-sim run --seed 7 --models electron` shrinks to one create on d2
+/// with d1's clock 139 ms ahead: d1's start-time cursor, read from its own
+/// clock, passes the server time of d2's push (D8). The old lookup table
+/// said "D13; D12; D7".
+#[test]
+fn seed_7_electron_is_diagnosed_as_a_device_clock_cursor() {
+    let opts = Options {
+        models: vec![Model::Electron],
+        ..Options::default()
+    };
+    let mut cfg = sim::config::WorldConfig::from_seed(7, &opts);
+    for (i, d) in cfg.devices.iter_mut().enumerate() {
+        d.clock = serde_json::from_value(serde_json::json!({
+            "shape": "offset",
+            "offset_ms": if i == 1 { 139 } else { 0 }
+        }))
+        .unwrap();
+    }
+    cfg.server_clock =
+        serde_json::from_value(serde_json::json!({"shape": "offset", "offset_ms": 0})).unwrap();
+    let events = vec![sim::event::Event::Create {
+        dev: 2,
+        kind: sim::event::Kind::Text,
+        tags: vec!["日本".into(), "日本".into()],
+        unicode: false,
+    }];
+    let o = run::run_events(&cfg, &events, false).unwrap();
+    assert_eq!(
+        o.first(),
+        Some(Invariant::Convergence),
+        "{:?}",
+        o.violations
+    );
+    let likely = sim::diagnose::explain(&cfg, &events).unwrap();
+    let first = likely.first().expect("a diagnosis");
+    assert_eq!(first.d, "D8", "{likely:?}");
+    assert!(first.seen.starts_with("d1's cursor"), "{first}");
+    assert_eq!(first.items, ["d2-c1"]);
+    // The reference engine in the same world breaks nothing, so nothing
+    // is diagnosed.
+    for d in &mut cfg.devices {
+        d.model = Model::Reference;
+    }
+    assert!(sim::diagnose::explain(&cfg, &events).unwrap().is_empty());
+}
+
 /// Each model of an original client breaks an invariant within 200 seeds,
 /// and the failure shrinks to a smaller world that still breaks it.
 #[test]
@@ -85,6 +145,23 @@ fn every_platform_model_fails_and_shrinks() {
         });
         let (cfg, events, inv) = found.unwrap_or_else(|| panic!("{} never failed", model.name()));
         let small = run::shrink(&cfg, &events, inv, 60);
+        // The diagnosis, computed from what happened, names a bug this
+        // model reproduces (docs/platform-models.md).
+        let named: Vec<&str> = small.likely.iter().map(|d| d.d).collect();
+        let want = expected_bug(model);
+        assert!(
+            named.contains(&want),
+            "{}: diagnosed {:?}, expected {want}; violations {:?}; events {:?}; config {}",
+            model.name(),
+            small
+                .likely
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            small.violations,
+            small.events,
+            serde_json::to_string(&small.config).unwrap_or_default()
+        );
         assert!(
             small.events.len() < events.len(),
             "{}: no shrink",

@@ -214,8 +214,8 @@ pub enum Verdict {
     Fail {
         case: Box<Case>,
         violations: Vec<Violation>,
-        /// Likely D-numbers (`sim::diagnose`), for platform models.
-        likely: Vec<&'static str>,
+        /// Likely D-numbers with their evidence (`sim::diagnose`).
+        likely: Vec<String>,
     },
     /// The world itself could not run (not a verdict on the target).
     Error(String),
@@ -243,7 +243,9 @@ pub fn run(group: Group, model: Model, cases: u32, seed: u64, max_shrink_iters: 
     let result = runner.run(&strategy(group, model), |case| {
         match sim::run::run_events(&case.config, &case.events, false) {
             Ok(o) if o.ok() => Ok(()),
-            Ok(o) => Err(TestCaseError::fail(o.first().unwrap_or("violation"))),
+            Ok(o) => Err(TestCaseError::fail(
+                o.first().map_or("violation", |i| i.name()),
+            )),
             Err(e) => Err(TestCaseError::fail(format!("world error: {e}"))),
         }
     });
@@ -252,19 +254,11 @@ pub fn run(group: Group, model: Model, cases: u32, seed: u64, max_shrink_iters: 
         Err(TestError::Fail(_, case)) => {
             match sim::run::run_events(&case.config, &case.events, false) {
                 Ok(o) => {
-                    let mut likely = Vec::new();
-                    for v in &o.violations {
-                        if let Some(d) = cursor_gap(model, v) {
-                            if !likely.contains(&d) {
-                                likely.push(d);
-                            }
-                        }
-                        for d in sim::diagnose::for_violation(&[model], v) {
-                            if !likely.contains(&d) {
-                                likely.push(d);
-                            }
-                        }
-                    }
+                    let likely = sim::diagnose::explain(&case.config, &case.events)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
                     Verdict::Fail {
                         case: Box::new(case),
                         violations: o.violations,
@@ -275,18 +269,5 @@ pub fn run(group: Group, model: Model, cases: u32, seed: u64, max_shrink_iters: 
             }
         }
         Err(TestError::Abort(why)) => Verdict::Error(why.to_string()),
-    }
-}
-
-/// A device missing a server item it never applied: for the timestamp
-/// cursors of the originals, the cursor passed it (the simulator's generic
-/// diagnosis lists conflict rules first).
-fn cursor_gap(model: Model, v: &Violation) -> Option<&'static str> {
-    let gap = v.invariant == "convergence" && v.detail.contains(" lacks server item ");
-    match model {
-        Model::Reference => None,
-        Model::TauriMobile if gap => Some("D6 (end-time cursor)"),
-        _ if gap => Some("D8/D9 (client-clock cursor, same-millisecond boundary)"),
-        _ => None,
     }
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use engine::Mode;
 use proptest::test_runner::{TestCaseError, TestError};
-use sim::check::Violation;
+use sim::check::{Invariant, Violation};
 use sim::event::{Event, Kind};
 
 use super::{strategy, Case, Group, Verdict};
@@ -46,7 +46,7 @@ struct World {
     writes: BTreeMap<String, Vec<(usize, bool, i64)>>,
 }
 
-fn fail(invariant: &'static str, detail: String) -> Violation {
+fn fail(invariant: Invariant, detail: String) -> Violation {
     Violation {
         invariant,
         detail,
@@ -285,14 +285,14 @@ impl World {
             {
                 Ok(r) if r.pulled == 0 && r.pushed == 0 => {}
                 Ok(r) => out.push(fail(
-                    "stability",
+                    Invariant::Stability,
                     format!(
                         "d{d}: one more sync after healing still pulled {} and pushed {}",
                         r.pulled, r.pushed
                     ),
                 )),
                 Err(e) => out.push(fail(
-                    "stability",
+                    Invariant::Stability,
                     format!("d{d}: one more sync after healing failed: {e}"),
                 )),
             }
@@ -307,7 +307,7 @@ impl World {
             let theirs = &servers[&key];
             if &mine != theirs {
                 out.push(fail(
-                    "convergence",
+                    Invariant::Convergence,
                     format!("d{d} holds {mine:?}, its server profile {theirs:?}"),
                 ));
             }
@@ -331,7 +331,7 @@ impl World {
             let mine = self.devs[dev].client.live()?;
             if has(&mine) || servers.get(&key).is_some_and(|l| has(l)) {
                 out.push(fail(
-                    "no-resurrection",
+                    Invariant::NoResurrection,
                     format!("d{dev} deleted {o} last; it is live again on the device or its server profile"),
                 ));
             }
@@ -347,7 +347,7 @@ impl World {
                 let made = self.origins.get(&o).copied().unwrap_or(0);
                 if made > 0 && n > made {
                     out.push(fail(
-                        "no-sync-duplicates",
+                        Invariant::NoSyncDuplicates,
                         format!("server s{s} profile {p} holds {n} live rows of {o}, created {made} time(s)"),
                     ));
                 }
@@ -386,7 +386,7 @@ pub fn run(
         &strategy(group, engine::Model::Reference),
         |case| match run_case(client, server, &case) {
             Ok(v) if v.is_empty() => Ok(()),
-            Ok(v) => Err(TestCaseError::fail(v[0].invariant)),
+            Ok(v) => Err(TestCaseError::fail(v[0].invariant.name())),
             Err(e) => Err(TestCaseError::fail(format!("harness: {e}"))),
         },
     );
@@ -403,7 +403,7 @@ pub fn run(
             Ok(_) => Verdict::Fail {
                 case: Box::new(case),
                 violations: vec![fail(
-                    "convergence",
+                    Invariant::Convergence,
                     format!(
                         "{reason} (once; the shrunk case passed when run again: a wall-clock race)"
                     ),

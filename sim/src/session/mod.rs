@@ -21,6 +21,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::trace::TraceEvent;
+
 /// The `format` field of every session header.
 pub const FORMAT: &str = "peek-session";
 /// The version this code writes; readers accept this one and older.
@@ -36,9 +38,10 @@ pub enum Line {
     Header(Header),
     /// One request and what came of it.
     Exchange(Box<Exchange>),
-    /// Anything else that happened (simulator events, clock readings,
-    /// faults, checks): kept for people and tools, ignored by replay.
-    Event(serde_json::Map<String, Value>),
+    /// Anything else that happened (simulator events, faults, checks):
+    /// typed where the simulator wrote it (`crate::trace::TraceEvent`),
+    /// kept as it stands otherwise; ignored by replay except server events.
+    Event(TraceEvent),
 }
 
 /// The first line of a session.
@@ -121,7 +124,7 @@ pub struct Exchange {
     pub delivered: u32,
     /// The injected fault, in simulator sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<String>,
+    pub fault: Option<AppliedFault>,
     /// Wall time the exchange took, in recorded sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ms: Option<f64>,
@@ -129,6 +132,84 @@ pub struct Exchange {
 
 fn one() -> u32 {
     1
+}
+
+/// A fault the simulator applied to one exchange (`Exchange::fault`): the
+/// scheduled request faults (`crate::event::Fault`) plus a partition the
+/// device was in when it sent the request. The serde names are the
+/// session format's (`docs/session-format.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppliedFault {
+    /// The request never reached the server.
+    RequestLost,
+    /// The server committed; the answer was lost.
+    ResponseLost,
+    /// Delivered twice; the device saw the second answer.
+    Duplicate,
+    /// A 503 from a proxy; the server never saw the request.
+    ServerError,
+    /// The device was cut off; nothing was sent.
+    Partitioned,
+}
+
+impl AppliedFault {
+    pub const ALL: [AppliedFault; 5] = [
+        AppliedFault::RequestLost,
+        AppliedFault::ResponseLost,
+        AppliedFault::Duplicate,
+        AppliedFault::ServerError,
+        AppliedFault::Partitioned,
+    ];
+
+    /// The session-format name (the serde name).
+    pub const fn name(self) -> &'static str {
+        match self {
+            AppliedFault::RequestLost => "request-lost",
+            AppliedFault::ResponseLost => "response-lost",
+            AppliedFault::Duplicate => "duplicate",
+            AppliedFault::ServerError => "server-error",
+            AppliedFault::Partitioned => "partitioned",
+        }
+    }
+
+    /// How many times the server received the request.
+    pub const fn delivered(self) -> u32 {
+        match self {
+            AppliedFault::RequestLost | AppliedFault::ServerError | AppliedFault::Partitioned => 0,
+            AppliedFault::ResponseLost => 1,
+            AppliedFault::Duplicate => 2,
+        }
+    }
+}
+
+impl From<crate::event::Fault> for AppliedFault {
+    fn from(f: crate::event::Fault) -> Self {
+        match f {
+            crate::event::Fault::RequestLost => AppliedFault::RequestLost,
+            crate::event::Fault::ResponseLost => AppliedFault::ResponseLost,
+            crate::event::Fault::Duplicate => AppliedFault::Duplicate,
+            crate::event::Fault::ServerError => AppliedFault::ServerError,
+        }
+    }
+}
+
+impl std::fmt::Display for AppliedFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Parses a session-format name; `"none"` (no fault) is not a fault.
+impl std::str::FromStr for AppliedFault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AppliedFault::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("no applied fault named {s:?}"))
+    }
 }
 
 /// A recorded request. `path` has no query string; `query` is the raw
@@ -539,8 +620,7 @@ mod tests {
             fault: None,
             ms: None,
         };
-        let mut ev = serde_json::Map::new();
-        ev.insert("ev".into(), Value::from("crash"));
+        let ev = TraceEvent::Crash { t: 3, dev: 0 };
         let s = Session {
             header: Header::new("sim"),
             lines: vec![Line::Exchange(Box::new(x)), Line::Event(ev)],

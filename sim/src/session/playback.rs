@@ -19,7 +19,6 @@ use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 use super::compare::{compare_bodies, Divergence, IdMap};
 use super::{Header, Line, Req, Resp, Session, SessionError};
 use crate::config::WorldConfig;
-use crate::event::Event;
 use crate::world::World;
 
 /// What one device has sent so far, compared as it arrives (nothing is
@@ -231,11 +230,7 @@ pub fn replay_client_lines(
     let mut recorded: Vec<Vec<(Req, Resp)>> = vec![Vec::new(); cfg.devices.len()];
     for line in lines {
         match line.map_err(|e| PlaybackError::Bad(e.to_string()))? {
-            Line::Event(ev) if ev.get("ev").and_then(|v| v.as_str()) == Some("event") => {
-                let e: Event = serde_json::from_value(ev.get("event").cloned().unwrap_or_default())
-                    .map_err(|e| PlaybackError::Bad(e.to_string()))?;
-                events.push(e);
-            }
+            Line::Event(crate::trace::TraceEvent::Event { event, .. }) => events.push(event),
             Line::Exchange(x) => {
                 let Some(i) = cfg.devices.iter().position(|d| d.name == x.device) else {
                     continue;

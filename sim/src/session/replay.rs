@@ -17,6 +17,7 @@ use engine::transport::{HttpTransport, Transport};
 use super::compare::{compare_responses, Divergence, IdMap};
 use super::{Exchange, Header, Line, Resp, Session, SessionError};
 use crate::host::{ServerHost, KEY};
+use crate::trace::TraceEvent;
 
 /// Where replayed requests go.
 pub enum Target {
@@ -252,27 +253,26 @@ impl Run<'_> {
     }
 
     /// Reproduces a recorded server restart, backup or restore.
-    fn server_event(
-        &mut self,
-        what: &str,
-        label: &str,
-        ev: &serde_json::Map<String, serde_json::Value>,
-        seed: u64,
-    ) -> Result<(), ReplayError> {
-        match self.target.host(label, seed)? {
-            Some(h) => match what {
-                "server-restart" => h.restart()?,
-                "server-backup" => {
-                    if let Some(t) = ev.get("at").and_then(|v| v.as_i64()) {
-                        h.set_time(t);
-                    }
-                    h.backup()?;
-                }
-                _ => {
-                    h.restore_newest()?;
-                }
-            },
-            None => self.report.unreproduced.push(format!("{what} of {label}")),
+    fn server_event(&mut self, ev: &TraceEvent, label: &str, seed: u64) -> Result<(), ReplayError> {
+        let Some(h) = self.target.host(label, seed)? else {
+            let what = match ev {
+                TraceEvent::ServerRestart { .. } => "server-restart",
+                TraceEvent::ServerBackup { .. } => "server-backup",
+                _ => "server-restore",
+            };
+            self.report.unreproduced.push(format!("{what} of {label}"));
+            return Ok(());
+        };
+        match ev {
+            TraceEvent::ServerRestart { .. } => h.restart()?,
+            TraceEvent::ServerBackup { at, .. } => {
+                h.set_time(*at);
+                h.backup()?;
+            }
+            TraceEvent::ServerRestore { .. } => {
+                h.restore_newest()?;
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -366,14 +366,15 @@ pub fn replay_all(
     for line in lines {
         match line.map_err(|e| ReplayError::Setup(e.to_string()))? {
             Line::Event(ev) => {
-                let what = ev.get("ev").and_then(|v| v.as_str()).unwrap_or_default();
-                let server = ev.get("server").and_then(|v| v.as_u64());
-                if let (Some(s), true) = (
-                    server,
-                    matches!(what, "server-restart" | "server-backup" | "server-restore"),
-                ) {
+                let server = match &ev {
+                    TraceEvent::ServerRestart { server, .. }
+                    | TraceEvent::ServerBackup { server, .. }
+                    | TraceEvent::ServerRestore { server, .. } => Some(*server),
+                    _ => None,
+                };
+                if let Some(s) = server {
                     for r in &mut runs {
-                        r.server_event(what, &format!("s{s}"), &ev, seed)?;
+                        r.server_event(&ev, &format!("s{s}"), seed)?;
                     }
                 }
             }

@@ -160,7 +160,7 @@ pub fn cmd_replay(file: &Path, trace: Option<&Path>) -> i32 {
         println!("ok: every invariant holds");
         0
     } else {
-        println!("FAIL invariant={}", o.first().unwrap_or("?"));
+        println!("FAIL invariant={}", o.first().map_or("?", |i| i.name()));
         1
     }
 }
