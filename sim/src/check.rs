@@ -3,12 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use engine::store::links;
-use engine::sync::{Method, Request};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::host::{KEY, PROFILES};
+use crate::device::DeviceState;
+use crate::host::PROFILES;
 use crate::world::{World, WriteKind};
 
 /// The invariants, by their report names.
@@ -93,15 +92,7 @@ pub fn tags_of(item: &Value) -> Vec<String> {
 
 /// Every item of a server profile, by server id.
 pub fn server_items(world: &World, server: usize, profile: usize) -> ServerView {
-    let req = Request {
-        method: Method::Get,
-        path: format!(
-            "/items?includeDeleted=true&profile={}&strictProfile=true",
-            PROFILES[profile].0
-        ),
-        headers: vec![("Authorization".into(), format!("Bearer {KEY}"))],
-        body: None,
-    };
+    let req = world.list_request(server, profile);
     let mut out = BTreeMap::new();
     let Ok(resp) = world.servers[server].call(req) else {
         return out;
@@ -125,32 +116,21 @@ pub fn server_items(world: &World, server: usize, profile: usize) -> ServerView 
 
 /// A device's items, keyed by the server id they are linked to for its
 /// current server (`None`: never synced there).
-pub fn device_items(world: &World, dev: usize) -> Vec<(Option<String>, Seen)> {
-    let d = &world.devices[dev];
-    let key = d.config().server_key();
-    let Ok(items) = d.store.items(true) else {
-        return Vec::new();
-    };
-    items
-        .into_iter()
+pub fn device_items(state: &DeviceState) -> Vec<(Option<String>, Seen)> {
+    state
+        .items
+        .iter()
         .map(|it| {
-            let linked = links::by_local(d.store.conn(), &key, &it.id)
-                .ok()
-                .flatten()
-                .map(|l| l.server_id);
-            let server_id = linked.or_else(|| (!it.sync_id.is_empty()).then(|| it.sync_id.clone()));
-            let meta: Option<Value> = it
-                .metadata
-                .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok());
-            let mut tags = it.tags.clone();
-            tags.sort();
+            let server_id = it
+                .link
+                .clone()
+                .or_else(|| (!it.sync_id.is_empty()).then(|| it.sync_id.clone()));
             let seen = Seen {
-                origin: origin_of(meta.as_ref()).unwrap_or_else(|| "?".into()),
+                origin: it.origin.clone().unwrap_or_else(|| "?".into()),
                 kind: it.kind.as_str().to_string(),
                 content: it.content.clone(),
-                tags,
-                deleted: !it.is_live(),
+                tags: it.tags.clone(),
+                deleted: it.deleted,
             };
             (server_id, seen)
         })
@@ -161,26 +141,14 @@ pub fn device_items(world: &World, dev: usize) -> Vec<(Option<String>, Seen)> {
 /// server: not there (never linked, or lost in a restore), and their bytes
 /// never fetched (they live on the server the device pulled them from). The engine holds them back
 /// (`links::PENDING_WHERE`); convergence does not count them.
-fn uncarried(world: &World, dev: usize, srv: &ServerView) -> BTreeSet<String> {
-    let d = &world.devices[dev];
-    let key = d.config().server_key();
-    let mut out = BTreeSet::new();
-    for it in d.store.items(false).unwrap_or_default() {
-        let there = links::by_local(d.store.conn(), &key, &it.id)
-            .ok()
-            .flatten()
-            .is_some_and(|l| srv.contains_key(&l.server_id));
-        if !there && links::uncarriable(d.store.conn(), &it.id).unwrap_or(false) {
-            let meta: Option<Value> = it
-                .metadata
-                .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok());
-            if let Some(o) = origin_of(meta.as_ref()) {
-                out.insert(o);
-            }
-        }
-    }
-    out
+fn uncarried(state: &DeviceState, srv: &ServerView) -> BTreeSet<String> {
+    state
+        .items
+        .iter()
+        .filter(|it| !it.deleted && it.uncarriable)
+        .filter(|it| !it.link.as_ref().is_some_and(|l| srv.contains_key(l)))
+        .filter_map(|it| it.origin.clone())
+        .collect()
 }
 
 /// Checks every invariant after healing. `stability` needs the summaries
@@ -196,8 +164,9 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
 
     for (dev, d) in world.devices.iter().enumerate() {
         let srv = &server[&(d.server, d.profile)];
-        let held_back = uncarried(world, dev, srv);
-        let mine: Vec<(Option<String>, Seen)> = device_items(world, dev)
+        let state = world.observe(dev).unwrap_or_default();
+        let held_back = uncarried(&state, srv);
+        let mine: Vec<(Option<String>, Seen)> = device_items(&state)
             .into_iter()
             .filter(|(_, s)| !held_back.contains(&s.origin))
             .collect();
@@ -266,8 +235,7 @@ pub fn check(world: &World, stability_round: &[Option<engine::Summary>]) -> Vec<
         // cursor-completeness: the reference engine's feed cursor never
         // passes a version it has not applied.
         if d.spec.model == engine::Model::Reference {
-            let key = format!("feed.{}", d.config().server_key());
-            if let Ok(Some(cursor)) = links::cursor(d.store.conn(), &key) {
+            if let Some(cursor) = state.cursor {
                 for (sid, (s, v)) in srv {
                     if *v <= cursor
                         && linked.get(sid.as_str()).is_none_or(|l| !l.same(s))

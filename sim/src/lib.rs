@@ -2,10 +2,14 @@
 //! clock, against the real server in-process, under network and crash
 //! faults, with invariants checked. See `docs/architecture.md`.
 
+pub mod cast;
 pub mod check;
 pub mod config;
+pub mod device;
 pub mod diagnose;
+pub mod driver;
 pub mod event;
+pub mod front;
 pub mod host;
 pub mod rng;
 pub mod run;
@@ -13,5 +17,7 @@ pub mod scratch;
 pub mod session;
 pub mod timeline;
 pub mod trace;
+pub mod upstream;
 pub mod vclock;
+pub mod workload;
 pub mod world;
