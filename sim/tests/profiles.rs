@@ -8,7 +8,6 @@ use sim::check::{self, server_items};
 use sim::config::{Options, WorldConfig};
 use sim::event::{Event, Kind};
 use sim::host::{KEY, PROFILES};
-use sim::upstream::Upstream;
 use sim::world::World;
 
 fn world() -> World {
