@@ -1,7 +1,7 @@
 //! One error type for the engine. A sync that stops returns one of these;
 //! nothing is half-applied, because every state change is one transaction.
 
-use crate::transport::TransportError;
+use protocol::TransportError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -23,6 +23,12 @@ pub enum Error {
     NoSuchItem(String),
     #[error("invalid input: {0}")]
     Invalid(String),
+}
+
+impl From<protocol::NotJson> for Error {
+    fn from(e: protocol::NotJson) -> Self {
+        Error::Malformed(e.to_string())
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -9,36 +9,9 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-/// The four item types of §0.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ItemType {
-    Url,
-    Text,
-    Tagset,
-    Image,
-}
-
-impl ItemType {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "url" => Self::Url,
-            "text" => Self::Text,
-            "tagset" => Self::Tagset,
-            "image" => Self::Image,
-            // Mobile's `page` is a url (§4.4).
-            "page" => Self::Url,
-            _ => return None,
-        })
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Url => "url",
-            Self::Text => "text",
-            Self::Tagset => "tagset",
-            Self::Image => "image",
-        }
-    }
-}
+/// The four item types (the ground floor's). The engine reads them with
+/// `ItemType::parse_lenient`: mobile's `page` is a url (§4.4).
+pub use protocol::ItemType;
 
 /// A local item with its tags (sorted by name).
 #[derive(Debug, Clone, PartialEq)]
@@ -125,7 +98,7 @@ pub enum TimestampKeys {
 pub fn timestamp_value(v: &Value) -> Option<i64> {
     match v {
         Value::Null => None,
-        other => server::timestamp::from_json(other)
+        other => protocol::timestamp::from_json(other)
             .ok()
             .map(|o| o.unwrap_or(0)),
     }
@@ -159,7 +132,7 @@ fn read_ts(
                 Err(Error::Malformed(format!("missing field `{snake}`")))
             }
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(server::timestamp::parse_iso(s)),
+            Some(Value::String(s)) => Ok(protocol::timestamp::parse_iso(s)),
             Some(Value::Number(_)) if strings_only => Err(Error::Malformed(format!(
                 "invalid type: integer, expected a string for `{snake}`"
             ))),
@@ -181,7 +154,7 @@ pub fn parse_server_item(v: &Value, keys: TimestampKeys) -> Result<ServerItem> {
     let kind = obj
         .get("type")
         .and_then(Value::as_str)
-        .and_then(ItemType::parse)
+        .and_then(ItemType::parse_lenient)
         .ok_or_else(|| Error::Malformed(format!("item {id}: unknown type")))?;
     let content = match obj.get("content") {
         None | Some(Value::Null) => None,

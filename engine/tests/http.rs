@@ -1,20 +1,20 @@
 //! The HTTP shell against scripted answers (wiremock): server errors,
 //! timeouts, dropped connections, 409, malformed bodies, both key
 //! spellings.
-mod common;
-
 use std::time::Duration;
 
-use common::T0;
 use engine::model::ItemType;
 use engine::store::items::NewItem;
 use engine::transport::{HttpTransport, TransportError};
 use engine::{Error, Mode, Model, Store, SyncConfig};
+use protocol::clock::{ManualClock, SeededIds};
 use serde_json::json;
-use server::clock::{ManualClock, SeededIds};
 use std::sync::Arc;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Start of the manual clock (2026-01-27T10:00:00Z).
+const T0: i64 = 1_769_508_000_000;
 
 fn cfg(url: &str) -> SyncConfig {
     SyncConfig {

@@ -3,19 +3,20 @@
 
 pub mod backup;
 pub mod boot;
-pub mod clock;
 pub mod error;
 pub mod http;
+pub mod in_process;
 pub mod migrate;
 pub mod state;
 pub mod store;
-pub mod timestamp;
 
 pub use http::app;
+pub use in_process::InProcess;
 pub use state::AppState;
 
-/// `X-Peek-Datastore-Version` this server speaks (§1.1). Stays 1: every
-/// extension is additive and advertised in `GET /` `features`.
-pub const DATASTORE_VERSION: i64 = 1;
-/// `X-Peek-Protocol-Version` this server speaks (§1.1).
-pub const PROTOCOL_VERSION: i64 = 1;
+/// Time, ids and timestamps are the ground floor's (`protocol`), shared
+/// with the engine; the server reads them under its own paths.
+pub use protocol::{clock, timestamp};
+/// The versions this server speaks (`X-Peek-*-Version`, §1.1). Stay 1:
+/// every extension is additive and advertised in `GET /` `features`.
+pub use protocol::{DATASTORE_VERSION, PROTOCOL_VERSION};

@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use engine::sync::{Request, Response};
-use engine::transport::{InProcess, Transport, TransportError};
+use protocol::{Transport, TransportError};
 use server::clock::{Clock, ManualClock, SeededIds};
 use server::AppState;
+use server::InProcess;
 
 /// The user every simulated device syncs as.
 pub const USER: &str = "alice";

@@ -11,7 +11,7 @@ use engine::model::ItemType;
 use engine::store::items::{Edit, NewItem};
 use engine::transport::{HttpTransport, DEFAULT_TIMEOUT};
 use engine::{Mode, Model, Store, SyncConfig};
-use server::clock::{Clock, OsIds, SystemClock};
+use protocol::clock::{Clock, OsIds, SystemClock};
 
 #[derive(Parser)]
 #[command(name = "peek-sync", about = "Reference Peek sync client")]

@@ -2,8 +2,8 @@
 //! Every local edit bumps `localRev` in the same transaction, which is
 //! what makes the item pending for every server (guarantee 1).
 
+use protocol::clock::IdSource;
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use server::clock::IdSource;
 
 use super::Store;
 use crate::error::{Error, Result};
@@ -34,7 +34,7 @@ pub(crate) fn from_row(r: &Row<'_>) -> rusqlite::Result<LocalItem> {
     let kind: String = r.get(1)?;
     Ok(LocalItem {
         id: r.get(0)?,
-        kind: ItemType::parse(&kind).unwrap_or(ItemType::Text),
+        kind: ItemType::parse_lenient(&kind).unwrap_or(ItemType::Text),
         content: r.get(2)?,
         metadata: r.get(3)?,
         tags: Vec::new(),
@@ -346,7 +346,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use server::clock::SeededIds;
+    use protocol::clock::SeededIds;
 
     #[test]
     fn edits_bump_the_revision_only_when_something_changes() {

@@ -1,19 +1,24 @@
 //! What ties local rows to one server (reference behaviour): the
-//! `server_links` table, the pending set, applying pulled items, recording
-//! push results, and the per-server pull cursor.
+//! `server_links` table, the pending set, applying pulled items and
+//! recording push results. The decisions (what is pending, skip / defer /
+//! take, who keeps a claimed row) are the pure rules of `crate::rules`:
+//! this module loads their inputs and applies their answers, inside the
+//! caller's transaction.
 //!
 //! `serverKey` = server URL + `#` + server profile id, so every server (and
 //! every profile on it) has its own links and cursor: switching re-pushes
 //! everything, switching back reuses the old server ids (D14, D15).
 
+use protocol::clock::IdSource;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::Value;
-use server::clock::IdSource;
 
+use super::cursor::{self as cursors, Cursor};
 use super::items::{self, from_row, tags_of, COLS};
-use super::{get_setting, set_setting};
 use crate::error::{Error, Result};
-use crate::model::{LocalItem, ServerItem};
+use crate::model::{ItemType, LocalItem, ServerItem};
+use crate::rules::pull::{self, Local, PullAction, TwinAction};
+use crate::rules::push::{self as push_rules, PushState};
+use crate::rules::LinkState;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
@@ -22,6 +27,27 @@ pub struct Link {
     pub server_version: Option<i64>,
     pub server_updated_at: i64,
     pub pushed_rev: i64,
+}
+
+impl Link {
+    /// The link's state, as the rules read it.
+    pub fn state(&self) -> LinkState {
+        LinkState {
+            server_version: self.server_version,
+            server_updated_at: self.server_updated_at,
+            pushed_rev: self.pushed_rev,
+        }
+    }
+
+    fn new(local_id: &str, server_id: &str, st: LinkState) -> Self {
+        Link {
+            local_id: local_id.to_string(),
+            server_id: server_id.to_string(),
+            server_version: st.server_version,
+            server_updated_at: st.server_updated_at,
+            pushed_rev: st.pushed_rev,
+        }
+    }
 }
 
 fn link_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Link> {
@@ -61,48 +87,56 @@ pub struct Pending {
     pub link: Option<Link>,
 }
 
-/// Pending: new here, or changed since the last push here. An image this
-/// device never fetched the bytes of cannot be created on a server that
-/// never had it (the bytes live elsewhere), so it waits until this device
-/// holds them or the server sends the row (found by the simulator). After
-/// a restore (`pushedRev` -1) it is pushed in the update form: the server
-/// either still has the row or answers that it needs the bytes.
-const PENDING_WHERE: &str =
-    "FROM items i LEFT JOIN server_links l ON l.localId = i.id AND l.serverKey = ?1
-     WHERE (l.localId IS NULL OR l.pushedRev < i.localRev)
-       AND NOT (i.type = 'image' AND i.deletedAt = 0 AND l.localId IS NULL
-                AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id))";
-
-/// Whether an item is an image this device cannot bring to a server that
-/// does not have it (no bytes held locally).
-pub fn uncarriable(conn: &Connection, local_id: &str) -> Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT 1 FROM items i WHERE i.id = ?1 AND i.type = 'image'
-               AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id)",
-        )?
-        .exists([local_id])?)
+/// What the pending rule reads of every local row, oldest row first:
+/// (local id, its `PushState` here, linked here).
+fn push_states(conn: &Connection, key: &str) -> Result<Vec<(String, PushState, bool)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT i.id, i.type, i.deletedAt, i.localRev, l.pushedRev,
+                EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id)
+           FROM items i LEFT JOIN server_links l ON l.localId = i.id AND l.serverKey = ?1
+          ORDER BY i.rowid",
+    )?;
+    let rows = st.query_map([key], |r| {
+        let kind = ItemType::parse(&r.get::<_, String>(1)?).unwrap_or(ItemType::Text);
+        let linked: Option<i64> = r.get(4)?;
+        let state =
+            push_rules::push_state(kind, r.get::<_, i64>(2)? == 0, r.get(3)?, linked, r.get(5)?);
+        Ok((r.get(0)?, state, linked.is_some()))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Up to `limit` pending items, oldest row first. Tombstones included.
+/// Whether an item is an image this device cannot bring to a server that
+/// does not have it (no bytes held locally): `rules::push::uncarriable`.
+pub fn uncarriable(conn: &Connection, local_id: &str) -> Result<bool> {
+    let row: Option<(String, bool)> = conn
+        .prepare_cached(
+            "SELECT i.type, EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id)
+               FROM items i WHERE i.id = ?1",
+        )?
+        .query_row([local_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(row.is_some_and(|(kind, bytes)| {
+        push_rules::uncarriable(ItemType::parse(&kind).unwrap_or(ItemType::Text), bytes)
+    }))
+}
+
+/// Up to `limit` pending items (`rules::push::push_state`), oldest row
+/// first. Tombstones included; images held back are not.
 pub fn pending(conn: &Connection, key: &str, limit: usize) -> Result<Vec<Pending>> {
-    let cols = COLS
-        .split(", ")
-        .map(|c| format!("i.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!("SELECT {cols}, l.serverId {PENDING_WHERE} ORDER BY i.rowid LIMIT ?2");
-    let mut st = conn.prepare_cached(&sql)?;
-    let rows = st.query_map(params![key, limit as i64], |r| {
-        Ok((from_row(r)?, r.get::<_, Option<String>>(11)?))
-    })?;
     let mut out = Vec::new();
-    for row in rows {
-        let (mut item, linked) = row?;
-        item.tags = tags_of(conn, &item.id)?;
-        let link = match linked {
-            Some(_) => by_local(conn, key, &item.id)?,
-            None => None,
+    for (id, state, linked) in push_states(conn, key)? {
+        if out.len() == limit {
+            break;
+        }
+        if state != PushState::Pending {
+            continue;
+        }
+        let item = items::get(conn, &id)?.ok_or_else(|| Error::NoSuchItem(id.clone()))?;
+        let link = if linked {
+            by_local(conn, key, &id)?
+        } else {
+            None
         };
         out.push(Pending { item, link });
     }
@@ -165,12 +199,22 @@ pub fn set_bytes(conn: &Connection, local_id: &str, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// How many items are pending on this server (CLI `status`).
 pub fn pending_count(conn: &Connection, key: &str) -> Result<i64> {
-    Ok(
-        conn.query_row(&format!("SELECT COUNT(*) {PENDING_WHERE}"), [key], |r| {
-            r.get(0)
-        })?,
-    )
+    let n = push_states(conn, key)?
+        .into_iter()
+        .filter(|(_, state, _)| *state == PushState::Pending)
+        .count();
+    Ok(n as i64)
+}
+
+/// A restored server (a new feed epoch, `rules::cursor::on_epoch`): every
+/// link here is marked pending and untrusted (`pushedRev` -1), so each
+/// item is pushed again under its identity (`wire::push_body`).
+pub fn mark_restored(conn: &Connection, key: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE server_links SET pushedRev = -1 WHERE serverKey = ?1")?
+        .execute([key])?;
+    Ok(())
 }
 
 fn upsert_link(conn: &Connection, key: &str, l: &Link) -> Result<()> {
@@ -197,25 +241,23 @@ fn hard_delete(conn: &Connection, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Makes `server_id` belong to `local_id` only. Another local row linked
+/// Makes `server_id` belong to `local_id` only: another local row linked
 /// to the same server row is a pulled copy of our own item (a push whose
-/// response was lost, then a pull): if it holds no local edit it is
-/// redundant and goes; otherwise it keeps its data and is unlinked, so it
-/// is pushed as its own item. Nothing local is lost either way.
+/// response was lost, then a pull); `rules::pull::on_twin` says whether it
+/// goes or only loses its link.
 fn claim(conn: &Connection, key: &str, local_id: &str, server_id: &str) -> Result<()> {
     if let Some(other) = by_server(conn, key, server_id)?.filter(|o| o.local_id != local_id) {
-        let rev: i64 = conn.query_row(
-            "SELECT localRev FROM items WHERE id = ?1",
-            [&other.local_id],
-            |r| r.get(0),
-        )?;
-        if rev <= other.pushed_rev {
-            hard_delete(conn, &other.local_id)?;
-        } else {
-            conn.execute(
-                "DELETE FROM server_links WHERE serverKey = ?1 AND localId = ?2",
-                params![key, other.local_id],
-            )?;
+        let rev: i64 = conn
+            .prepare_cached("SELECT localRev FROM items WHERE id = ?1")?
+            .query_row([&other.local_id], |r| r.get(0))?;
+        match pull::on_twin(rev, other.pushed_rev) {
+            TwinAction::HardDelete => hard_delete(conn, &other.local_id)?,
+            TwinAction::Unlink => {
+                conn.prepare_cached(
+                    "DELETE FROM server_links WHERE serverKey = ?1 AND localId = ?2",
+                )?
+                .execute(params![key, other.local_id])?;
+            }
         }
     }
     Ok(())
@@ -238,15 +280,9 @@ pub fn record_push(
     if !created {
         claim(conn, key, local_id, server_id)?;
     }
-    let old = by_local(conn, key, local_id)?;
-    let link = Link {
-        local_id: local_id.to_string(),
-        server_id: server_id.to_string(),
-        server_version: version.or(old.as_ref().and_then(|o| o.server_version)),
-        server_updated_at: old.as_ref().map_or(0, |o| o.server_updated_at),
-        pushed_rev: rev.max(old.map_or(0, |o| o.pushed_rev)),
-    };
-    upsert_link(conn, key, &link)?;
+    let old = by_local(conn, key, local_id)?.map(|o| o.state());
+    let state = pull::link_after_push(old.as_ref(), rev, version);
+    upsert_link(conn, key, &Link::new(local_id, server_id, state))?;
     // `syncId` is the item's identity across servers: the sync id it was
     // first pushed with (for the creator, its own local id, which is what
     // the server recorded). Every device pushes it to a server it has no
@@ -258,33 +294,6 @@ pub fn record_push(
     )?
     .execute(params![local_id, server_id, now])?;
     Ok(())
-}
-
-fn same_json(a: Option<&str>, b: Option<&str>) -> bool {
-    let parse = |s: Option<&str>| {
-        s.map(|s| serde_json::from_str::<Value>(s).unwrap_or(Value::String(s.into())))
-    };
-    parse(a) == parse(b)
-}
-
-/// Whether the local row already shows exactly this server state.
-pub fn same_state(it: &LocalItem, s: &ServerItem) -> bool {
-    it.kind == s.kind
-        && it.content == s.content
-        && same_json(it.metadata.as_deref(), s.metadata.as_deref())
-        && it.tags == s.tags
-        && (it.deleted_at == 0) == (s.deleted_at == 0)
-}
-
-/// What applying one pulled item did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    Inserted,
-    Updated,
-    /// Already seen at this version (overlap, echo of our own push: D10).
-    Skipped,
-    /// A local edit is pending: the push decides (guarantee 5).
-    Deferred,
 }
 
 /// Overwrites `local` with the server state `s` and links it at that state.
@@ -317,97 +326,105 @@ fn overwrite(
     upsert_link(
         conn,
         key,
-        &Link {
-            local_id: local.id.clone(),
-            server_id: s.id.clone(),
-            server_version: s.version,
-            server_updated_at: s.updated_at,
-            pushed_rev: rev,
-        },
+        &Link::new(&local.id, &s.id, pull::link_after_pull(s, rev)),
     )
 }
 
-/// Applies one pulled item (reference rules, §3 and guarantee 2–4).
+/// The first local image (oldest row) with this identity that was held
+/// back from this server for want of its bytes
+/// (`rules::pull::held_for_bytes`).
+fn held_image(conn: &Connection, key: &str, identity: &str) -> Result<Option<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT i.id, i.type, EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id),
+                l.serverVersion, l.serverUpdatedAt, l.pushedRev
+           FROM items i LEFT JOIN server_links l ON l.localId = i.id AND l.serverKey = ?2
+          WHERE i.syncId = ?1 ORDER BY i.rowid",
+    )?;
+    let mut rows = st.query(params![identity, key])?;
+    while let Some(r) = rows.next()? {
+        let kind = ItemType::parse(&r.get::<_, String>(1)?).unwrap_or(ItemType::Text);
+        let link = match r.get::<_, Option<i64>>(5)? {
+            Some(pushed_rev) => Some(LinkState {
+                server_version: r.get(3)?,
+                server_updated_at: r.get(4)?,
+                pushed_rev,
+            }),
+            None => None,
+        };
+        if pull::held_for_bytes(kind, r.get(2)?, link.as_ref()) {
+            return Ok(Some(r.get(0)?));
+        }
+    }
+    Ok(None)
+}
+
+/// Applies one pulled item: loads what the device holds for it, asks
+/// `rules::pull::on_pulled`, and does what it answers.
 pub fn apply(
     conn: &Connection,
     ids: &dyn IdSource,
     key: &str,
     s: &ServerItem,
     now: i64,
-) -> Result<Applied> {
-    let Some(link) = by_server(conn, key, &s.id)? else {
-        // An image held back here for want of its bytes (never linked
-        // here, or its row lost in a restore) that another device brought
-        // to this server: the same item, now linked to that row (its bytes
-        // are then fetched from here).
-        let held: Option<String> = conn
-            .prepare_cached(
-                "SELECT i.id FROM items i WHERE i.syncId = ?1 AND i.type = 'image'
-                   AND NOT EXISTS (SELECT 1 FROM server_links l WHERE l.serverKey = ?2
-                                      AND l.localId = i.id AND l.pushedRev >= 0)
-                   AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id)
-                 ORDER BY i.rowid LIMIT 1",
-            )?
-            .query_row(params![s.identity(), key], |r| r.get(0))
-            .optional()?;
-        if let Some(local) = held {
-            if let Some(local) = items::get(conn, &local)? {
-                overwrite(conn, ids, key, &local, s, now)?;
-                return Ok(Applied::Updated);
-            }
-        }
-        // Never seen: insert, tombstones included (a deleted row, so a
-        // later push of an older copy cannot resurrect it).
-        let id = ids.uuid();
-        let created = if s.created_at == i64::MIN {
-            now
-        } else {
-            s.created_at
-        };
-        let item = LocalItem {
-            id: id.clone(),
-            kind: s.kind,
-            content: s.content.clone(),
-            metadata: s.metadata.clone(),
-            tags: s.tags.clone(),
-            sync_id: s.identity().to_string(),
-            sync_source: "server".into(),
-            synced_at: now,
-            created_at: created,
-            updated_at: s.edit_time(),
-            deleted_at: s.deleted_at,
-            local_rev: 1,
-        };
-        items::insert(conn, ids, &item)?;
-        upsert_link(
-            conn,
-            key,
-            &Link {
-                local_id: id,
-                server_id: s.id.clone(),
-                server_version: s.version,
-                server_updated_at: s.updated_at,
-                pushed_rev: 1,
-            },
-        )?;
-        return Ok(Applied::Inserted);
+) -> Result<PullAction> {
+    let link = by_server(conn, key, &s.id)?;
+    let local = match &link {
+        Some(l) => Some(items::get(conn, &l.local_id)?.ok_or_else(|| {
+            Error::Malformed(format!("link to missing local item {}", l.local_id))
+        })?),
+        None => match held_image(conn, key, s.identity())? {
+            Some(id) => items::get(conn, &id)?,
+            None => None,
+        },
     };
-    let local = items::get(conn, &link.local_id)?
-        .ok_or_else(|| Error::Malformed(format!("link to missing local item {}", link.local_id)))?;
-    let seen = match (link.server_version, s.version) {
-        (Some(have), Some(got)) => got <= have,
-        // No versions (a v1 server): older is stale; equal time may be a
-        // second write in the same millisecond (D9), so compare contents.
-        _ => s.updated_at < link.server_updated_at || same_state(&local, s),
+    let known = match (&link, &local) {
+        (Some(l), Some(it)) => Local::Linked(l.state(), it),
+        (None, Some(it)) => Local::HeldImage(it),
+        _ => Local::Unknown,
     };
-    if seen {
-        return Ok(Applied::Skipped);
+    let action = pull::on_pulled(known, s);
+    match (action, &local) {
+        (PullAction::Take, Some(local)) => overwrite(conn, ids, key, local, s, now)?,
+        (PullAction::Insert, _) => insert_pulled(conn, ids, key, s, now)?,
+        _ => {}
     }
-    if local.local_rev > link.pushed_rev {
-        return Ok(Applied::Deferred);
-    }
-    overwrite(conn, ids, key, &local, s, now)?;
-    Ok(Applied::Updated)
+    Ok(action)
+}
+
+/// A pulled item never seen here: a new local row, linked at its state.
+fn insert_pulled(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    key: &str,
+    s: &ServerItem,
+    now: i64,
+) -> Result<()> {
+    let id = ids.uuid();
+    let created = if s.created_at == i64::MIN {
+        now
+    } else {
+        s.created_at
+    };
+    let item = LocalItem {
+        id: id.clone(),
+        kind: s.kind,
+        content: s.content.clone(),
+        metadata: s.metadata.clone(),
+        tags: s.tags.clone(),
+        sync_id: s.identity().to_string(),
+        sync_source: "server".into(),
+        synced_at: now,
+        created_at: created,
+        updated_at: s.edit_time(),
+        deleted_at: s.deleted_at,
+        local_rev: 1,
+    };
+    items::insert(conn, ids, &item)?;
+    upsert_link(
+        conn,
+        key,
+        &Link::new(&id, &s.id, pull::link_after_pull(s, 1)),
+    )
 }
 
 /// The server decided against our edit (`stale`): take its state.
@@ -424,12 +441,14 @@ pub fn adopt(
     overwrite(conn, ids, key, &local, s, now)
 }
 
-pub fn cursor(conn: &Connection, key: &str) -> Result<Option<i64>> {
-    Ok(get_setting(conn, &format!("sync.cursor.{key}"))?.and_then(|v| v.parse().ok()))
-}
-
-pub fn set_cursor(conn: &Connection, key: &str, value: i64) -> Result<()> {
-    set_setting(conn, &format!("sync.cursor.{key}"), &value.to_string())
+/// A cursor by its old spelling, `feed.<server key>`. Kept only for the
+/// simulator's checker until it calls `store::cursor::get(conn,
+/// Cursor::Feed, server_key)`; then this goes.
+pub fn cursor(conn: &Connection, name: &str) -> Result<Option<i64>> {
+    let server_key = name
+        .strip_prefix("feed.")
+        .ok_or_else(|| Error::Invalid(format!("not a feed cursor: {name}")))?;
+    cursors::get(conn, Cursor::Feed, server_key)
 }
 
 /// Local rows, as the reference sees them for one server (tests, status).

@@ -7,10 +7,15 @@
 //! (WAL, `synchronous=NORMAL`), so a crash at any point leaves either the
 //! state before or the state after a step, never a mix (guarantee 1).
 //! This module owns the schema and the settings; `items` owns local item
-//! operations, `links` owns everything that ties local rows to a server.
+//! operations, `links` owns everything that ties local rows to a server,
+//! `cursor` the per-server pull cursors, `markers` the desktop sync
+//! markers as the platform models use them. The store only loads and
+//! stores: the decisions are the rules of `crate::rules`.
 
+pub mod cursor;
 pub mod items;
 pub mod links;
+pub mod markers;
 
 use std::path::Path;
 

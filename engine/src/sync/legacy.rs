@@ -8,17 +8,19 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use protocol::clock::IdSource;
+use rusqlite::Connection;
 use serde_json::{json, Map, Value};
-use server::clock::IdSource;
 
 use super::{check_versions, enc, request, Method, Mode, Response, Step, Summary, SyncConfig};
 use crate::error::{Error, Result};
 use crate::model::{parse_server_item, LocalItem, ServerItem};
-use crate::platform::{Behaviour, CursorRule, ProfileParam, ServerChange, SinceFormat};
-use crate::store::items::{self as store_items, from_row, COLS};
+use crate::platform::{Behaviour, CursorRule, ProfileParam, SinceFormat};
+use crate::rules::models::{self as rules, ModelMerge, StartReset};
+use crate::store::items as store_items;
+use crate::store::markers;
 use crate::store::{get_setting, set_setting, Store};
-use crate::transport::TransportError;
+use protocol::TransportError;
 
 const CURSOR: &str = "sync.legacy.lastSyncTime";
 const LAST_URL: &str = "sync.legacy.lastSyncServerUrl";
@@ -88,7 +90,7 @@ impl LegacySession {
     }
 
     fn since(&self) -> String {
-        let iso = server::timestamp::format_iso(self.cursor);
+        let iso = protocol::timestamp::format_iso(self.cursor);
         match self.b.since {
             SinceFormat::IsoMs => enc(&iso),
             // Inserted raw, not URL-encoded (§4.4).
@@ -124,22 +126,19 @@ impl LegacySession {
             };
             let stored_url = get_setting(tx, LAST_URL)?;
             let stored_profile = get_setting(tx, LAST_PROFILE)?.unwrap_or_default();
-            let reset = match rule {
-                ServerChange::Never => false,
-                _ if stored_url.is_some() => stored_url.as_deref() != Some(url.as_str()) || stored_profile != profile,
-                ServerChange::StoredOnly => false,
-                // D14: the extension resets on a first run when any item
-                // came from a server, which duplicates everything (D15).
-                ServerChange::StoredOrFirstRun => tx
-                    .query_row("SELECT 1 FROM items WHERE deletedAt = 0 AND syncSource = 'server' LIMIT 1", [], |_| Ok(()))
-                    .optional()?
-                    .is_some(),
+            let stored = stored_url.as_deref().map(|u| (u, stored_profile.as_str()));
+            let reset = match rules::start_reset(rule, stored, &url, &profile) {
+                StartReset::Keep => false,
+                StartReset::Reset => true,
+                StartReset::IfAnyFromServer => markers::any_live_from_server(tx)?,
             };
             if reset {
-                tx.execute("UPDATE items SET syncSource = '', syncedAt = 0, syncId = '' WHERE deletedAt = 0", [])?;
+                markers::forget_live(tx)?;
                 set_setting(tx, CURSOR, "0")?;
             }
-            let cursor = get_setting(tx, CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
+            let cursor = get_setting(tx, CURSOR)?
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
             Ok((cursor, local, reset))
         })?;
         self.cursor = cursor;
@@ -156,12 +155,13 @@ impl LegacySession {
 
     fn fill_queue(&mut self, store: &Store) -> Result<()> {
         let incremental = self.cursor > 0 || self.b.incremental_always;
-        let mut st = store.conn().prepare(
-            "SELECT id FROM items WHERE deletedAt = 0 AND (syncSource = ''
-               OR (?1 AND syncedAt > 0 AND updatedAt > syncedAt)) ORDER BY rowid",
-        )?;
-        let rows = st.query_map([incremental], |r| r.get::<_, String>(0))?;
-        self.queue = rows.collect::<rusqlite::Result<VecDeque<_>>>()?;
+        self.queue = markers::live_markers(store.conn())?
+            .into_iter()
+            .filter(|m| {
+                rules::marked_for_push(&m.sync_source, m.synced_at, m.updated_at, incremental)
+            })
+            .map(|m| m.id)
+            .collect();
         Ok(())
     }
 
@@ -263,13 +263,7 @@ impl LegacySession {
                     .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string));
                 match id {
                     Some(sid) => {
-                        store.tx(|tx| {
-                            tx.execute(
-                                "UPDATE items SET syncId = ?2, syncSource = 'server', syncedAt = ?3 WHERE id = ?1",
-                                params![what, sid, now],
-                            )?;
-                            Ok(())
-                        })?;
+                        store.tx(|tx| markers::mark_pushed(tx, &what, &sid, now))?;
                         self.summary.pushed += 1;
                     }
                     None => self.summary.failed += 1,
@@ -326,24 +320,7 @@ enum Merge {
     NotNullCrash,
 }
 
-fn live_by_sync_id(tx: &Connection, sid: &str) -> Result<Option<LocalItem>> {
-    let row = tx
-        .prepare_cached(&format!(
-            "SELECT {COLS} FROM items WHERE deletedAt = 0 AND syncId = ?1 LIMIT 1"
-        ))?
-        .query_row([sid], from_row)
-        .optional()?;
-    match row {
-        Some(mut it) => {
-            it.tags = store_items::tags_of(tx, &it.id)?;
-            Ok(Some(it))
-        }
-        None => Ok(None),
-    }
-}
-
-/// §4.1 merge with the model's variations. `deletedAt` is never read (D4);
-/// deleted local rows are not matched, so they come back (D5).
+/// Asks `rules::models::merge` and applies its answer.
 fn merge(
     tx: &Connection,
     ids: &dyn IdSource,
@@ -351,66 +328,58 @@ fn merge(
     s: &ServerItem,
     now: i64,
 ) -> Result<Merge> {
-    if b.skip_if_deleted_twin {
-        let twin = tx
-            .query_row(
-                "SELECT 1 FROM items WHERE syncId = ?1 AND deletedAt != 0 LIMIT 1",
-                [&s.id],
-                |_| Ok(()),
-            )
-            .optional()?;
-        if twin.is_some() {
-            return Ok(Merge::Skipped);
-        }
-    }
-    let nan = s.updated_at == i64::MIN;
-    let Some(local) = live_by_sync_id(tx, &s.id)? else {
-        let item = LocalItem {
-            id: ids.uuid(),
-            kind: s.kind,
-            content: s.content.clone(),
-            metadata: s.metadata.clone(),
-            tags: s.tags.clone(),
-            sync_id: s.id.clone(),
-            sync_source: "server".into(),
-            synced_at: now,
-            created_at: if s.created_at == i64::MIN {
-                now
-            } else {
-                s.created_at
-            },
-            updated_at: if nan { 0 } else { s.updated_at },
-            deleted_at: 0,
-            local_rev: 1,
-        };
-        store_items::insert(tx, ids, &item)?;
-        // The half-initialised row stays (the insert committed first).
-        return Ok(if nan && b.nan_insert_fails {
-            Merge::NotNullCrash
-        } else {
-            Merge::Pulled
-        });
-    };
-    if nan || s.updated_at == local.updated_at {
-        return Ok(Merge::Skipped); // NaN compares false both ways
-    }
-    if s.updated_at < local.updated_at {
-        return Ok(Merge::Conflict); // D12: local edit time vs server arrival
-    }
-    let content = match (&s.content, b.content_only_if_truthy) {
-        (Some(c), true) if c.is_empty() => local.content.clone(),
-        (None, true) => local.content.clone(),
-        _ => s.content.clone(),
-    };
-    let kind = if b.update_type_on_pull {
-        s.kind
+    let deleted_twin = b.skip_if_deleted_twin && markers::deleted_with_sync_id(tx, &s.id)?;
+    let local = if b.skip_if_deleted_twin && deleted_twin {
+        None
     } else {
-        local.kind
+        markers::live_by_sync_id(tx, &s.id)?
     };
-    tx.execute(
-        "UPDATE items SET type = ?2, content = ?3, metadata = ?4, updatedAt = ?5, syncedAt = ?6 WHERE id = ?1",
-        params![local.id, kind.as_str(), content, s.metadata, s.updated_at, now],
-    )?;
-    store_items::set_tags(tx, ids, &local.id, &s.tags, now)?;
-    Ok(Merge::Pulled)
+    Ok(match rules::merge(b, deleted_twin, local.as_ref(), s) {
+        ModelMerge::Skip => Merge::Skipped,
+        ModelMerge::Conflict => Merge::Conflict,
+        ModelMerge::Insert { crash } => {
+            let nan = s.updated_at == i64::MIN;
+            let item = LocalItem {
+                id: ids.uuid(),
+                kind: s.kind,
+                content: s.content.clone(),
+                metadata: s.metadata.clone(),
+                tags: s.tags.clone(),
+                sync_id: s.id.clone(),
+                sync_source: "server".into(),
+                synced_at: now,
+                created_at: if s.created_at == i64::MIN {
+                    now
+                } else {
+                    s.created_at
+                },
+                updated_at: if nan { 0 } else { s.updated_at },
+                deleted_at: 0,
+                local_rev: 1,
+            };
+            store_items::insert(tx, ids, &item)?;
+            // The half-initialised row stays (the insert committed first).
+            if crash {
+                Merge::NotNullCrash
+            } else {
+                Merge::Pulled
+            }
+        }
+        ModelMerge::Update { kind, content } => {
+            let Some(local) = local else {
+                return Err(Error::Invalid("an update without a local row".into()));
+            };
+            markers::write_pulled(
+                tx,
+                &local.id,
+                kind,
+                content.as_deref(),
+                s.metadata.as_deref(),
+                s.updated_at,
+                now,
+            )?;
+            store_items::set_tags(tx, ids, &local.id, &s.tags, now)?;
+            Merge::Pulled
+        }
+    })
 }

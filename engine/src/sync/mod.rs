@@ -10,102 +10,66 @@
 //! leaves a consistent store and the next session resumes (guarantee 1).
 //!
 //! [`run`] is the tiny async driver both shells share.
+//!
+//! # The seven guarantees
+//!
+//! What the reference session promises, whatever the faults and the
+//! clocks (the platform models, `legacy`, are not held to them). Each name
+//! is the one the tests use (`sync/tests/<name>.rs` with canned answers;
+//! the `g1_…`–`g7_…` tests against the real server) and, where the
+//! simulator checks it, the name of its invariant.
+//!
+//! 1. `no-lost-write`: no local change is ever lost. A push that fails or
+//!    goes unanswered stays pending (`localRev > pushedRev`) and is sent
+//!    again under the same sync id; every answer is applied in one
+//!    transaction, so a crash between any two steps loses nothing; a
+//!    restored server gets everything back.
+//! 2. `cursor-completeness`: the pull cursor never passes a change it has
+//!    not applied. A page and its cursor commit together; the cursor is
+//!    the feed's, or the server's newest `updatedAt` minus an overlap,
+//!    never the device clock; a cursor that goes back stops the sync.
+//! 3. `no-resurrection`: deletes travel both ways as tombstones, and an
+//!    older copy (an overlap, a replayed page) never brings an item back.
+//! 4. `no-echo`: nothing new means zero pulls and zero pushes: our own
+//!    pushes are not pulled back as changes and nothing ping-pongs,
+//!    whatever the clock skew.
+//! 5. `conflict-rule`: concurrent edits converge to the later edit
+//!    (`baseVersion` + `editedAt`, the server decides); a pull never
+//!    overwrites a pending local edit; a `stale` answer is adopted.
+//! 6. `server-switch`: each server and profile has its own links and
+//!    cursor; switching re-pushes under the item's identity and makes no
+//!    duplicate, switching back reuses the old links, profile targeting
+//!    is exact; an image is never pushed where it cannot be created.
+//! 7. `version-gate`: answers in either spelling parse (camelCase or
+//!    snake_case, integer or ISO), and a 409 or a foreign version
+//!    stops the sync before anything from that answer is applied.
+//!
+//! The decisions behind them are the pure rules of `crate::rules`.
 
 mod legacy;
 mod reference;
 mod wire;
 
+use protocol::{Clock, IdSource};
+
+#[cfg(test)]
+mod tests;
+
 use serde_json::Value;
-use server::clock::{Clock, IdSource};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::platform::Model;
 use crate::store::Store;
-use crate::transport::{Transport, TransportError};
+use protocol::{Transport, TransportError};
 
 pub use legacy::LegacySession;
 pub use reference::{pending_count, ReferenceSession, TIMESTAMP_OVERLAP_MS};
 
-/// The protocol versions this client speaks (§1.1).
-pub const DATASTORE_VERSION: i64 = 1;
-pub const PROTOCOL_VERSION: i64 = 1;
-
-/// The engine itself only sends GET and POST; the other methods exist so
-/// that tools built on the same transports (session replay) can carry any
-/// recorded request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    Get,
-    Post,
-    Put,
-    Patch,
-    Delete,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Patch => "PATCH",
-            Method::Delete => "DELETE",
-        }
-    }
-
-    /// Parses an HTTP method name (any case); `None` for others.
-    pub fn parse(s: &str) -> Option<Method> {
-        [
-            Method::Get,
-            Method::Post,
-            Method::Put,
-            Method::Patch,
-            Method::Delete,
-        ]
-        .into_iter()
-        .find(|m| m.as_str().eq_ignore_ascii_case(s))
-    }
-}
-
-/// One HTTP request, relative to the server URL.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Request {
-    pub method: Method,
-    /// Path and query, e.g. `/items/changes?after=3&limit=1000`.
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
-}
-
-/// One HTTP response.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn json(&self) -> Result<Value> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Error::Malformed(format!("status {}: {e}", self.status)))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body)
-            .chars()
-            .take(300)
-            .collect()
-    }
-}
+/// The protocol versions this client speaks (§1.1), and the wire types of
+/// one exchange: the ground floor's, shared with the server and simulator.
+pub use protocol::{Method, Request, Response};
+pub use protocol::{DATASTORE_VERSION, PROTOCOL_VERSION};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
@@ -254,12 +218,18 @@ pub(crate) fn check_versions(resp: &Response) -> Result<()> {
             .json()
             .ok()
             .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_else(|| resp.text());
+            .unwrap_or_else(|| resp.text_start(300));
         return Err(Error::VersionMismatch(msg));
     }
     for (name, ours) in [
-        ("x-peek-datastore-version", DATASTORE_VERSION),
-        ("x-peek-protocol-version", PROTOCOL_VERSION),
+        (
+            protocol::version::header::DATASTORE_VERSION,
+            DATASTORE_VERSION,
+        ),
+        (
+            protocol::version::header::PROTOCOL_VERSION,
+            PROTOCOL_VERSION,
+        ),
     ] {
         if let Some(v) = resp.header(name) {
             if v.trim().parse::<i64>().ok() != Some(ours) {
@@ -280,7 +250,7 @@ pub(crate) fn expect_ok(resp: std::result::Result<Response, TransportError>) -> 
     if resp.status >= 500 || resp.status == 401 || resp.status == 403 {
         return Err(Error::Server {
             status: resp.status,
-            body: resp.text(),
+            body: resp.text_start(300),
         });
     }
     Ok(resp)

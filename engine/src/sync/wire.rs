@@ -5,8 +5,9 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
-use crate::model::{parse_server_item, ItemType, LocalItem, ServerItem, TimestampKeys};
-use crate::store::links::Pending;
+use crate::model::{parse_server_item, LocalItem, ServerItem, TimestampKeys};
+use crate::rules::push as push_rules;
+use crate::store::links::{Link, Pending};
 use crate::store::Store;
 
 /// One pushed item. The sync id is the local id until the server has
@@ -26,32 +27,14 @@ pub(crate) fn push_body(store: &Store, p: &Pending, edit_conflicts: bool) -> Res
             serde_json::from_str(m).unwrap_or_else(|_| json!(m)),
         );
     }
-    // The item's identity: the sync id it was first pushed with (its
-    // creator's local id, recorded on push and learnt on pull), else, for
-    // an item never pushed, this device's local id.
-    let identity = if it.sync_id.is_empty() {
-        it.id.as_str()
-    } else {
-        it.sync_id.as_str()
-    };
-    // Always the identity, never this server's row id: the server matches
-    // it against the row's `syncId` (which is this identity), and if the
-    // row is gone (a restore) every device recreates one row under the
-    // same key instead of each under its own (found by the simulator).
-    let sid = identity;
-    // A link marked by a restore (`pushedRev` -1) has no trustworthy
-    // version: judge the push by edit time.
-    let link = p.link.as_ref().filter(|l| l.pushed_rev >= 0);
+    let sid = push_rules::identity(it);
+    let link = p.link.as_ref().map(Link::state);
     o.insert("syncId".into(), json!(sid));
     o.insert("sync_id".into(), json!(sid));
     if !it.is_live() {
         o.insert("deletedAt".into(), json!(it.deleted_at));
     }
-    // An image's bytes go with its first push to a server, and again after
-    // a restore (`pushedRev` -1): the restored server may have lost the
-    // row, and without the bytes it cannot recreate it (found by the
-    // simulator).
-    if it.kind == ItemType::Image && p.link.as_ref().is_none_or(|l| l.pushed_rev < 0) {
+    if push_rules::carries_bytes(it.kind, link.as_ref()) {
         if let Some(data) = store.blob(&it.id)? {
             o.insert(
                 "content".into(),
@@ -67,12 +50,10 @@ pub(crate) fn push_body(store: &Store, p: &Pending, edit_conflicts: bool) -> Res
         }
     }
     if edit_conflicts {
-        // 0 when this server never gave us the item: any concurrent row
-        // there is then judged by edit time, so a stale copy brought from
-        // another server cannot overwrite a newer edit (found by the
-        // simulator: two devices switching servers).
-        let base = link.and_then(|l| l.server_version).unwrap_or(0);
-        o.insert("baseVersion".into(), json!(base));
+        o.insert(
+            "baseVersion".into(),
+            json!(push_rules::base_version(link.as_ref())),
+        );
         o.insert("editedAt".into(), json!(it.updated_at.max(1)));
     }
     Ok(Value::Object(o))

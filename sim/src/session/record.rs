@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body as AxBody, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
@@ -44,10 +44,9 @@ struct Proxy {
     done: tokio::sync::Notify,
 }
 
+/// The proxy stamps exchanges with real time: it records real clients.
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    protocol::Clock::now_ms(&protocol::SystemClock)
 }
 
 fn write_line(out: &Mutex<std::io::BufWriter<std::fs::File>>, line: &Line) {
@@ -107,8 +106,11 @@ async fn forward(
         body: (!body.is_empty()).then(|| body.to_vec()),
     };
     let at = now_ms();
+    // The recorded duration is a measurement of the real upstream.
+    #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
     let answer = p.upstream.send(req).await;
+    #[allow(clippy::disallowed_methods)]
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let seq = p.seq.fetch_add(1, Ordering::SeqCst);
     let recorded_req = Req::new(

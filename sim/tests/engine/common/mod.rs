@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 use engine::model::ItemType;
 use engine::store::items::NewItem;
 use engine::sync::{Method, Request, Response};
-use engine::transport::{InProcess, Transport, TransportError};
 use engine::{Mode, Model, Store, Summary, SyncConfig};
+use protocol::clock::{Clock, ManualClock, SeededIds};
+use protocol::{Transport, TransportError};
 use serde_json::Value;
-use server::clock::{Clock, ManualClock, SeededIds};
 use server::AppState;
+use server::InProcess;
 
 pub const T0: i64 = 1_769_508_000_000; // 2026-01-27T10:00:00Z
 

@@ -1,17 +1,15 @@
 //! The real server on a loopback socket: the CLI end to end, and the
 //! benchmark (ignored by default; run with `--ignored --release`).
-mod common;
-
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::T0;
+use crate::common::T0;
 use engine::model::ItemType;
 use engine::store::items::NewItem;
 use engine::transport::HttpTransport;
 use engine::{Mode, Model, Store, SyncConfig};
-use server::clock::{ManualClock, SeededIds, SystemClock};
+use protocol::clock::{ManualClock, SeededIds, SystemClock};
 use server::AppState;
 
 struct Live {
@@ -45,8 +43,34 @@ async fn serve(seed: u64) -> Live {
     }
 }
 
+/// The `peek-sync` binary of the engine package, beside this test's own
+/// executable (`target/<profile>/deps/…` → `target/<profile>/peek-sync`).
+/// `cargo test --workspace` builds it (the engine has integration tests of
+/// its own); `cargo test -p sim` alone does not, hence the message.
+fn peek_sync() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|d| {
+            if d.ends_with("deps") {
+                d.parent()
+            } else {
+                Some(d)
+            }
+        })
+        .expect("target directory");
+    let bin = dir.join(format!("peek-sync{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p engine --bin peek-sync` first \
+         (`cargo test --workspace` builds it)",
+        bin.display()
+    );
+    bin
+}
+
 fn cli(db: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_peek-sync"))
+    let out = Command::new(peek_sync())
         .arg("--db")
         .arg(db)
         .args(args)
@@ -129,6 +153,7 @@ async fn cli_round_trip_between_two_devices() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run with --ignored --release --nocapture"]
+#[allow(clippy::disallowed_methods)] // a benchmark measures wall time
 async fn bench_10k_push_and_initial_pull_on_loopback() {
     const N: usize = 10_000;
     let live = serve(2).await;

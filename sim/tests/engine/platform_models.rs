@@ -1,9 +1,7 @@
 //! One test per platform model, each reproducing at least one documented
 //! bug of its original (§4.7), with the reference as the control where
 //! the same scenario can run.
-mod common;
-
-use common::*;
+use crate::common::*;
 use engine::model::ItemType;
 use engine::sync::{Step, SyncSession};
 use engine::transport::Transport;

@@ -11,25 +11,29 @@
 //!   clock only; D6–D9), with duplicates dropped by version or content.
 //! * Conflicts: with `edit-conflicts`, `baseVersion` + `editedAt`, and a
 //!   `stale` answer adopts the server's item (guarantee 5).
+//!
+//! Every decision is a rule of `crate::rules`; this module sequences the
+//! requests and hands each answer to the rules and the store.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
+use protocol::clock::IdSource;
 use serde_json::{json, Value};
-use server::clock::IdSource;
 
-use super::wire::{parse_items, push_body, tombstone_of};
+mod pull;
+
+use super::wire::{push_body, tombstone_of};
 use super::{enc, expect_ok, request, Method, Mode, Response, Step, Summary, SyncConfig};
 use crate::error::{Error, Result};
-use crate::model::{parse_server_item, Features, ServerItem, TimestampKeys};
-use crate::store::links::{self, Applied, Pending};
+use crate::model::{parse_server_item, Features, TimestampKeys};
+use crate::rules::push::{self as push_rules, PushAnswer, RefetchAnswer};
+use crate::store::cursor::{self, Cursor};
+use crate::store::links::{self, Pending};
 use crate::store::{get_setting, set_setting, Store};
-use crate::transport::TransportError;
+use protocol::TransportError;
 
-/// Safety overlap of the timestamp cursor against a server without the
-/// change feed: re-reads the last 5 s of server time, so writes that share
-/// or trail the newest millisecond seen are never skipped (D9).
-pub const TIMESTAMP_OVERLAP_MS: i64 = 5_000;
+pub use crate::rules::cursor::TIMESTAMP_OVERLAP_MS;
 /// Items per `POST /items/batch`: the server's limit (1000), so a
 /// full push of 10,000 items is ten commits, not twenty (20,500-21,000
 /// items/s on loopback, `tests/loopback.rs`).
@@ -102,11 +106,13 @@ pub struct ReferenceSession {
     no_bytes: BTreeSet<String>,
 }
 
-fn cursor_name(feed: bool) -> &'static str {
+/// The cursor a pull reads and moves: the change feed's when the server
+/// advertises it, else the timestamp cursor.
+fn pull_cursor(feed: bool) -> Cursor {
     if feed {
-        "feed"
+        Cursor::Feed
     } else {
-        "ts"
+        Cursor::Timestamp
     }
 }
 
@@ -163,10 +169,6 @@ impl ReferenceSession {
         ))
     }
 
-    fn cursor_key(&self, feed: bool) -> String {
-        format!("{}.{}", cursor_name(feed), self.key)
-    }
-
     pub fn poll(&mut self, store: &mut Store, now: i64) -> Result<Step> {
         if self.inflight.is_some() {
             return Err(Error::Invalid(
@@ -200,7 +202,7 @@ impl ReferenceSession {
                 Phase::Pull if self.mode == Mode::PushOnly => self.phase = Phase::Finish,
                 Phase::Pull => {
                     let feed = self.features.changes_feed;
-                    let c = links::cursor(store.conn(), &self.cursor_key(feed))?.unwrap_or(0);
+                    let c = cursor::get(store.conn(), pull_cursor(feed), &self.key)?.unwrap_or(0);
                     return Ok(if feed {
                         let path = format!(
                             "/items/changes{}",
@@ -356,7 +358,7 @@ impl ReferenceSession {
         items: &[Sent],
         now: i64,
     ) -> Result<()> {
-        if !(200..300).contains(&resp.status) {
+        if push_rules::refused_whole(resp.status) {
             // A refused item (400, 413, ...) stays pending and is counted;
             // the rest of the sync goes on.
             for s in items {
@@ -392,50 +394,48 @@ impl ReferenceSession {
         let mut failed = Vec::new();
         store.tx(|tx| {
             for (s, r) in items.iter().zip(&results) {
-                let status = r.get("status").and_then(Value::as_str).unwrap_or("updated");
+                let status = r.get("status").and_then(Value::as_str);
                 let id = r.get("id").and_then(Value::as_str);
-                match (status, id) {
-                    ("error", _) => {
+                let item = r.get("item").filter(|i| i.is_object());
+                let version = || r.get("version").and_then(Value::as_i64);
+                match push_rules::on_push_result(status, id, item.is_some()) {
+                    PushAnswer::Refused => {
                         failed.push(s.local_id.clone());
                         tally.failed += 1;
                     }
-                    ("stale", Some(id)) => {
+                    PushAnswer::StaleAdopt { .. } => {
                         tally.conflicts += 1;
-                        let version = r.get("version").and_then(Value::as_i64);
-                        match r.get("item").filter(|i| i.is_object()) {
-                            Some(item) => {
-                                let mut si = parse_server_item(item, TimestampKeys::Lenient)?;
-                                si.version = si.version.or(version);
-                                links::adopt(tx, ids.as_ref(), &key, &s.local_id, &si, now)?;
-                            }
-                            None => {
-                                // Not pushed again this session: the refetch
-                                // settles it (no ping-pong with `stale`).
-                                failed.push(s.local_id.clone());
-                                refetch.push(Refetch {
-                                    local_id: s.local_id.clone(),
-                                    server_id: id.to_string(),
-                                    version,
-                                });
-                            }
+                        if let Some(item) = item {
+                            let mut si = parse_server_item(item, TimestampKeys::Lenient)?;
+                            si.version = si.version.or(version());
+                            links::adopt(tx, ids.as_ref(), &key, &s.local_id, &si, now)?;
                         }
                     }
-                    (_, Some(id)) => {
-                        let version = r.get("version").and_then(Value::as_i64);
-                        let created = status == "created";
+                    PushAnswer::StaleRefetch { server_id } => {
+                        tally.conflicts += 1;
+                        failed.push(s.local_id.clone());
+                        refetch.push(Refetch {
+                            local_id: s.local_id.clone(),
+                            server_id: server_id.to_string(),
+                            version: version(),
+                        });
+                    }
+                    PushAnswer::Recorded { server_id, created } => {
                         links::record_push(
                             tx,
                             &key,
                             &s.local_id,
                             s.rev,
-                            id,
-                            version,
+                            server_id,
+                            version(),
                             created,
                             now,
                         )?;
                         tally.pushed += 1;
                     }
-                    (_, None) => return Err(Error::Malformed("push answer without id".into())),
+                    PushAnswer::Malformed => {
+                        return Err(Error::Malformed("push answer without id".into()))
+                    }
                 }
             }
             Ok(())
@@ -458,164 +458,24 @@ impl ReferenceSession {
         let local = store
             .item(&r.local_id)?
             .ok_or_else(|| Error::NoSuchItem(r.local_id.clone()))?;
-        let si = match resp.status {
-            200 => {
+        let si = match push_rules::on_refetch(resp.status) {
+            RefetchAnswer::Item => {
                 let body = resp.json()?;
                 let mut si =
                     parse_server_item(body.get("item").unwrap_or(&body), TimestampKeys::Lenient)?;
                 si.version = si.version.or(r.version);
                 si
             }
-            // `GET /items/:id` hides deleted rows: the winner is a delete.
-            404 => tombstone_of(&local, &r.server_id, r.version, now),
-            s => {
+            RefetchAnswer::Deleted => tombstone_of(&local, &r.server_id, r.version, now),
+            RefetchAnswer::Fail => {
                 return Err(Error::Server {
-                    status: s,
+                    status: resp.status,
                     body: String::from_utf8_lossy(&resp.body).into(),
                 })
             }
         };
         let (key, ids) = (self.key.clone(), self.ids.clone());
         store.tx(|tx| links::adopt(tx, ids.as_ref(), &key, &r.local_id, &si, now))
-    }
-
-    fn apply_page(
-        &mut self,
-        store: &mut Store,
-        items: &[ServerItem],
-        cursor: Option<(String, i64)>,
-        now: i64,
-    ) -> Result<()> {
-        let (key, ids) = (self.key.clone(), self.ids.clone());
-        let mut tally = Summary::default();
-        // The page and the cursor move together, or not at all (guarantee 2).
-        store.tx(|tx| {
-            for si in items {
-                match links::apply(tx, ids.as_ref(), &key, si, now)? {
-                    Applied::Inserted | Applied::Updated => tally.pulled += 1,
-                    Applied::Deferred => tally.conflicts += 1,
-                    Applied::Skipped => {}
-                }
-            }
-            if let Some((name, c)) = &cursor {
-                links::set_cursor(tx, name, *c)?;
-            }
-            Ok(())
-        })?;
-        self.summary.pulled += tally.pulled;
-        self.summary.conflicts += tally.conflicts;
-        Ok(())
-    }
-
-    /// The feed's `epoch` changed: the server was restored from a backup
-    /// (`docs/protocol.md`). Everything this device has is marked for push
-    /// and the feed cursor is dropped, then the session goes back to its
-    /// push phase, so what the backup predates returns to the server
-    /// before anything is read again.
-    fn epoch_changed(&mut self, store: &mut Store, body: &Value) -> Result<bool> {
-        let Some(epoch) = body.get("epoch").and_then(Value::as_i64) else {
-            return Ok(false);
-        };
-        let ekey = format!("epoch.{}", self.key);
-        let known = links::cursor(store.conn(), &ekey)?;
-        if known == Some(epoch) {
-            return Ok(false);
-        }
-        let (key, cursor) = (self.key.clone(), self.cursor_key(true));
-        let reset = known.is_some();
-        store.tx(|tx| {
-            if reset {
-                // -1: pending, and pushed under the item's identity (the
-                // link's row may be gone), see `wire::push_body`.
-                tx.execute(
-                    "UPDATE server_links SET pushedRev = -1 WHERE serverKey = ?1",
-                    [&key],
-                )?;
-                crate::store::delete_setting(tx, &format!("sync.cursor.{cursor}"))?;
-            }
-            links::set_cursor(tx, &ekey, epoch)
-        })?;
-        if reset {
-            self.summary.server_changed = true;
-            self.failed.clear();
-            self.phase = Phase::Push;
-        }
-        Ok(reset)
-    }
-
-    fn on_feed(&mut self, store: &mut Store, resp: &Response, after: i64, now: i64) -> Result<()> {
-        if resp.status != 200 {
-            return Err(Error::Server {
-                status: resp.status,
-                body: String::from_utf8_lossy(&resp.body).into(),
-            });
-        }
-        let body = resp.json()?;
-        let items = parse_items(&body)?;
-        let cursor = body
-            .get("cursor")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| Error::Malformed("change feed answer without cursor".into()))?;
-        let more = body
-            .get("hasMore")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        if cursor < after || (more && cursor == after) {
-            return Err(Error::Malformed(format!(
-                "change feed cursor went from {after} to {cursor}"
-            )));
-        }
-        if self.epoch_changed(store, &body)? {
-            return Ok(());
-        }
-        let name = self.cursor_key(true);
-        self.apply_page(store, &items, Some((name, cursor)), now)?;
-        if !more {
-            self.phase = Phase::Images;
-        }
-        Ok(())
-    }
-
-    fn on_since(&mut self, store: &mut Store, resp: &Response, since: i64, now: i64) -> Result<()> {
-        if resp.status != 200 {
-            return Err(Error::Server {
-                status: resp.status,
-                body: String::from_utf8_lossy(&resp.body).into(),
-            });
-        }
-        let items = parse_items(&resp.json()?)?;
-        // Server clock only: the newest server `updatedAt` seen, minus the
-        // overlap, never behind where we were (D6, D8, D9).
-        let newest = items.iter().map(|i| i.updated_at).max();
-        let cursor = newest.map(|n| {
-            (
-                self.cursor_key(false),
-                (n - TIMESTAMP_OVERLAP_MS).max(since),
-            )
-        });
-        self.apply_page(store, &items, cursor, now)?;
-        self.phase = Phase::Images;
-        Ok(())
-    }
-
-    /// Keeps an image's bytes. A server without them (404, a legacy row)
-    /// is not an error: the image is skipped for the rest of the session.
-    fn on_image(&mut self, store: &mut Store, resp: &Response, local_id: String) -> Result<()> {
-        match resp.status {
-            200 if !resp.body.is_empty() => {
-                store.tx(|tx| links::set_bytes(tx, &local_id, &resp.body))?;
-            }
-            200 | 404 | 410 => {
-                self.no_bytes.insert(local_id);
-            }
-            s => {
-                return Err(Error::Server {
-                    status: s,
-                    body: String::from_utf8_lossy(&resp.body).into(),
-                })
-            }
-        }
-        Ok(())
     }
 }
 

@@ -1,8 +1,6 @@
 //! The documented multi-device scenarios of §5, with engines against the
 //! real server in-process.
-mod common;
-
-use common::*;
+use crate::common::*;
 use engine::model::ItemType;
 use serde_json::json;
 

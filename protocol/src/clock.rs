@@ -1,10 +1,11 @@
-//! Time and identity sources, injected so that the server is deterministic
-//! under the simulator (brief: "Determinism is a feature").
+//! Time and identity sources, injected so that the server, the engine and
+//! the simulator are deterministic (brief: "Determinism is a feature").
 //!
-//! Nothing else in the server reads the wall clock or the OS RNG: handlers,
-//! the store and the migrations all take `&dyn Clock` / `&dyn IdSource`.
-//! [`SystemClock`] and [`OsIds`] are the production implementations and the
-//! only places that touch the OS.
+//! Nothing else in the workspace's logic reads the wall clock or the OS
+//! RNG: handlers, the store, the migrations and the engine's sync machine
+//! all take `&dyn Clock` / `&dyn IdSource`. [`SystemClock`] and [`OsIds`]
+//! are the production implementations and the only places that touch the
+//! OS (`clippy.toml` forbids the OS calls everywhere else).
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
@@ -43,6 +44,7 @@ pub trait IdSource: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the one production wall clock
     fn now_ms(&self) -> i64 {
         let d = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -78,6 +80,7 @@ impl Clock for ManualClock {
 pub struct OsIds;
 
 impl IdSource for OsIds {
+    #[allow(clippy::disallowed_methods)] // the one production RNG
     fn fill(&self, buf: &mut [u8]) {
         // getrandom only fails on platforms without an entropy source; there
         // is no meaningful way to continue, and this never happens on Linux.

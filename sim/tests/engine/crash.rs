@@ -9,17 +9,16 @@
 //! sync; this covers every crash point of a multi-batch, multi-page sync
 //! with writes between the steps (D13: a sync must never lose a change
 //! made while it runs).
-mod common;
-
-use common::*;
+use crate::common::*;
 use engine::sync::{Step, SyncSession};
 use std::sync::Arc;
 
-use engine::transport::{InProcess, Transport};
 use engine::{Mode, Store};
+use protocol::clock::{ManualClock, SeededIds};
+use protocol::Transport;
 use serde_json::json;
-use server::clock::{ManualClock, SeededIds};
 use server::AppState;
+use server::InProcess;
 
 /// Steps before which the user adds an item and edits another.
 const EDITING_STEPS: usize = 4;

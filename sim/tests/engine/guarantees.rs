@@ -1,8 +1,6 @@
 //! The seven guarantees of the issue, one named test (or a few) each,
 //! against the real server in-process.
-mod common;
-
-use common::*;
+use crate::common::*;
 use engine::model::ItemType;
 use engine::sync::{Method, Step, SyncSession};
 use engine::transport::Transport;
