@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use engine::model::{ItemType, LocalItem};
+use engine::store::cursor::{self, Cursor};
 use engine::store::{items as store_items, links};
 use engine::sync::{Step, Summary, SyncSession};
 use engine::{Mode, Model, Store, SyncConfig};
@@ -371,7 +372,7 @@ impl Device for EngineDevice {
             .map(|it| self.state(it, key.as_deref()))
             .collect::<Result<Vec<_>, _>>()?;
         let cursor = match &key {
-            Some(k) => links::cursor(self.store.conn(), &format!("feed.{k}"))?,
+            Some(k) => cursor::get(self.store.conn(), Cursor::Feed, k)?,
             None => None,
         };
         Ok(DeviceState { items, cursor })
