@@ -10,6 +10,7 @@ use engine::store::items::{Edit, NewItem};
 use engine::sync::{Step, SyncSession};
 use engine::{Mode, Model, Store, SyncConfig};
 use serde::{Deserialize, Serialize};
+
 use server::clock::SeededIds;
 
 use crate::server::Server;
@@ -29,31 +30,20 @@ pub enum ClientError {
     Driver(String),
 }
 
-/// One local item as a scenario compares it (ids are the client's own).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ItemView {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub content: Option<String>,
-    pub tags: Vec<String>,
-    pub deleted: bool,
-    #[serde(rename = "syncId", default)]
-    pub sync_id: String,
-}
+/// One local item as a scenario compares it (ids are the client's own):
+/// the driver protocol's `items` entry.
+pub use sim::driver::ItemView;
 
-impl ItemView {
-    /// `type|content|tags`: what two sides must agree on (no ids, no times).
-    pub fn line(&self) -> String {
-        let mut tags = self.tags.clone();
-        tags.sort();
-        format!(
-            "{}|{}|{}",
-            self.kind,
-            self.content.as_deref().unwrap_or(""),
-            tags.join(",")
-        )
-    }
+/// `type|content|tags`: what two sides must agree on (no ids, no times).
+pub fn line(it: &ItemView) -> String {
+    let mut tags = it.tags.clone();
+    tags.sort();
+    format!(
+        "{}|{}|{}",
+        it.kind,
+        it.content.as_deref().unwrap_or(""),
+        tags.join(",")
+    )
 }
 
 /// What a sync reports.
@@ -95,7 +85,7 @@ impl ClientSpec {
         match self {
             ClientSpec::Engine(m) => Ok(m.name().to_string()),
             ClientSpec::Driver(cmd) => {
-                let d = crate::driver::DriverClient::spawn(cmd)?;
+                let d = sim::driver::DriverClient::spawn(cmd)?;
                 Ok(d.name()
                     .split_whitespace()
                     .next()
@@ -115,7 +105,7 @@ impl ClientSpec {
     pub fn open(&self, n: u64) -> Result<Box<dyn Client>, ClientError> {
         match self {
             ClientSpec::Engine(m) => Ok(Box::new(EngineClient::new(*m, n)?)),
-            ClientSpec::Driver(cmd) => Ok(Box::new(crate::driver::DriverClient::spawn(cmd)?)),
+            ClientSpec::Driver(cmd) => Ok(Box::new(sim::driver::DriverClient::spawn(cmd)?)),
         }
     }
 }
@@ -135,6 +125,20 @@ pub trait Client {
         content: Option<&str>,
         tags: &[&str],
     ) -> Result<String, ClientError>;
+    /// Creates a local item that keeps `metadata` (JSON text) and syncs
+    /// it: the simulator's item origins travel so. A client without
+    /// metadata creates the item without it.
+    fn create_with_metadata(
+        &mut self,
+        server: &dyn Server,
+        kind: &str,
+        content: Option<&str>,
+        tags: &[&str],
+        metadata: Option<&str>,
+    ) -> Result<String, ClientError> {
+        let _ = metadata;
+        self.create(server, kind, content, tags)
+    }
     fn update(
         &mut self,
         server: &dyn Server,
@@ -155,7 +159,7 @@ pub trait Client {
 
     /// Live items as sorted `type|content|tags` lines.
     fn live(&mut self) -> Result<Vec<String>, ClientError> {
-        let mut v: Vec<String> = self.items(false)?.iter().map(ItemView::line).collect();
+        let mut v: Vec<String> = self.items(false)?.iter().map(line).collect();
         v.sort();
         Ok(v)
     }
@@ -224,12 +228,23 @@ impl Client for EngineClient {
         content: Option<&str>,
         tags: &[&str],
     ) -> Result<String, ClientError> {
+        self.create_with_metadata(server, kind, content, tags, None)
+    }
+
+    fn create_with_metadata(
+        &mut self,
+        server: &dyn Server,
+        kind: &str,
+        content: Option<&str>,
+        tags: &[&str],
+        metadata: Option<&str>,
+    ) -> Result<String, ClientError> {
         let kind = ItemType::parse(kind)
             .ok_or_else(|| ClientError::Refused(format!("unknown type {kind}")))?;
         let new = NewItem {
             kind: Some(kind),
             content: content.map(str::to_string),
-            metadata: None,
+            metadata: metadata.map(str::to_string),
             tags: tags.iter().map(|t| t.to_string()).collect(),
             blob: None,
         };
@@ -312,6 +327,7 @@ impl Client for EngineClient {
                 content: it.content,
                 tags: it.tags,
                 sync_id: it.sync_id,
+                metadata: it.metadata,
             })
             .collect())
     }

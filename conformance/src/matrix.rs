@@ -191,7 +191,7 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
                         s.portable_cases,
                         s.seed
                     );
-                    let v = property::portable::run(
+                    let v = property::run_target(
                         g,
                         client,
                         server,
@@ -202,7 +202,7 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
                     match v {
                         Verdict::Pass { cases } => (
                             Status::Pass,
-                            format!("{cases} worlds over the client and server traits (no request faults)"),
+                            format!("{cases} worlds (stepped sync by sync; request faults at the HTTP front)"),
                             Vec::new(),
                             None,
                         ),

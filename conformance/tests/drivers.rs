@@ -54,27 +54,32 @@ fn a_broken_driver_fails_instead_of_passing() {
     assert!(matches!(r, Err(Failure::Fail(_))), "{r:?}");
 }
 
-/// The property groups replayed through the driver protocol (what runs
-/// for every external client) hold for the reference engine behind it.
+/// The property groups in the one world with every device a driver
+/// process (stepped sync by sync, request faults at its HTTP front) hold
+/// for the reference engine behind the protocol.
 #[test]
-fn the_reference_driver_keeps_the_portable_properties() {
-    use conformance::property::{portable, Group, Verdict};
+fn the_reference_driver_keeps_the_properties_in_the_one_world() {
+    use conformance::property::{self, Group, Verdict};
     let driver = ClientSpec::Driver(env!("CARGO_BIN_EXE_peek-conform-driver").to_string());
     for g in Group::ALL {
-        match portable::run(g, &driver, &ServerSpec::InProcess, 3, 0, 0) {
+        match property::run_target(g, &driver, &ServerSpec::InProcess, 3, 0, 0) {
             Verdict::Pass { cases } => assert_eq!(cases, 3),
             other => panic!("{}: {other:?}", g.name()),
         }
     }
 }
 
-/// The same replay catches a platform model's documented bug: the
-/// js-engine model never pushes deletes and resurrects them (D4, D5).
+/// The same world on the wall clock (what drivers and servers by URL
+/// get) still catches a platform model's documented bug: the js-engine
+/// model never pushes deletes and resurrects them (D4, D5).
 #[test]
-fn portable_tombstones_catch_the_js_engine_model() {
-    use conformance::property::{portable, Group, Verdict};
-    let m = ClientSpec::Engine(Model::JsEngine);
-    match portable::run(Group::Tombstones, &m, &ServerSpec::InProcess, 32, 0, 8) {
+fn wall_clock_tombstones_catch_the_js_engine_model() {
+    use conformance::property::{self, Group, Verdict};
+    let cast = sim::cast::Cast {
+        real_time: Some(property::wall()),
+        ..sim::cast::Cast::default()
+    };
+    match property::run_in(Group::Tombstones, Model::JsEngine, &cast, 32, 0, 8) {
         Verdict::Fail { violations, .. } => {
             assert!(
                 violations.iter().any(|v| matches!(
@@ -85,5 +90,81 @@ fn portable_tombstones_catch_the_js_engine_model() {
             );
         }
         other => panic!("{other:?}"),
+    }
+}
+
+/// A driver device really is in the one world: its requests pass the
+/// world's wire (traced as exchanges), a step's fault reaches it through
+/// the HTTP front (a lost answer after commit), its items carry their
+/// origins to the other device, and every invariant holds.
+#[test]
+fn a_driver_meets_request_faults_at_its_front() {
+    use sim::config::{Options, WorldConfig};
+    use sim::event::{Event, Fault, Kind};
+    let driver = ClientSpec::Driver(env!("CARGO_BIN_EXE_peek-conform-driver").to_string());
+    let mut cfg = WorldConfig::from_seed(
+        1,
+        &Options {
+            devices: 2,
+            faults: false,
+            max_skew_ms: 0,
+            ..Options::default()
+        },
+    );
+    cfg.servers = 1;
+    cfg.images = false;
+    for d in &mut cfg.devices {
+        d.profile = 0;
+        d.model = Model::Reference;
+    }
+    let events = vec![
+        Event::Create {
+            dev: 0,
+            kind: Kind::Url,
+            tags: vec!["work".into()],
+            unicode: false,
+        },
+        Event::Sync { dev: 0 },
+        Event::Step {
+            dev: 0,
+            fault: None,
+        },
+        Event::Step {
+            dev: 0,
+            fault: Some(Fault::ResponseLost),
+        },
+        Event::Sync { dev: 1 },
+        Event::Edit { dev: 1, pick: 0 },
+    ];
+    let cast = conformance::property::cast(&driver, &ServerSpec::InProcess);
+    let o = sim::run::run_cast(&cfg, &events, true, &cast).unwrap();
+    assert!(o.ok(), "{:#?}", o.violations);
+    assert!(o.stats.exchanges > 4, "{:?}", o.stats);
+    assert_eq!(o.stats.faults, 1, "{:?}", o.stats);
+    let trace = String::from_utf8(o.trace.unwrap()).unwrap();
+    assert!(trace.contains(r#""fault":"response-lost""#));
+    // d1 edited d0's item: it knew its origin without parsing content.
+    assert!(trace.contains("d1-e1"), "d1 never saw d0's item");
+}
+
+/// A server by URL is an upstream of the same world: the property groups
+/// run against our server on a local port (fresh profiles per world, the
+/// wall clock, no restarts or backups from outside) and hold for the
+/// reference engine, request faults included.
+#[test]
+fn a_server_by_url_keeps_the_properties_in_the_one_world() {
+    use conformance::property::{self, Group, Verdict};
+    use conformance::server::{Remote, Server};
+    let local = Remote::serve_local(7).unwrap();
+    let url = ServerSpec::Url {
+        base: local.url(),
+        key: local.key(),
+    };
+    let reference = ClientSpec::Engine(Model::Reference);
+    for g in [Group::Dedup, Group::Tombstones] {
+        match property::run_target(g, &reference, &url, 4, 0, 0) {
+            Verdict::Pass { cases } => assert_eq!(cases, 4),
+            other => panic!("{}: {other:?}", g.name()),
+        }
     }
 }

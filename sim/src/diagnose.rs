@@ -532,8 +532,18 @@ fn unstable(obs: &Observation, lanes: &[Lane<'_>]) -> Vec<Diagnosis> {
 
 /// Runs a world again with its trace kept, and diagnoses what it broke.
 pub fn explain(cfg: &WorldConfig, events: &[Event]) -> Result<Vec<Diagnosis>, WorldError> {
-    let mut w = World::new(cfg, true)?;
-    let stability = crate::run::play(&mut w, events)?;
+    explain_cast(cfg, events, &crate::cast::Cast::default())
+}
+
+/// [`explain`] for a world played by `cast` (a driver's failure is
+/// diagnosed from the driver's own re-run, not from an in-process stand-in).
+pub fn explain_cast(
+    cfg: &WorldConfig,
+    events: &[Event],
+    cast: &crate::cast::Cast,
+) -> Result<Vec<Diagnosis>, WorldError> {
+    let mut w = World::with_cast(cfg, true, cast)?;
+    let stability = w.play(events)?;
     let obs = Observation::of(&w, &stability);
     let violations = check::check(&obs);
     if violations.is_empty() {

@@ -2,13 +2,19 @@
 //! clock, against the real server in-process, under network and crash
 //! faults, with invariants checked. See `docs/architecture.md`.
 
+pub mod cast;
 pub mod check;
 pub mod config;
+pub mod device;
 pub mod diagnose;
+pub mod driver;
 pub mod event;
 pub mod explore;
+pub mod front;
 pub mod host;
+pub mod invariant;
 pub mod observe;
+pub mod oracle;
 pub mod report;
 pub mod rng;
 pub mod run;
@@ -16,5 +22,7 @@ pub mod scratch;
 pub mod session;
 pub mod timeline;
 pub mod trace;
+pub mod upstream;
 pub mod vclock;
+pub mod workload;
 pub mod world;

@@ -3,19 +3,19 @@
 //! only place the checker's side touches devices and servers; the checks
 //! themselves see nothing but this.
 //!
-//! Devices are read through the engine's public store functions
-//! (`Store::items`, `links::by_local`, `links::uncarriable`, settings);
-//! servers through their HTTP API, as any client would.
+//! Devices are read through the world's device seam (`Device::observe`,
+//! whatever runs the device: the engine in-process or a driver); servers
+//! through their HTTP API, as any client would.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use engine::store::links;
-use engine::sync::{Method, Request};
 use engine::Summary;
 use serde_json::Value;
 
-use crate::host::{KEY, PROFILES};
-use crate::world::{Device, World, Write};
+pub use crate::device::Cursor;
+use crate::device::DeviceState;
+use crate::host::PROFILES;
+use crate::world::{World, Write};
 
 /// The state of one item, as compared across server and devices.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,19 +46,6 @@ pub struct ServerRow {
 
 /// A server profile's items: server id → row.
 pub type ServerView = BTreeMap<String, ServerRow>;
-
-/// A device's sync cursor, as its engine stores it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cursor {
-    /// Never set (or reset).
-    None,
-    /// The reference engine's change-feed position on its current server:
-    /// a server version, never a clock reading.
-    Feed(i64),
-    /// The originals' `lastSyncTime`: a reading of the device's own clock
-    /// (ms), compared by the server with its `updatedAt` (D8).
-    Time(i64),
-}
 
 /// One local row of a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,9 +97,17 @@ impl Observation {
         let devices = world
             .devices
             .iter()
-            .map(|d| {
+            .enumerate()
+            .map(|(dev, d)| {
                 let srv = &servers[&(d.server, d.profile)];
-                observe_device(d, srv)
+                let state = world.observe(dev).unwrap_or_default();
+                DeviceView {
+                    name: d.spec.name.clone(),
+                    server: d.server,
+                    profile: d.profile,
+                    items: device_items(&state, srv),
+                    cursor: state.cursor,
+                }
             })
             .collect();
         Observation {
@@ -151,15 +146,7 @@ pub fn tags_of(item: &Value) -> Vec<String> {
 
 /// Every item of a server profile, by server id, through `GET /items`.
 pub fn server_items(world: &World, server: usize, profile: usize) -> ServerView {
-    let req = Request {
-        method: Method::Get,
-        path: format!(
-            "/items?includeDeleted=true&profile={}&strictProfile=true",
-            PROFILES[profile].0
-        ),
-        headers: vec![("Authorization".into(), format!("Bearer {KEY}"))],
-        body: None,
-    };
+    let req = world.list_request(server, profile);
     let mut out = BTreeMap::new();
     let Ok(resp) = world.servers[server].call(req) else {
         return out;
@@ -185,73 +172,30 @@ pub fn server_items(world: &World, server: usize, profile: usize) -> ServerView 
     out
 }
 
-/// The setting the originals keep their cursor in (`engine::sync::legacy`).
-/// The reference engine's key is built by hand below too; both move to the
-/// engine's one cursor-key function when it lands.
-const LEGACY_CURSOR: &str = "sync.legacy.lastSyncTime";
-
-fn cursor_of(d: &Device) -> Cursor {
-    if d.spec.model == engine::Model::Reference {
-        let key = format!("feed.{}", d.config().server_key());
-        match links::cursor(d.store.conn(), &key) {
-            Ok(Some(v)) => Cursor::Feed(v),
-            _ => Cursor::None,
-        }
-    } else {
-        match d.store.setting(LEGACY_CURSOR) {
-            Ok(Some(v)) => v
-                .parse()
-                .ok()
-                .filter(|v| *v > 0)
-                .map_or(Cursor::None, Cursor::Time),
-            _ => Cursor::None,
-        }
-    }
-}
-
-/// One device: its rows (with links for its current server) and cursor.
-/// `srv` is what its target holds (to tell held-back images).
-fn observe_device(d: &Device, srv: &ServerView) -> DeviceView {
-    let key = d.config().server_key();
-    let conn = d.store.conn();
-    let items = d
-        .store
-        .items(true)
-        .unwrap_or_default()
-        .into_iter()
+/// A device's rows, linked to the server ids of its current server (or,
+/// never synced there, keyed by sync id). `srv` is what its target holds:
+/// a live image without its bytes that the target lacks is held back.
+fn device_items(state: &DeviceState, srv: &ServerView) -> Vec<DeviceItem> {
+    state
+        .items
+        .iter()
         .map(|it| {
-            let link = links::by_local(conn, &key, &it.id).ok().flatten();
-            let there = link
-                .as_ref()
-                .is_some_and(|l| srv.contains_key(&l.server_id));
-            let linked = link.map(|l| l.server_id);
-            let server_id = linked.or_else(|| (!it.sync_id.is_empty()).then(|| it.sync_id.clone()));
-            let meta: Option<Value> = it
-                .metadata
-                .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok());
-            let mut tags = it.tags.clone();
-            tags.sort();
-            let live = it.is_live();
-            let held_back = live && !there && links::uncarriable(conn, &it.id).unwrap_or(false);
+            let there = it.link.as_ref().is_some_and(|l| srv.contains_key(l));
+            let server_id = it
+                .link
+                .clone()
+                .or_else(|| (!it.sync_id.is_empty()).then(|| it.sync_id.clone()));
             DeviceItem {
                 server_id,
                 seen: Seen {
-                    origin: origin_of(meta.as_ref()).unwrap_or_else(|| "?".into()),
+                    origin: it.origin.clone().unwrap_or_else(|| "?".into()),
                     kind: it.kind.as_str().to_string(),
                     content: it.content.clone(),
-                    tags,
-                    deleted: !live,
+                    tags: it.tags.clone(),
+                    deleted: it.deleted,
                 },
-                held_back,
+                held_back: !it.deleted && !there && it.uncarriable,
             }
         })
-        .collect();
-    DeviceView {
-        name: d.spec.name.clone(),
-        server: d.server,
-        profile: d.profile,
-        items,
-        cursor: cursor_of(d),
-    }
+        .collect()
 }

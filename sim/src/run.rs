@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::cast::Cast;
 use crate::check::{self, Invariant, Violation};
 use crate::config::{Options, WorldConfig};
 use crate::diagnose::Diagnosis;
@@ -11,8 +12,7 @@ use crate::observe::Observation;
 use crate::trace::TraceEvent;
 use crate::world::{Stats, World, WorldError};
 
-/// Sync rounds after the fault phase before checking.
-pub const HEAL_ROUNDS: usize = 3;
+pub use crate::world::HEAL_ROUNDS;
 
 /// What one run found.
 #[derive(Debug, Clone, Serialize)]
@@ -44,8 +44,18 @@ pub fn run_events(
     events: &[Event],
     keep_trace: bool,
 ) -> Result<Outcome, WorldError> {
-    let mut w = World::new(cfg, keep_trace)?;
-    let stability = play(&mut w, events)?;
+    run_cast(cfg, events, keep_trace, &Cast::default())
+}
+
+/// Runs `events` in the world `cfg` played by `cast`, heals, checks.
+pub fn run_cast(
+    cfg: &WorldConfig,
+    events: &[Event],
+    keep_trace: bool,
+    cast: &Cast,
+) -> Result<Outcome, WorldError> {
+    let mut w = World::with_cast(cfg, keep_trace, cast)?;
+    let stability = w.play(events)?;
     let violations = check::check(&Observation::of(&w, &stability));
     for v in &violations {
         w.trace.emit(&TraceEvent::Violation {
@@ -62,16 +72,6 @@ pub fn run_events(
         stats: w.stats,
         trace: w.trace.bytes().map(<[u8]>::to_vec),
     })
-}
-
-/// Runs `events` in a world, heals it, and runs one more sync per device;
-/// returns that last round's summaries (for `stability`).
-pub fn play(w: &mut World, events: &[Event]) -> Result<Vec<Option<engine::Summary>>, WorldError> {
-    for ev in events {
-        w.apply(ev)?;
-    }
-    w.heal(HEAL_ROUNDS);
-    Ok((0..w.devices.len()).map(|d| w.sync_to_end(d)).collect())
 }
 
 /// Runs the world a seed describes.

@@ -1,106 +1,73 @@
-//! The world: servers, devices (each an engine with its own SQLite file and
-//! clock), true time, and the trace. `apply` runs one event; `heal` ends the
-//! fault phase and syncs every device until quiet.
+//! The world: servers ([`Upstream`]s), devices ([`Device`]s, each with its
+//! own clock and target), true time, the write oracle and the trace.
+//! `apply` runs one event; `heal` ends the fault phase and syncs every
+//! device until quiet; `play` runs an event list and one more round.
+//!
+//! The world knows devices and servers only through their seams
+//! (`crate::device`, `crate::upstream`): what plays them is the
+//! [`Cast`]'s business, and every request reaches its server through a
+//! [`Wire`], where faults happen.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use engine::model::ItemType;
-use engine::store::items::{Edit, NewItem};
-use engine::sync::{Request, Response, Step, Summary, SyncSession};
-use engine::transport::TransportError;
-use engine::{Mode, Store, SyncConfig};
-use serde_json::json;
-use server::clock::SeededIds;
+use engine::sync::{Method, Request, Summary};
 
+use crate::cast::{Cast, CastError, RealTime};
 use crate::config::{DeviceSpec, WorldConfig, EPOCH_MS};
+use crate::device::{
+    ClockControl, Device, DeviceError, DeviceState, Now, Point, Progress, Stepping,
+};
 use crate::event::{Event, Fault, Kind};
-use crate::host::{ServerHost, KEY, PROFILES};
-use crate::session::playback::Remote;
-use crate::session::{Exchange, Header, Line, Req, Resp};
-use crate::trace::Trace;
+use crate::host::PROFILES;
+use crate::session::{Header, Line};
+use crate::trace::{DeviceFault, Trace, TraceEvent};
+use crate::upstream::{Upstream, UpstreamError, Wire};
+use crate::workload;
 
-/// What the oracle remembers of every local write.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Write {
-    pub dev: usize,
-    /// The item's origin (set at create, carried in its metadata).
-    pub origin: String,
-    pub what: WriteKind,
-    /// True time of the write.
-    pub at: i64,
-    /// The device's clock at the write.
-    pub edited_at: i64,
-}
+pub use crate::oracle::{Write, WriteKind};
+pub use crate::upstream::Stats;
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum WriteKind {
-    Create {
-        content: Option<String>,
-        tags: Vec<String>,
-    },
-    Edit {
-        content: Option<String>,
-        tags: Vec<String>,
-    },
-    Delete,
-}
+mod local;
 
-/// A simulated device.
-pub struct Device {
+/// Sync rounds after the fault phase before checking.
+pub const HEAL_ROUNDS: usize = 3;
+
+/// A device's place in the world: what it is, where it points, and the
+/// world's bookkeeping about it.
+pub struct Slot {
     pub spec: DeviceSpec,
-    pub store: Store,
+    pub device: Box<dyn Device>,
     pub server: usize,
     /// Index into `host::PROFILES`: the server profile synced now.
     pub profile: usize,
-    pub session: Option<SyncSession>,
     pub partitioned_until: i64,
-    ids: Arc<SeededIds>,
     creates: u64,
     edits: u64,
+    /// Faults for the requests of a sync run whole (`Stepping::PerSync`):
+    /// those of the `Step`s that follow its `Sync` (see [`World::play`]).
+    plan: VecDeque<Option<Fault>>,
     /// Summary of the last sync that finished.
     pub last_summary: Option<Summary>,
-}
-
-impl Device {
-    pub fn config(&self) -> SyncConfig {
-        SyncConfig {
-            server_url: format!("sim://s{}", self.server),
-            api_key: KEY.into(),
-            server_profile: Some(PROFILES[self.profile].0.to_string()),
-            model: self.spec.model,
-        }
-    }
 }
 
 /// Why a world could not be set up or run (not an invariant failure).
 #[derive(Debug, thiserror::Error)]
 pub enum WorldError {
     #[error(transparent)]
-    Host(#[from] crate::host::HostError),
-    #[error("engine: {0}")]
-    Engine(#[from] engine::Error),
+    Cast(#[from] CastError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Device(#[from] DeviceError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-}
-
-/// Counters for reports and benchmarks.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Stats {
-    pub exchanges: u64,
-    pub faults: u64,
-    pub syncs_done: u64,
-    pub syncs_failed: u64,
-    /// Servers restored from an older backup.
-    pub restores: u64,
 }
 
 pub struct World {
     pub cfg: WorldConfig,
-    pub servers: Vec<ServerHost>,
-    pub devices: Vec<Device>,
+    pub servers: Vec<Box<dyn Upstream>>,
+    pub devices: Vec<Slot>,
     /// True time since the world began, ms.
     pub t: i64,
     pub trace: Trace,
@@ -110,116 +77,198 @@ pub struct World {
     /// to. `profile-isolation` checks server profiles against it.
     pub allowed: BTreeMap<String, BTreeSet<(usize, usize)>>,
     pub stats: Stats,
-    /// Per device: recorded answers to serve instead of a server (client
-    /// replay of a session); `None` for a live device.
-    pub remotes: Vec<Option<Remote>>,
+    /// Per device: what answers it instead of its server (client replay
+    /// of a session: its recorded answers); `None` for a live device.
+    overrides: Vec<Option<Box<dyn Upstream>>>,
+    /// The wall clock, when the cast cannot take the virtual one.
+    real_time: Option<Arc<dyn RealTime>>,
     /// Counter for content created identically on two devices.
     shared: u64,
     _dir: tempfile::TempDir,
 }
 
 impl World {
+    /// The default world: every device the engine in-process, every
+    /// server in-process, virtual time.
     pub fn new(cfg: &WorldConfig, keep_trace: bool) -> Result<Self, WorldError> {
+        Self::with_cast(cfg, keep_trace, &Cast::default())
+    }
+
+    pub fn with_cast(cfg: &WorldConfig, keep_trace: bool, cast: &Cast) -> Result<Self, WorldError> {
         let dir = crate::scratch::tempdir()?;
-        let servers = (0..cfg.servers)
-            .map(|i| {
-                ServerHost::new(
-                    &format!("s{i}"),
-                    cfg.seed.wrapping_add(i as u64 * 7919),
-                    EPOCH_MS,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut devices = Vec::new();
-        for (i, spec) in cfg.devices.iter().enumerate() {
-            let store = Store::open(&dir.path().join(format!("{}.sqlite", spec.name)))?;
-            // The simulator kills processes, not machines: no fsync needed.
-            store.conn().pragma_update(None, "synchronous", "OFF")?;
-            let ids = Arc::new(SeededIds::new(cfg.seed ^ (0xD0_0000 + i as u64)));
-            let mut d = Device {
-                spec: spec.clone(),
-                store,
-                server: 0,
-                profile: spec.profile,
-                session: None,
-                partitioned_until: 0,
-                ids,
-                creates: 0,
-                edits: 0,
-                last_summary: None,
-            };
-            let c = d.config();
-            c.save(&mut d.store)?;
-            devices.push(d);
+        let servers = cast.servers(cfg)?;
+        let devices = cast.devices(cfg, dir.path())?;
+        let virtual_ok = devices
+            .iter()
+            .all(|d| d.caps().clock == ClockControl::Virtual)
+            && servers.iter().all(|s| s.caps().virtual_clock);
+        if !virtual_ok && cast.real_time.is_none() {
+            return Err(CastError::NeedsRealTime.into());
         }
         let mut trace = Trace::new(keep_trace);
         let mut header = Header::new("sim");
         header.world = serde_json::to_value(cfg).ok();
         trace.line(&Line::Header(header));
-        Ok(Self {
+        let mut w = Self {
             cfg: cfg.clone(),
+            overrides: devices.iter().map(|_| None).collect(),
+            devices: cfg
+                .devices
+                .iter()
+                .zip(devices)
+                .map(|(spec, device)| Slot {
+                    spec: spec.clone(),
+                    device,
+                    server: 0,
+                    profile: spec.profile,
+                    partitioned_until: 0,
+                    creates: 0,
+                    edits: 0,
+                    plan: VecDeque::new(),
+                    last_summary: None,
+                })
+                .collect(),
             servers,
-            devices,
             t: 0,
             trace,
             writes: Vec::new(),
             allowed: BTreeMap::new(),
             stats: Stats::default(),
-            remotes: Vec::new(),
+            real_time: (!virtual_ok).then(|| cast.real_time.clone()).flatten(),
             shared: 0,
             _dir: dir,
-        })
+        };
+        for dev in 0..w.devices.len() {
+            let at = w.point_of(dev);
+            w.devices[dev].device.point(&at)?;
+        }
+        Ok(w)
+    }
+
+    /// Has `dev` answered by `up` instead of its server (client replay).
+    pub fn set_upstream(&mut self, dev: usize, up: Box<dyn Upstream>) {
+        self.overrides[dev] = Some(up);
+    }
+
+    fn point_of(&self, dev: usize) -> Point {
+        let d = &self.devices[dev];
+        let up = &self.servers[d.server];
+        Point {
+            server: d.server,
+            url: format!("sim://s{}", d.server),
+            key: up.key(),
+            profile_id: up.profile_id(d.profile),
+        }
+    }
+
+    fn base(&self) -> i64 {
+        base(self.real_time.as_deref(), self.t)
     }
 
     /// A device's clock now.
     pub fn device_now(&self, dev: usize) -> i64 {
-        EPOCH_MS + self.t + self.devices[dev].spec.clock.offset_at(self.t)
+        self.now(dev).at
+    }
+
+    fn now(&self, dev: usize) -> Now {
+        let offset = self.devices[dev].spec.clock.offset_at(self.t);
+        Now {
+            at: self.base() + offset,
+            offset,
+        }
     }
 
     fn server_now(&self) -> i64 {
-        EPOCH_MS + self.t + self.cfg.server_clock.offset_at(self.t)
+        self.base() + self.cfg.server_clock.offset_at(self.t)
     }
 
-    fn pick(&self, dev: usize, pick: u32) -> Result<Option<engine::model::LocalItem>, WorldError> {
-        let store = &self.devices[dev].store;
-        let live = store.live_ids()?;
-        if live.is_empty() {
-            return Ok(None);
+    /// What a device holds, read-only. Items of a device that does not
+    /// show its links are linked by sync id to its server's rows.
+    pub fn observe(&self, dev: usize) -> Result<DeviceState, WorldError> {
+        let d = &self.devices[dev];
+        let mut state = d.device.observe()?;
+        if !d.device.caps().links {
+            let rows = self.rows_by_sync_id(d.server, d.profile);
+            for it in &mut state.items {
+                it.link = rows.get(&it.sync_id).cloned();
+            }
         }
-        Ok(store.item(&live[pick as usize % live.len()])?)
+        Ok(state)
     }
 
-    fn origin_of(item: &engine::model::LocalItem) -> String {
-        item.metadata
-            .as_deref()
-            .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
-            .and_then(|m| m.get("origin").and_then(|o| o.as_str()).map(str::to_string))
-            .unwrap_or_else(|| format!("?{}", item.id))
+    /// The request that lists every item of a server profile, tombstones
+    /// too (what the checker reads servers with).
+    pub fn list_request(&self, server: usize, profile: usize) -> Request {
+        let up = &self.servers[server];
+        Request {
+            method: Method::Get,
+            path: format!(
+                "/items?includeDeleted=true&profile={}&strictProfile=true",
+                up.profile_id(profile)
+            ),
+            headers: vec![("Authorization".into(), format!("Bearer {}", up.key()))],
+            body: None,
+        }
     }
 
-    fn record(&mut self, dev: usize, origin: String, what: WriteKind) {
-        let edited_at = self.device_now(dev);
-        self.writes.push(Write {
-            dev,
-            origin,
-            what,
-            at: self.t,
-            edited_at,
-        });
+    /// A server profile's row ids by sync id.
+    fn rows_by_sync_id(&self, server: usize, profile: usize) -> BTreeMap<String, String> {
+        let req = self.list_request(server, profile);
+        let Ok(resp) = self.servers[server].call(req) else {
+            return BTreeMap::new();
+        };
+        let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+        v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|it| {
+                Some((
+                    it["syncId"].as_str()?.to_string(),
+                    it["id"].as_str()?.to_string(),
+                ))
+            })
+            .filter(|(s, _)| !s.is_empty())
+            .collect()
     }
 
-    /// Runs one event. A local operation the engine refuses (say, removing
+    /// meeting the faults of the `Step`s that follow for it (up to its
+    /// next `Sync`, crash or switch).
+    pub fn play(&mut self, events: &[Event]) -> Result<Vec<Option<Summary>>, WorldError> {
+        for (i, ev) in events.iter().enumerate() {
+            if let Event::Sync { dev } = ev {
+                if self.per_sync(*dev) {
+                    self.devices[*dev].plan = plan_after(&events[i + 1..], *dev);
+                }
+            }
+            self.apply(ev)?;
+        }
+        self.heal(HEAL_ROUNDS);
+        Ok((0..self.devices.len())
+            .map(|d| self.sync_to_end(d))
+            .collect())
+    }
+
+    fn per_sync(&self, dev: usize) -> bool {
+        self.devices
+            .get(dev)
+            .is_some_and(|d| d.device.caps().stepping == Stepping::PerSync)
+    }
+
+    /// Runs one event. A local operation the device refuses (say, removing
     /// a tagset's last tag) is a user action that did not happen: traced,
     /// not an error of the world.
     pub fn apply(&mut self, ev: &Event) -> Result<(), WorldError> {
-        self.trace
-            .event(json!({"ev": "event", "t": self.t, "event": ev}));
+        self.trace.emit(&TraceEvent::Event {
+            t: self.t,
+            event: ev.clone(),
+        });
         match self.apply_inner(ev) {
-            Err(WorldError::Engine(
-                e @ (engine::Error::Invalid(_) | engine::Error::NoSuchItem(_)),
-            )) => {
-                self.trace
-                    .event(json!({"ev": "refused", "t": self.t, "error": e.to_string()}));
+            Err(WorldError::Device(DeviceError::Refused(e))) => {
+                self.trace.emit(&TraceEvent::Refused {
+                    t: self.t,
+                    error: e,
+                });
                 Ok(())
             }
             other => other,
@@ -228,7 +277,13 @@ impl World {
 
     fn apply_inner(&mut self, ev: &Event) -> Result<(), WorldError> {
         match ev {
-            Event::Wait { ms } => self.t += ms.max(&0),
+            Event::Wait { ms } => {
+                let ms = *ms.max(&0);
+                self.t += ms;
+                if let Some(r) = &self.real_time {
+                    r.pause(ms);
+                }
+            }
             Event::Create {
                 dev,
                 kind,
@@ -237,27 +292,26 @@ impl World {
             } => self.create(*dev, *kind, tags, *unicode, None)?,
             Event::CreateSame { dev, other, kind } => {
                 self.shared += 1;
-                let same = format!("shared-{}", self.shared);
+                let same = workload::shared_body(self.shared);
                 self.create(*dev, *kind, &[], false, Some(&same))?;
                 self.create(*other, *kind, &[], false, Some(&same))?;
             }
             Event::CreateLarge { dev } => {
-                let big = "0123456789abcdef".repeat(4 * 1024);
+                let big = workload::large_body();
                 self.create(*dev, Kind::Text, &[], false, Some(&big))?;
             }
             Event::Edit { dev, pick } => self.edit(*dev, *pick)?,
             Event::Delete { dev, pick } => {
                 if let Some(it) = self.pick(*dev, *pick)? {
-                    let now = self.device_now(*dev);
-                    self.devices[*dev].store.delete_item(now, &it.id)?;
+                    let now = self.now(*dev);
+                    self.devices[*dev].device.delete(now, &it.id)?;
                     self.record(*dev, Self::origin_of(&it), WriteKind::Delete);
                 }
             }
             Event::Tag { dev, pick, tag } => {
                 if let Some(it) = self.pick(*dev, *pick)? {
-                    let now = self.device_now(*dev);
-                    let d = &mut self.devices[*dev];
-                    if d.store.tag_item(d.ids.as_ref(), now, &it.id, tag)? {
+                    let now = self.now(*dev);
+                    if self.devices[*dev].device.tag(now, &it.id, tag)? {
                         self.record_current(*dev, &it.id)?;
                     }
                 }
@@ -265,31 +319,38 @@ impl World {
             Event::Untag { dev, pick } => {
                 if let Some(it) = self.pick(*dev, *pick)? {
                     if let Some(tag) = it.tags.first() {
-                        let now = self.device_now(*dev);
-                        let d = &mut self.devices[*dev];
-                        if d.store.untag_item(d.ids.as_ref(), now, &it.id, tag)? {
+                        let now = self.now(*dev);
+                        if self.devices[*dev].device.untag(now, &it.id, tag)? {
                             self.record_current(*dev, &it.id)?;
                         }
                     }
                 }
             }
             Event::Sync { dev } => {
-                let d = &mut self.devices[*dev];
-                if d.session.is_none() {
-                    d.session = Some(SyncSession::new(d.config(), Mode::Full, d.ids.clone()));
+                self.devices[*dev].device.start_sync();
+                if self.per_sync(*dev) {
+                    self.step(*dev, None);
                 }
             }
+            // A device stepped sync by sync took this step's fault into
+            // its plan when its sync began.
+            Event::Step { dev, .. } if self.per_sync(*dev) => {}
             Event::Step { dev, fault } => self.step(*dev, *fault),
             Event::Crash { dev } => {
-                self.devices[*dev].session = None;
-                self.trace
-                    .event(json!({"ev": "crash", "t": self.t, "dev": dev}));
+                self.devices[*dev].device.crash()?;
+                self.trace.emit(&TraceEvent::Crash {
+                    t: self.t,
+                    dev: *dev,
+                });
             }
             Event::Partition { dev, ms } => {
                 self.devices[*dev].partitioned_until = self.t + ms;
-                self.trace.event(
-                    json!({"ev": "fault", "t": self.t, "dev": dev, "fault": "partition", "ms": ms}),
-                );
+                self.trace.emit(&TraceEvent::Fault {
+                    t: self.t,
+                    dev: *dev,
+                    fault: DeviceFault::Partition,
+                    ms: *ms,
+                });
             }
             Event::SwitchServer { dev, server } => {
                 if *server < self.servers.len() && self.devices[*dev].server != *server {
@@ -305,24 +366,36 @@ impl World {
             }
             Event::RestartServer { server } => {
                 if let Some(s) = self.servers.get_mut(*server) {
-                    s.restart()?;
-                    self.trace
-                        .event(json!({"ev": "server-restart", "t": self.t, "server": server}));
+                    if lifecycle(s.restart())?.is_some() {
+                        self.trace.emit(&TraceEvent::ServerRestart {
+                            t: self.t,
+                            server: *server,
+                        });
+                    }
                 }
             }
             Event::BackupServer { server } => {
+                let at = self.server_now();
                 if let Some(s) = self.servers.get_mut(*server) {
-                    let at = EPOCH_MS + self.t + self.cfg.server_clock.offset_at(self.t);
-                    s.set_time(at);
-                    let name = s.backup()?;
-                    self.trace.event(json!({"ev": "server-backup", "t": self.t, "at": at, "server": server, "backup": name}));
+                    if let Some(name) = lifecycle(s.backup(at))? {
+                        self.trace.emit(&TraceEvent::ServerBackup {
+                            t: self.t,
+                            at,
+                            server: *server,
+                            backup: name,
+                        });
+                    }
                 }
             }
             Event::RestoreServer { server } => {
                 if let Some(s) = self.servers.get_mut(*server) {
-                    if let Some(name) = s.restore_newest()? {
+                    if let Some(Some(name)) = lifecycle(s.restore_newest())? {
                         self.stats.restores += 1;
-                        self.trace.event(json!({"ev": "server-restore", "t": self.t, "server": server, "backup": name}));
+                        self.trace.emit(&TraceEvent::ServerRestore {
+                            t: self.t,
+                            server: *server,
+                            backup: name,
+                        });
                     }
                 }
             }
@@ -330,246 +403,60 @@ impl World {
         Ok(())
     }
 
-    /// Points the device at another (server, profile): its running sync is
-    /// dropped, and everything it holds may now go there.
-    fn switch(&mut self, dev: usize, server: usize, profile: usize) -> Result<(), WorldError> {
-        let d = &mut self.devices[dev];
-        d.session = None;
-        d.server = server;
-        d.profile = profile;
-        let c = d.config();
-        c.save(&mut d.store)?;
-        for it in d.store.items(true)? {
-            self.allowed
-                .entry(Self::origin_of(&it))
-                .or_default()
-                .insert((server, profile));
-        }
-        self.trace.event(
-            json!({"ev": "switch", "t": self.t, "dev": dev, "server": server, "profile": profile}),
-        );
-        Ok(())
-    }
-
-    /// Creates an item; `body` replaces the unique part of its content
-    /// (and tagset tag) when two devices must create the same thing.
-    fn create(
-        &mut self,
-        dev: usize,
-        kind: Kind,
-        tags: &[String],
-        unicode: bool,
-        body: Option<&str>,
-    ) -> Result<(), WorldError> {
-        let d = &mut self.devices[dev];
-        d.creates += 1;
-        let origin = format!("{}-c{}", d.spec.name, d.creates);
-        let unique = body.map_or_else(|| origin.clone(), str::to_string);
-        let flair = if unicode {
-            " 🌍 日本語\tΕλληνικά"
-        } else {
-            ""
-        };
-        let (kind, content, mut tags) = match kind {
-            Kind::Url => (
-                ItemType::Url,
-                Some(format!("https://example.com/{unique}?q=1")),
-                tags.to_vec(),
-            ),
-            Kind::Text => (
-                ItemType::Text,
-                Some(format!("note {unique}{flair}")),
-                tags.to_vec(),
-            ),
-            Kind::Tagset => (ItemType::Tagset, None, tags.to_vec()),
-            Kind::Image => (
-                ItemType::Image,
-                Some(format!(
-                    "{}.png",
-                    unique.chars().take(40).collect::<String>()
-                )),
-                tags.to_vec(),
-            ),
-        };
-        // An image's bytes: the PNG signature, then what makes it unique.
-        let blob = (kind == ItemType::Image).then(|| {
-            let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
-            b.extend_from_slice(unique.as_bytes());
-            b
-        });
-        let metadata = match kind {
-            ItemType::Image => json!({ "origin": origin, "mime": "image/png" }),
-            _ => json!({ "origin": origin }),
-        };
-        if kind == ItemType::Tagset {
-            tags.push(format!(
-                "set-{}",
-                unique.chars().take(40).collect::<String>()
-            ));
-        }
-        let now = self.device_now(dev);
-        let d = &mut self.devices[dev];
-        let new = NewItem {
-            kind: Some(kind),
-            content: content.clone(),
-            metadata: Some(metadata.to_string()),
-            tags: tags.clone(),
-            blob,
-        };
-        d.store.add_item(d.ids.as_ref(), now, new)?;
-        let tags = engine::store::items::normalize_tags(&tags);
-        let target = (self.devices[dev].server, self.devices[dev].profile);
-        self.allowed
-            .entry(origin.clone())
-            .or_default()
-            .insert(target);
-        self.record(dev, origin, WriteKind::Create { content, tags });
-        Ok(())
-    }
-
-    fn edit(&mut self, dev: usize, pick: u32) -> Result<(), WorldError> {
-        let Some(it) = self.pick(dev, pick)? else {
-            return Ok(());
-        };
-        let d = &mut self.devices[dev];
-        d.edits += 1;
-        let mark = format!("{}-e{}", d.spec.name, d.edits);
-        let edit = if it.kind == ItemType::Tagset {
-            Edit {
-                tags: Some(vec![format!("set-{mark}")]),
-                ..Edit::default()
-            }
-        } else {
-            let base = it.content.clone().unwrap_or_default();
-            let base = base.split(" ~").next().unwrap_or_default().to_string();
-            Edit {
-                content: Some(format!("{base} ~{mark}")),
-                ..Edit::default()
-            }
-        };
-        let now = self.device_now(dev);
-        let d = &mut self.devices[dev];
-        d.store.update_item(d.ids.as_ref(), now, &it.id, edit)?;
-        self.record_current(dev, &it.id)
-    }
-
-    /// Records the item's state after a local edit or tag change.
-    fn record_current(&mut self, dev: usize, id: &str) -> Result<(), WorldError> {
-        if let Some(it) = self.devices[dev].store.item(id)? {
-            let origin = Self::origin_of(&it);
-            let what = WriteKind::Edit {
-                content: it.content.clone(),
-                tags: it.tags.clone(),
-            };
-            self.record(dev, origin, what);
-        }
-        Ok(())
-    }
-
-    /// One request of the device's running sync, through the fault.
+    /// Advances the device's running sync (one request, or a whole sync
+    /// with its plan), every request through the device's wire.
     fn step(&mut self, dev: usize, fault: Option<Fault>) {
-        let now = self.device_now(dev);
-        let server_now = self.server_now();
+        let now = self.now(dev);
         let t = self.t;
-        let d = &mut self.devices[dev];
-        let Some(session) = d.session.as_mut() else {
+        let World {
+            cfg,
+            servers,
+            devices,
+            trace,
+            stats,
+            overrides,
+            real_time,
+            ..
+        } = self;
+        let slot = &mut devices[dev];
+        if !slot.device.syncing() {
             return;
+        }
+        let server_now = || base(real_time.as_deref(), t) + cfg.server_clock.offset_at(t);
+        let faults = if slot.device.caps().stepping == Stepping::PerSync {
+            std::mem::take(&mut slot.plan)
+        } else {
+            VecDeque::from([fault])
         };
-        let step = session.poll(&mut d.store, now);
-        match step {
-            Err(e) => {
-                self.stats.syncs_failed += 1;
-                self.trace
-                    .event(json!({"ev": "sync-error", "t": t, "dev": dev, "error": e.to_string()}));
-                d.session = None;
+        let up: &dyn Upstream = match overrides[dev].as_deref() {
+            Some(o) => o,
+            None => servers[slot.server].as_ref(),
+        };
+        let mut wire = Wire {
+            up,
+            server: slot.server,
+            device: &slot.spec.name,
+            device_now: now.at,
+            server_now: &server_now,
+            faults,
+            partitioned: t < slot.partitioned_until,
+            trace,
+            stats,
+        };
+        match slot.device.advance(now, &mut wire) {
+            Progress::Idle | Progress::Sent => {}
+            Progress::Done(summary) => {
+                stats.syncs_done += 1;
+                trace.emit(&TraceEvent::SyncDone {
+                    t,
+                    dev,
+                    summary: summary.to_string(),
+                });
+                slot.last_summary = Some(summary);
             }
-            Ok(Step::Done(summary)) => {
-                self.stats.syncs_done += 1;
-                self.trace.event(
-                    json!({"ev": "sync-done", "t": t, "dev": dev, "summary": summary.to_string()}),
-                );
-                d.last_summary = Some(summary);
-                d.session = None;
-            }
-            Ok(Step::Send(req)) => {
-                let srv = d.server;
-                let mut x = Exchange {
-                    seq: self.stats.exchanges,
-                    device: d.spec.name.clone(),
-                    clock: Some(now),
-                    at: Some(server_now),
-                    server: Some(format!("s{srv}")),
-                    request: Req::from_request(&req),
-                    response: None,
-                    error: None,
-                    delivered: 0,
-                    fault: None,
-                    ms: None,
-                };
-                self.servers[srv].set_time(server_now);
-                self.stats.exchanges += 1;
-                // Where requests go: the device's server, or the recorded
-                // answers when the device is replaying a session.
-                let servers = &self.servers;
-                let remote = self.remotes.get(dev).and_then(Option::as_ref);
-                let call = |r: Request| match remote {
-                    Some(p) => p.call(r),
-                    None => servers[srv].call(r),
-                };
-                let partitioned = t < d.partitioned_until;
-                // (what the device sees, the fault, times delivered, the
-                // server's own answer)
-                let (resp, applied, delivered, answer) = if partitioned {
-                    let e = TransportError::Connect("partitioned".into());
-                    (Err(e), "partitioned", 0, None)
-                } else {
-                    match fault {
-                        None => {
-                            let r = call(req);
-                            let answer = r.as_ref().ok().map(Resp::from_response);
-                            (r, "none", 1, answer)
-                        }
-                        Some(Fault::RequestLost) => {
-                            let e = TransportError::Io("request lost".into());
-                            (Err(e), "request-lost", 0, None)
-                        }
-                        Some(Fault::ResponseLost) => {
-                            let answer = call(req).ok().as_ref().map(Resp::from_response);
-                            let e = TransportError::Io("response lost".into());
-                            (Err(e), "response-lost", 1, answer)
-                        }
-                        Some(Fault::Duplicate) => {
-                            let _ = call(req.clone());
-                            let r = call(req);
-                            let answer = r.as_ref().ok().map(Resp::from_response);
-                            (r, "duplicate", 2, answer)
-                        }
-                        Some(Fault::ServerError) => {
-                            let r = Response {
-                                status: 503,
-                                headers: Vec::new(),
-                                body: br#"{"error":"proxy: upstream unavailable"}"#.to_vec(),
-                            };
-                            let answer = Some(Resp::from_response(&r));
-                            (Ok(r), "server-error", 0, answer)
-                        }
-                    }
-                };
-                if applied != "none" {
-                    self.stats.faults += 1;
-                    x.fault = applied.parse().ok();
-                }
-                x.delivered = delivered;
-                x.response = answer;
-                x.error = resp.as_ref().err().map(ToString::to_string);
-                self.trace.line(&Line::Exchange(Box::new(x)));
-                if let Err(e) = session.on_response(&mut d.store, resp, now) {
-                    self.stats.syncs_failed += 1;
-                    self.trace.event(
-                        json!({"ev": "sync-error", "t": t, "dev": dev, "error": e.to_string()}),
-                    );
-                    d.session = None;
-                }
+            Progress::Failed(error) => {
+                stats.syncs_failed += 1;
+                trace.emit(&TraceEvent::SyncError { t, dev, error });
             }
         }
     }
@@ -580,7 +467,7 @@ impl World {
         self.devices[dev].last_summary = None;
         self.apply(&Event::Sync { dev }).ok()?;
         for _ in 0..10_000 {
-            if self.devices[dev].session.is_none() {
+            if !self.devices[dev].device.syncing() {
                 break;
             }
             self.t += 1;
@@ -592,7 +479,7 @@ impl World {
     /// End of the fault phase: partitions heal, every device finishes or
     /// restarts its sync, then `rounds` full rounds of syncs.
     pub fn heal(&mut self, rounds: usize) {
-        self.trace.event(json!({"ev": "heal", "t": self.t}));
+        self.trace.emit(&TraceEvent::Heal { t: self.t });
         for d in &mut self.devices {
             d.partitioned_until = 0;
         }
@@ -602,5 +489,71 @@ impl World {
                 let _ = self.sync_to_end(dev);
             }
         }
+    }
+}
+
+/// The world's time base: the wall clock when the cast needs it, else the
+/// virtual epoch plus true time.
+fn base(real_time: Option<&dyn RealTime>, t: i64) -> i64 {
+    match real_time {
+        Some(r) => r.now_ms(),
+        None => EPOCH_MS + t,
+    }
+}
+
+/// `Ok(None)` for what this server cannot do (a server by URL has no
+/// restart, backup or restore): the event did not happen.
+fn lifecycle<T>(r: Result<T, UpstreamError>) -> Result<Option<T>, WorldError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(UpstreamError::Unsupported(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The faults of the `Step`s of `dev` in `rest`, up to its next `Sync`,
+/// crash or switch: the plan of a sync run whole.
+fn plan_after(rest: &[Event], dev: usize) -> VecDeque<Option<Fault>> {
+    let mut plan = VecDeque::new();
+    for ev in rest {
+        match ev {
+            Event::Step { dev: d, fault } if *d == dev => plan.push_back(*fault),
+            Event::Sync { dev: d }
+            | Event::Crash { dev: d }
+            | Event::SwitchServer { dev: d, .. }
+            | Event::SwitchProfile { dev: d, .. }
+                if *d == dev =>
+            {
+                break
+            }
+            _ => {}
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_whole_sync_takes_the_faults_of_its_own_steps() {
+        let step = |dev, fault| Event::Step { dev, fault };
+        let rest = [
+            step(0, None),
+            step(1, Some(Fault::Duplicate)),
+            Event::Wait { ms: 1 },
+            step(0, Some(Fault::RequestLost)),
+            Event::Crash { dev: 0 },
+            step(0, Some(Fault::ServerError)),
+        ];
+        assert_eq!(
+            plan_after(&rest, 0),
+            VecDeque::from([None, Some(Fault::RequestLost)])
+        );
+        assert_eq!(
+            plan_after(&rest, 1),
+            VecDeque::from([Some(Fault::Duplicate)])
+        );
     }
 }

@@ -78,12 +78,13 @@ fn a_switched_profile_takes_its_data_along_and_leaves_a_copy_behind() {
     let violations = settle(&mut w);
     assert!(violations.is_empty(), "{violations:#?}");
     assert_eq!(origins(&w, 0), ["d0-c1", "d1-c1", "d1-c2"]);
-    let d0: Vec<String> = w.devices[0]
-        .store
-        .items(false)
+    let d0: Vec<String> = w
+        .observe(0)
         .unwrap()
+        .items
         .iter()
-        .filter_map(|i| i.metadata.clone())
+        .filter(|i| !i.deleted)
+        .filter_map(|i| i.origin.clone())
         .collect();
     assert_eq!(d0.len(), 3, "{d0:?}");
 }

@@ -1,145 +1,119 @@
-//! The driver protocol (`docs/driver-protocol.md`): an external client is a
-//! subprocess that reads one JSON request per line on stdin and writes one
-//! JSON reply per line on stdout. [`DriverClient`] is the suite's side;
-//! [`serve`] is a driver's side over any [`Client`] (the reference driver,
-//! `peek-conform-driver`, is `serve` over the engine).
+//! The driver protocol (`docs/driver-protocol.md`) on the suite's side. The
+//! protocol's types and the process client live in the simulator
+//! (`sim::driver`: a driver is a device of the one world); here the
+//! process is also a [`Client`] for the documented scenarios, and
+//! [`serve`] is a driver's side over any [`Client`] (the reference
+//! driver, `peek-conform-driver`, is `serve` over the engine).
 
-mod process;
 pub mod serve;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use engine::Mode;
 
-pub use process::DriverClient;
+pub use sim::driver::{Command, DriverClient, DriverError, Envelope, ItemView, Reply, ReplyError};
 
-/// One request line: `{"id": 7, "cmd": "create", ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Envelope {
-    pub id: u64,
-    #[serde(flatten)]
-    pub cmd: Command,
+use crate::client::{Client, ClientError, SyncReport};
+use crate::server::Server;
+
+impl From<DriverError> for ClientError {
+    fn from(e: DriverError) -> Self {
+        match e {
+            DriverError::Sync(m) => ClientError::Sync(m),
+            DriverError::Refused(m) => ClientError::Refused(m),
+            DriverError::Unsupported(m) => ClientError::Unsupported(m),
+            DriverError::Driver(m) => ClientError::Driver(m),
+        }
+    }
 }
 
-/// The commands, with their arguments (camelCase on the wire).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "cmd", rename_all = "snake_case")]
-pub enum Command {
-    /// Which implementation this is. Reply: `{"name": …}`.
-    Hello,
-    #[serde(rename_all = "camelCase")]
-    Configure {
-        server_url: String,
-        api_key: String,
-        #[serde(default)]
-        server_profile_id: Option<String>,
-    },
-    /// Reply: `{"id": local id}`.
-    Create {
-        #[serde(rename = "type")]
-        kind: String,
-        #[serde(default)]
-        content: Option<String>,
-        #[serde(default)]
-        tags: Vec<String>,
-    },
-    /// The item is named by `item` (its local id): `id` is the request's.
-    Update {
-        #[serde(rename = "item")]
-        id: String,
-        #[serde(default)]
-        content: Option<String>,
-        #[serde(default)]
-        tags: Option<Vec<String>>,
-    },
-    Delete {
-        #[serde(rename = "item")]
-        id: String,
-    },
-    Tag {
-        #[serde(rename = "item")]
-        id: String,
-        tag: String,
-    },
-    /// `mode`: `full`, `pull` or `push`. Reply: `{"pulled": n, "pushed": n}`.
-    Sync {
-        #[serde(default = "full")]
-        mode: String,
-    },
-    /// Reply: `{"items": [ItemView…]}`.
-    #[serde(rename_all = "camelCase")]
-    Items {
-        #[serde(default)]
-        include_deleted: bool,
-    },
-    #[serde(rename_all = "camelCase")]
-    SetClock {
-        offset_ms: i64,
-    },
-    Restart,
-    Shutdown,
+fn owned(tags: &[&str]) -> Vec<String> {
+    tags.iter().map(|t| t.to_string()).collect()
 }
 
-fn full() -> String {
-    "full".into()
-}
+impl Client for DriverClient {
+    fn configure(
+        &mut self,
+        url: &str,
+        key: &str,
+        profile: Option<&str>,
+    ) -> Result<(), ClientError> {
+        self.send(Command::Configure {
+            server_url: url.into(),
+            api_key: key.into(),
+            server_profile_id: profile.map(str::to_string),
+        })?;
+        Ok(())
+    }
 
-/// One reply line: `{"id": 7, "ok": true, "result": {...}}` or
-/// `{"id": 7, "ok": false, "error": {"kind": "sync", "message": "..."}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reply {
-    pub id: u64,
-    pub ok: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ReplyError>,
-}
+    fn create(
+        &mut self,
+        _: &dyn Server,
+        kind: &str,
+        content: Option<&str>,
+        tags: &[&str],
+    ) -> Result<String, ClientError> {
+        let v = self.send(Command::Create {
+            kind: kind.into(),
+            content: content.map(str::to_string),
+            tags: owned(tags),
+            metadata: None,
+        })?;
+        v["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Driver("create: no id in the reply".into()))
+    }
 
-/// The error kinds: `sync` (the sync failed, e.g. a version mismatch or a
-/// server error), `refused` (invalid input, unknown item), `unsupported`
-/// (the implementation cannot do this), `internal` (anything else).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReplyError {
-    pub kind: String,
-    pub message: String,
-}
+    fn update(
+        &mut self,
+        _: &dyn Server,
+        id: &str,
+        content: Option<&str>,
+        tags: Option<&[&str]>,
+    ) -> Result<(), ClientError> {
+        self.send(Command::Update {
+            id: id.into(),
+            content: content.map(str::to_string),
+            tags: tags.map(owned),
+        })?;
+        Ok(())
+    }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    fn delete(&mut self, _: &dyn Server, id: &str) -> Result<(), ClientError> {
+        self.send(Command::Delete { id: id.into() })?;
+        Ok(())
+    }
 
-    #[test]
-    fn requests_are_flat_json_lines() {
-        let e = Envelope {
-            id: 3,
-            cmd: Command::Configure {
-                server_url: "http://x".into(),
-                api_key: "k".into(),
-                server_profile_id: None,
-            },
+    fn tag(&mut self, _: &dyn Server, id: &str, tag: &str) -> Result<(), ClientError> {
+        self.send(Command::Tag {
+            id: id.into(),
+            tag: tag.into(),
+        })?;
+        Ok(())
+    }
+
+    fn sync(&mut self, _: &dyn Server, mode: Mode) -> Result<SyncReport, ClientError> {
+        let mode = match mode {
+            Mode::Full => "full",
+            Mode::PullOnly => "pull",
+            Mode::PushOnly => "push",
         };
-        let s = serde_json::to_string(&e).unwrap();
-        assert_eq!(
-            s,
-            r#"{"id":3,"cmd":"configure","serverUrl":"http://x","apiKey":"k","serverProfileId":null}"#
-        );
-        let back: Envelope = serde_json::from_str(r#"{"id":4,"cmd":"sync"}"#).unwrap();
-        assert_eq!(
-            back.cmd,
-            Command::Sync {
-                mode: "full".into()
-            }
-        );
-        let d = Envelope {
-            id: 6,
-            cmd: Command::Delete { id: "x1".into() },
-        };
-        assert_eq!(
-            serde_json::to_string(&d).unwrap(),
-            r#"{"id":6,"cmd":"delete","item":"x1"}"#
-        );
-        let c: Envelope =
-            serde_json::from_str(r#"{"id":5,"cmd":"set_clock","offsetMs":-90000}"#).unwrap();
-        assert_eq!(c.cmd, Command::SetClock { offset_ms: -90000 });
+        let v = self.send(Command::Sync { mode: mode.into() })?;
+        serde_json::from_value(v).map_err(|e| ClientError::Driver(format!("sync reply: {e}")))
+    }
+
+    fn items(&mut self, include_deleted: bool) -> Result<Vec<ItemView>, ClientError> {
+        let v = self.send(Command::Items { include_deleted })?;
+        serde_json::from_value(v["items"].clone())
+            .map_err(|e| ClientError::Driver(format!("items reply: {e}")))
+    }
+
+    fn set_clock_offset(&mut self, ms: i64) -> Result<(), ClientError> {
+        self.send(Command::SetClock { offset_ms: ms })?;
+        Ok(())
+    }
+
+    fn restart(&mut self) -> Result<(), ClientError> {
+        self.send(Command::Restart)?;
+        Ok(())
     }
 }

@@ -114,15 +114,17 @@ fn handle(
             kind,
             content,
             tags,
+            metadata,
         } => {
             need(server)?;
             let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
             let s = server.as_ref().map(|s| s as &dyn Server);
-            let id = client.create(
+            let id = client.create_with_metadata(
                 s.ok_or_else(unconfigured)?,
                 &kind,
                 content.as_deref(),
                 &tags,
+                metadata.as_deref(),
             )?;
             json!({ "id": id })
         }

@@ -3,19 +3,32 @@
 //! restricted event mix, its own clocks and servers) that runs through the
 //! simulator's `World` and is judged by the simulator's invariants
 //! (`sim::check`): one world, one set of invariants, no second copy.
+//!
+//! Every target runs in that world: a platform model in-process, a client
+//! behind the driver protocol (a `sim::driver::DriverDevice`, stepped sync
+//! by sync, its requests through the world's HTTP front and its faults), a
+//! server by URL (`sim::upstream::HttpServer`). What a target cannot do
+//! is its devices' or servers' declared capability (`sim::device::Caps`,
+//! `sim::upstream::UpstreamCaps`), not another code path.
 
 pub mod ops;
-pub mod portable;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use engine::Model;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde::Serialize;
+use server::clock::Clock;
+use sim::cast::{Cast, Clients, RealTime, Servers};
 use sim::check::Violation;
 use sim::config::{DeviceSpec, FaultRates, WorldConfig};
 use sim::event::Event;
 use sim::vclock::ClockShape;
 
+use crate::client::ClientSpec;
+use crate::server::ServerSpec;
 use ops::Mix;
 
 /// The property groups, in report order.
@@ -236,38 +249,135 @@ pub(crate) fn runner(group: Group, cases: u32, seed: u64, max_shrink_iters: u32)
     TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &key))
 }
 
-/// Runs a group's property for `model`: `cases` worlds from a fixed seed
-/// (same seed, same worlds), shrinking the first failure.
+/// The wall clock, for worlds played by a driver or a server by URL (they
+/// cannot take the virtual one): a `Wait` lets a little real time pass, so
+/// "later" stays later without making the suite slow.
+struct Wall;
+
+impl RealTime for Wall {
+    fn now_ms(&self) -> i64 {
+        server::clock::SystemClock.now_ms()
+    }
+    fn pause(&self, ms: i64) {
+        std::thread::sleep(Duration::from_millis(ms.clamp(0, 20) as u64));
+    }
+}
+
+/// Who plays a target's worlds.
+pub fn cast(client: &ClientSpec, server: &ServerSpec) -> Cast {
+    let clients = match client {
+        ClientSpec::Engine(_) => Clients::Engine,
+        ClientSpec::Driver(cmd) => Clients::Driver(cmd.clone()),
+    };
+    let servers = match server {
+        ServerSpec::InProcess => Servers::InProcess,
+        ServerSpec::Url { base, key } => Servers::Url {
+            base: base.clone(),
+            key: key.clone(),
+        },
+    };
+    let virtual_time = matches!(
+        (client, server),
+        (ClientSpec::Engine(_), ServerSpec::InProcess)
+    );
+    Cast {
+        clients,
+        servers,
+        real_time: (!virtual_time).then(wall),
+    }
+}
+
+/// Runs a group's property for `model` in-process: `cases` worlds from a
+/// fixed seed (same seed, same worlds), shrinking the first failure.
 pub fn run(group: Group, model: Model, cases: u32, seed: u64, max_shrink_iters: u32) -> Verdict {
+    run_target(
+        group,
+        &ClientSpec::Engine(model),
+        &ServerSpec::InProcess,
+        cases,
+        seed,
+        max_shrink_iters,
+    )
+}
+
+/// Runs a group's property for any target, in the one world.
+pub fn run_target(
+    group: Group,
+    client: &ClientSpec,
+    server: &ServerSpec,
+    cases: u32,
+    seed: u64,
+    max_shrink_iters: u32,
+) -> Verdict {
+    let model = match client {
+        ClientSpec::Engine(m) => *m,
+        ClientSpec::Driver(_) => Model::Reference,
+    };
+    run_in(
+        group,
+        model,
+        &cast(client, server),
+        cases,
+        seed,
+        max_shrink_iters,
+    )
+}
+
+/// The wall clock as a world's time base.
+pub fn wall() -> Arc<dyn RealTime> {
+    Arc::new(Wall)
+}
+
+/// Runs a group's property, its devices claiming `model`, in worlds
+/// played by `cast`.
+pub fn run_in(
+    group: Group,
+    model: Model,
+    cast: &Cast,
+    cases: u32,
+    seed: u64,
+    max_shrink_iters: u32,
+) -> Verdict {
+    let world = |case: &Case| sim::run::run_cast(&case.config, &case.events, false, cast);
     let mut runner = runner(group, cases, seed, max_shrink_iters);
-    let result = runner.run(&strategy(group, model), |case| {
-        match sim::run::run_events(&case.config, &case.events, false) {
-            Ok(o) if o.ok() => Ok(()),
-            Ok(o) => Err(TestCaseError::fail(
-                o.first().map_or("violation", |i| i.name()),
-            )),
-            Err(e) => Err(TestCaseError::fail(format!("world error: {e}"))),
-        }
+    let result = runner.run(&strategy(group, model), |case| match world(&case) {
+        Ok(o) if o.ok() => Ok(()),
+        Ok(o) => Err(TestCaseError::fail(
+            o.first().map_or("violation", |i| i.name()),
+        )),
+        Err(e) => Err(TestCaseError::fail(format!("world error: {e}"))),
     });
     match result {
         Ok(()) => Verdict::Pass { cases },
-        Err(TestError::Fail(_, case)) => {
-            match sim::run::run_events(&case.config, &case.events, false) {
-                Ok(o) => {
-                    let likely = sim::diagnose::explain(&case.config, &case.events)
-                        .unwrap_or_default()
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect();
-                    Verdict::Fail {
-                        case: Box::new(case),
-                        violations: o.violations,
-                        likely,
-                    }
+        Err(TestError::Fail(reason, case)) => match world(&case) {
+            Ok(o) if !o.violations.is_empty() => {
+                let likely = sim::diagnose::explain_cast(&case.config, &case.events, cast)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                Verdict::Fail {
+                    case: Box::new(case),
+                    violations: o.violations,
+                    likely,
                 }
-                Err(e) => Verdict::Error(e.to_string()),
             }
-        }
+            // A wall-clock target (a driver, a server by URL) may not
+            // repeat a race: the failure happened, so it is reported.
+            Ok(_) if cast.real_time.is_some() => Verdict::Fail {
+                case: Box::new(case),
+                violations: vec![Violation {
+                    invariant: sim::check::Invariant::Convergence,
+                    detail: format!(
+                        "{reason} (once; the shrunk case passed when run again: a wall-clock race)"
+                    ),
+                    items: Vec::new(),
+                }],
+                likely: Vec::new(),
+            },
+            Ok(_) => Verdict::Error(format!("{reason}: the shrunk case passed when run again")),
+            Err(e) => Verdict::Error(e.to_string()),
+        },
         Err(TestError::Abort(why)) => Verdict::Error(why.to_string()),
     }
 }

@@ -12,7 +12,6 @@
 use protocol::clock::IdSource;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::cursor::{self as cursors, Cursor};
 use super::items::{self, from_row, tags_of, COLS};
 use crate::error::{Error, Result};
 use crate::model::{ItemType, LocalItem, ServerItem};
@@ -439,16 +438,6 @@ pub fn adopt(
     claim(conn, key, local_id, &s.id)?;
     let local = items::get(conn, local_id)?.ok_or_else(|| Error::NoSuchItem(local_id.into()))?;
     overwrite(conn, ids, key, &local, s, now)
-}
-
-/// A cursor by its old spelling, `feed.<server key>`. Kept only for the
-/// simulator's checker until it calls `store::cursor::get(conn,
-/// Cursor::Feed, server_key)`; then this goes.
-pub fn cursor(conn: &Connection, name: &str) -> Result<Option<i64>> {
-    let server_key = name
-        .strip_prefix("feed.")
-        .ok_or_else(|| Error::Invalid(format!("not a feed cursor: {name}")))?;
-    cursors::get(conn, Cursor::Feed, server_key)
 }
 
 /// Local rows, as the reference sees them for one server (tests, status).

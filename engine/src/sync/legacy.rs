@@ -22,7 +22,10 @@ use crate::store::markers;
 use crate::store::{get_setting, set_setting, Store};
 use protocol::TransportError;
 
-const CURSOR: &str = "sync.legacy.lastSyncTime";
+/// The setting the platform models keep their `lastSyncTime` in: a reading
+/// of the device's own clock (D8). Public so observers (the simulator's
+/// checker) read it under the one name.
+pub const CURSOR: &str = "sync.legacy.lastSyncTime";
 const LAST_URL: &str = "sync.legacy.lastSyncServerUrl";
 const LAST_PROFILE: &str = "sync.legacy.lastSyncProfileId";
 const LOCAL_PROFILE: &str = "sync.localProfileId";

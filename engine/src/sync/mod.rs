@@ -63,7 +63,7 @@ use crate::platform::Model;
 use crate::store::Store;
 use protocol::{Transport, TransportError};
 
-pub use legacy::LegacySession;
+pub use legacy::{LegacySession, CURSOR as LEGACY_CURSOR};
 pub use reference::{pending_count, ReferenceSession, TIMESTAMP_OVERLAP_MS};
 
 /// The protocol versions this client speaks (§1.1), and the wire types of

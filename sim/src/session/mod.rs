@@ -8,6 +8,8 @@
 //! key-like query parameters are redacted when a line is built, not when it
 //! is written.
 
+mod event;
+pub use event::{DeviceFault, TraceEvent};
 pub mod compare;
 pub mod har;
 pub mod playback;
@@ -20,8 +22,6 @@ use std::path::Path;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-use crate::trace::TraceEvent;
 
 /// The `format` field of every session header.
 pub const FORMAT: &str = "peek-session";

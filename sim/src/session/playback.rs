@@ -19,6 +19,7 @@ use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 use super::compare::{compare_bodies, Divergence, IdMap};
 use super::{Header, Line, Req, Resp, Session, SessionError};
 use crate::config::WorldConfig;
+use crate::upstream::{Upstream, UpstreamCaps};
 use crate::world::World;
 
 /// What one device has sent so far, compared as it arrives (nothing is
@@ -144,9 +145,19 @@ impl Remote {
             tally,
         })
     }
+}
 
-    pub fn call(&self, req: Request) -> Result<Response, TransportError> {
+/// Recorded answers as a device's upstream: no clock to set, nothing to
+/// restart; the recording's profiles are the world's.
+impl Upstream for Remote {
+    fn call(&self, req: Request) -> Result<Response, TransportError> {
         self.rt.block_on(self.transport.send(req))
+    }
+    fn caps(&self) -> UpstreamCaps {
+        UpstreamCaps {
+            virtual_clock: true,
+            lifecycle: false,
+        }
     }
 }
 
@@ -230,7 +241,7 @@ pub fn replay_client_lines(
     let mut recorded: Vec<Vec<(Req, Resp)>> = vec![Vec::new(); cfg.devices.len()];
     for line in lines {
         match line.map_err(|e| PlaybackError::Bad(e.to_string()))? {
-            Line::Event(crate::trace::TraceEvent::Event { event, .. }) => events.push(event),
+            Line::Event(super::TraceEvent::Event { event, .. }) => events.push(event),
             Line::Exchange(x) => {
                 let Some(i) = cfg.devices.iter().position(|d| d.name == x.device) else {
                     continue;
@@ -248,17 +259,20 @@ pub fn replay_client_lines(
     }
     let counts: Vec<usize> = recorded.iter().map(Vec::len).collect();
     let mut w = World::new(&cfg, false)?;
-    w.remotes = recorded
-        .into_iter()
-        .map(|pairs| Remote::serve(pairs).map(Some))
-        .collect::<Result<_, _>>()
-        .map_err(PlaybackError::Bad)?;
-    crate::run::play(&mut w, &events)?;
+    let mut tallies = Vec::new();
+    for (dev, pairs) in recorded.into_iter().enumerate() {
+        let remote = Remote::serve(pairs).map_err(PlaybackError::Bad)?;
+        tallies.push(remote.tally.clone());
+        w.set_upstream(dev, Box::new(remote));
+    }
+    w.play(&events)?;
+    drop(w);
     let mut out = Vec::new();
     for (i, d) in cfg.devices.iter().enumerate() {
-        let tally = w.remotes[i]
-            .as_ref()
-            .and_then(|r| r.tally.lock().ok().map(|mut t| std::mem::take(&mut *t)))
+        let tally = tallies[i]
+            .lock()
+            .ok()
+            .map(|mut t| std::mem::take(&mut *t))
             .unwrap_or_default();
         out.push(DeviceReport {
             device: d.name.clone(),

@@ -15,9 +15,9 @@ use engine::sync::{Method, Request, Response};
 use engine::transport::{HttpTransport, Transport};
 
 use super::compare::{compare_responses, Divergence, IdMap};
+use super::TraceEvent;
 use super::{Exchange, Header, Line, Resp, Session, SessionError};
 use crate::host::{ServerHost, KEY};
-use crate::trace::TraceEvent;
 
 /// Where replayed requests go.
 pub enum Target {
