@@ -12,8 +12,9 @@ use crate::http::extract::UserId;
 use crate::state::AppState;
 use crate::{DATASTORE_VERSION, PROTOCOL_VERSION};
 
-pub const DATASTORE_HEADER: &str = "x-peek-datastore-version";
-pub const PROTOCOL_HEADER: &str = "x-peek-protocol-version";
+pub use protocol::version::header::{
+    DATASTORE_VERSION as DATASTORE_HEADER, PROTOCOL_VERSION as PROTOCOL_HEADER,
+};
 
 /// Outermost layer: stamps both version headers on every response,
 /// including 401, 404, 409, 413 and image bytes.

@@ -14,37 +14,9 @@ use crate::clock::IdSource;
 use crate::store::error::{StoreError, StoreResult};
 use crate::store::tags;
 
-/// The four item types of §0.1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ItemType {
-    Url,
-    Text,
-    Tagset,
-    Image,
-}
-
-impl ItemType {
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "url" => Self::Url,
-            "text" => Self::Text,
-            "tagset" => Self::Tagset,
-            "image" => Self::Image,
-            _ => return None,
-        })
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Url => "url",
-            Self::Text => "text",
-            Self::Tagset => "tagset",
-            Self::Image => "image",
-        }
-    }
-}
-
-/// The §1.4 message for a missing or unknown type.
-pub const TYPE_ERROR: &str = "type must be 'url', 'text', 'tagset', or 'image'";
+/// The four item types and the §1.4 message for a missing or unknown one:
+/// the ground floor's, so server and clients read the same names.
+pub use protocol::item::{ItemType, TYPE_ERROR};
 
 /// A stored item with its tags.
 #[derive(Debug, Clone, PartialEq)]
