@@ -17,18 +17,9 @@ use crate::server::Server;
 
 /// Why a client operation failed. A failed sync is an answer a scenario
 /// may expect (a version mismatch must stop the sync); the others mean the
-/// client or its driver is broken.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ClientError {
-    #[error("sync failed: {0}")]
-    Sync(String),
-    #[error("refused: {0}")]
-    Refused(String),
-    #[error("not supported by this client: {0}")]
-    Unsupported(String),
-    #[error("driver: {0}")]
-    Driver(String),
-}
+/// client or its driver is broken. These are the kinds the driver protocol
+/// carries, so in-process and external clients share sim's one type.
+pub use sim::driver::DriverError as ClientError;
 
 /// One local item as a scenario compares it (ids are the client's own):
 /// the driver protocol's `items` entry.

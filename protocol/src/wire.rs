@@ -146,6 +146,19 @@ pub fn header_pairs(h: &http::HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether a header belongs to one connection rather than to the exchange
+/// (proxies drop these when they pass a request or answer on). Any case.
+pub fn is_hop_by_hop(name: &str) -> bool {
+    const HOP: [&str; 5] = [
+        "host",
+        "content-length",
+        "connection",
+        "transfer-encoding",
+        "keep-alive",
+    ];
+    HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
 fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -212,6 +225,22 @@ mod tests {
             ..r
         };
         assert!(matches!(bad.to_http(), Err(TransportError::Io(_))));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_known_in_any_case() {
+        for h in [
+            "Host",
+            "content-length",
+            "Connection",
+            "TRANSFER-ENCODING",
+            "keep-alive",
+        ] {
+            assert!(is_hop_by_hop(h), "{h}");
+        }
+        for h in ["authorization", "x-peek-client", "content-type"] {
+            assert!(!is_hop_by_hop(h), "{h}");
+        }
     }
 
     #[test]

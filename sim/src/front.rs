@@ -15,15 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-
-/// Headers that belong to one connection, not to the exchange.
-const HOP: [&str; 5] = [
-    "host",
-    "content-length",
-    "connection",
-    "transfer-encoding",
-    "keep-alive",
-];
+use protocol::wire::is_hop_by_hop;
 
 /// Why the front refused a request without asking the world.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +95,7 @@ async fn handle(
     let headers: Vec<(String, String)> = req
         .headers()
         .iter()
-        .filter(|(k, _)| !HOP.contains(&k.as_str()))
+        .filter(|(k, _)| !is_hop_by_hop(k.as_str()))
         .map(|(k, v)| {
             (
                 k.as_str().to_string(),
@@ -142,7 +134,7 @@ async fn handle(
 fn answer(r: Response) -> hyper::Response<Full<Bytes>> {
     let mut b = hyper::Response::builder().status(r.status);
     for (k, v) in &r.headers {
-        if !HOP.contains(&k.to_ascii_lowercase().as_str()) {
+        if !is_hop_by_hop(k) {
             b = b.header(k.as_str(), v.as_str());
         }
     }

@@ -14,17 +14,6 @@ pub use sim::driver::{Command, DriverClient, DriverError, Envelope, ItemView, Re
 use crate::client::{Client, ClientError, SyncReport};
 use crate::server::Server;
 
-impl From<DriverError> for ClientError {
-    fn from(e: DriverError) -> Self {
-        match e {
-            DriverError::Sync(m) => ClientError::Sync(m),
-            DriverError::Refused(m) => ClientError::Refused(m),
-            DriverError::Unsupported(m) => ClientError::Unsupported(m),
-            DriverError::Driver(m) => ClientError::Driver(m),
-        }
-    }
-}
-
 fn owned(tags: &[&str]) -> Vec<String> {
     tags.iter().map(|t| t.to_string()).collect()
 }

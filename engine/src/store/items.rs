@@ -74,6 +74,11 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<LocalItem>> {
         .prepare_cached(&format!("SELECT {COLS} FROM items WHERE id = ?1"))?
         .query_row([id], from_row)
         .optional()?;
+    with_tags(conn, row)
+}
+
+/// A row read without its tags (`from_row`), completed with them.
+pub(crate) fn with_tags(conn: &Connection, row: Option<LocalItem>) -> Result<Option<LocalItem>> {
     match row {
         Some(mut it) => {
             it.tags = tags_of(conn, &it.id)?;

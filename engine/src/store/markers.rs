@@ -5,7 +5,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::items::{from_row, tags_of, COLS};
+use super::items::{self, from_row, COLS};
 use crate::error::Result;
 use crate::model::{ItemType, LocalItem};
 
@@ -72,13 +72,7 @@ pub fn live_by_sync_id(conn: &Connection, sync_id: &str) -> Result<Option<LocalI
         ))?
         .query_row([sync_id], from_row)
         .optional()?;
-    match row {
-        Some(mut it) => {
-            it.tags = tags_of(conn, &it.id)?;
-            Ok(Some(it))
-        }
-        None => Ok(None),
-    }
+    items::with_tags(conn, row)
 }
 
 /// Whether a deleted row has this sync id.

@@ -244,12 +244,7 @@ impl LegacySession {
             Phase::Pull => {
                 let resp = resp?;
                 check_versions(&resp)?;
-                if resp.status != 200 {
-                    return Err(Error::Server {
-                        status: resp.status,
-                        body: String::from_utf8_lossy(&resp.body).into(),
-                    });
-                }
+                super::require_200(&resp)?;
                 self.on_pull(store, &resp, now)
             }
             _ => {

@@ -242,6 +242,18 @@ pub(crate) fn check_versions(resp: &Response) -> Result<()> {
     Ok(())
 }
 
+/// A read answered with anything but 200 stops the sync, with the whole
+/// body in the error (it is traced, and a proxy's page says why).
+pub(crate) fn require_200(resp: &Response) -> Result<()> {
+    if resp.status != 200 {
+        return Err(Error::Server {
+            status: resp.status,
+            body: String::from_utf8_lossy(&resp.body).into(),
+        });
+    }
+    Ok(())
+}
+
 /// A transport error or a 5xx stops the sync; the step is retried by the
 /// next sync (every push is idempotent by its sync id).
 pub(crate) fn expect_ok(resp: std::result::Result<Response, TransportError>) -> Result<Response> {

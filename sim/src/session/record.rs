@@ -21,20 +21,12 @@ use axum::http::{HeaderMap, Method as HttpMethod, StatusCode, Uri};
 use axum::response::{IntoResponse, Response as AxResponse};
 use engine::sync::{Method, Request};
 use engine::transport::{HttpTransport, Transport};
+use protocol::wire::is_hop_by_hop;
 
 use super::{Exchange, Header, Line, Req, Resp};
 
 /// Largest request body forwarded (images included).
 const MAX_BODY: usize = 64 * 1024 * 1024;
-
-/// Headers that belong to one connection, not to the exchange.
-const HOP: [&str; 5] = [
-    "host",
-    "content-length",
-    "connection",
-    "transfer-encoding",
-    "keep-alive",
-];
 
 struct Proxy {
     upstream: HttpTransport,
@@ -100,7 +92,7 @@ async fn forward(
         path: target.clone(),
         headers: pairs
             .iter()
-            .filter(|(k, _)| !HOP.contains(&k.to_ascii_lowercase().as_str()))
+            .filter(|(k, _)| !is_hop_by_hop(k))
             .cloned()
             .collect(),
         body: (!body.is_empty()).then(|| body.to_vec()),
@@ -124,7 +116,7 @@ async fn forward(
             let rec = Resp::from_response(&r);
             let mut b = AxResponse::builder().status(r.status);
             for (k, v) in &r.headers {
-                if !HOP.contains(&k.to_ascii_lowercase().as_str()) {
+                if !is_hop_by_hop(k) {
                     b = b.header(k.as_str(), v.as_str());
                 }
             }

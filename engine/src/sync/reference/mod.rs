@@ -324,12 +324,7 @@ impl ReferenceSession {
     }
 
     fn on_hello(&mut self, store: &Store, resp: &Response) -> Result<()> {
-        if resp.status != 200 {
-            return Err(Error::Server {
-                status: resp.status,
-                body: String::from_utf8_lossy(&resp.body).into(),
-            });
-        }
+        super::require_200(resp)?;
         let body = resp.json()?;
         for (k, ours) in [
             ("datastore_version", super::DATASTORE_VERSION),

@@ -81,12 +81,7 @@ impl ReferenceSession {
         after: i64,
         now: i64,
     ) -> Result<()> {
-        if resp.status != 200 {
-            return Err(Error::Server {
-                status: resp.status,
-                body: String::from_utf8_lossy(&resp.body).into(),
-            });
-        }
+        crate::sync::require_200(resp)?;
         let body = resp.json()?;
         let items = parse_items(&body)?;
         let cursor = body
@@ -119,12 +114,7 @@ impl ReferenceSession {
         since: i64,
         now: i64,
     ) -> Result<()> {
-        if resp.status != 200 {
-            return Err(Error::Server {
-                status: resp.status,
-                body: String::from_utf8_lossy(&resp.body).into(),
-            });
-        }
+        crate::sync::require_200(resp)?;
         let items = parse_items(&resp.json()?)?;
         let newest = items.iter().map(|i| i.updated_at).max();
         let cursor = cursor_rules::timestamp_cursor(since, newest).map(|c| (Cursor::Timestamp, c));

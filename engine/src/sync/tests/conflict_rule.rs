@@ -9,18 +9,7 @@ use crate::sync::{Method, Mode};
 fn synced() -> (Device, String) {
     let mut d = Device::new();
     let id = d.url("https://a");
-    let mut s = Script::new()
-        .hello(ALL)
-        .on(
-            Method::Post,
-            "/items/batch",
-            batch(vec![result("s1", "created", 1)]),
-        )
-        .on(
-            Method::Get,
-            "/items/changes?after=0",
-            feed(vec![], 1, false),
-        );
+    let mut s = Script::first_push();
     d.sync(&mut s);
     (d, id)
 }

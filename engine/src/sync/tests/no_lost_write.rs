@@ -24,18 +24,7 @@ fn a_failed_or_unanswered_push_stays_pending_and_is_retried_under_the_same_sync_
         .on(Method::Post, "/items/batch", lost());
     assert!(d.sync_mode(&mut lost_push, Mode::Full).is_err());
     assert_eq!(d.pending(), 1, "a push without an answer is not recorded");
-    let mut ok = Script::new()
-        .hello(ALL)
-        .on(
-            Method::Post,
-            "/items/batch",
-            batch(vec![result("s1", "created", 1)]),
-        )
-        .on(
-            Method::Get,
-            "/items/changes?after=0",
-            feed(vec![], 1, false),
-        );
+    let mut ok = Script::first_push();
     assert_eq!(d.sync(&mut ok).pushed, 1);
     assert_eq!(d.pending(), 0);
     for pushes in [s.pushed(), lost_push.pushed(), ok.pushed()] {

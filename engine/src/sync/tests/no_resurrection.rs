@@ -9,18 +9,7 @@ use crate::sync::Method;
 fn a_local_delete_is_pushed_and_an_older_live_copy_does_not_bring_it_back() {
     let mut d = Device::new();
     let id = d.url("https://x");
-    let mut s = Script::new()
-        .hello(ALL)
-        .on(
-            Method::Post,
-            "/items/batch",
-            batch(vec![result("s1", "created", 1)]),
-        )
-        .on(
-            Method::Get,
-            "/items/changes?after=0",
-            feed(vec![], 1, false),
-        );
+    let mut s = Script::first_push();
     d.sync(&mut s);
     d.delete(&id);
     let mut s = Script::new()

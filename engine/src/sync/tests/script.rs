@@ -55,6 +55,23 @@ impl Script {
         self
     }
 
+    /// A device's first sync of one new item: every extension advertised,
+    /// the item created as `s1` at version 1, an empty feed up to 1.
+    pub fn first_push() -> Self {
+        Self::new()
+            .hello(ALL)
+            .on(
+                Method::Post,
+                "/items/batch",
+                batch(vec![result("s1", "created", 1)]),
+            )
+            .on(
+                Method::Get,
+                "/items/changes?after=0",
+                feed(vec![], 1, false),
+            )
+    }
+
     /// `GET /` advertising `features`.
     pub fn hello(self, features: &[&str]) -> Self {
         self.on(
