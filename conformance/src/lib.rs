@@ -5,7 +5,7 @@
 //!
 //! * [`property`]: the four property groups (proptest over the simulator's
 //!   world and invariants).
-//! * [`documented`]: the documented scenarios of the reference sheet's §5,
+//! * [`documented`]: the documented scenarios of `docs/original-system.md` §5,
 //!   as fixed tests over the [`client::Client`] and [`server::Server`]
 //!   targets.
 //! * [`client`], [`server`], [`driver`]: the targets.

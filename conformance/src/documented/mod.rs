@@ -1,4 +1,4 @@
-//! The documented scenarios of the reference sheet's §5, as fixed,
+//! The documented scenarios of `docs/original-system.md` §5, as fixed,
 //! deterministic scenarios over the [`Client`] and [`Server`] targets: the
 //! same body runs against the reference engine, each platform model or a
 //! driver, and against the in-process server or one given by URL. Each
@@ -135,8 +135,8 @@ pub fn line(it: &Value) -> String {
     )
 }
 
-/// A documented scenario: its report name, the sheet section it comes
-/// from, and its body.
+/// A documented scenario: its report name, the section of
+/// `docs/original-system.md` it comes from, and its body.
 pub struct Scenario {
     pub name: &'static str,
     pub section: &'static str,
