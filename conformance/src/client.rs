@@ -76,7 +76,9 @@ impl ClientSpec {
         match self {
             ClientSpec::Engine(m) => Ok(m.name().to_string()),
             ClientSpec::Driver(cmd) => {
-                let d = sim::driver::DriverClient::spawn(cmd)?;
+                let home = tempfile::tempdir()
+                    .map_err(|e| ClientError::Driver(format!("driver home: {e}")))?;
+                let d = sim::driver::DriverClient::spawn(cmd, home.path())?;
                 Ok(d.name()
                     .split_whitespace()
                     .next()
@@ -86,17 +88,19 @@ impl ClientSpec {
         }
     }
 
-    /// Clients in another process reach the server over a real socket.
-    pub fn needs_socket(&self) -> bool {
+    /// Clients in another process read the wall clock (plus an offset),
+    /// so the scenario's server must keep that time too.
+    pub fn wall_clock(&self) -> bool {
         matches!(self, ClientSpec::Driver(_))
     }
 
     /// A fresh client (its own empty local database); `n` numbers the
-    /// devices of one scenario.
-    pub fn open(&self, n: u64) -> Result<Box<dyn Client>, ClientError> {
+    /// devices of one scenario, `home` is the device's directory (a
+    /// driver's data and log; the engine keeps its own temp file).
+    pub fn open(&self, n: u64, home: &std::path::Path) -> Result<Box<dyn Client>, ClientError> {
         match self {
             ClientSpec::Engine(m) => Ok(Box::new(EngineClient::new(*m, n)?)),
-            ClientSpec::Driver(cmd) => Ok(Box::new(sim::driver::DriverClient::spawn(cmd)?)),
+            ClientSpec::Driver(cmd) => Ok(Box::new(crate::driver::DriverTarget::spawn(cmd, home)?)),
         }
     }
 }
@@ -139,6 +143,19 @@ pub trait Client {
     ) -> Result<(), ClientError>;
     fn delete(&mut self, server: &dyn Server, id: &str) -> Result<(), ClientError>;
     fn tag(&mut self, server: &dyn Server, id: &str, tag: &str) -> Result<(), ClientError>;
+    /// Puts a row straight into the client's database, past the app's
+    /// code (no sync id), as the original's e2e scripts seed duplicates.
+    /// For the engine a create is exactly that: it writes one row and
+    /// nothing else.
+    fn seed_row(
+        &mut self,
+        server: &dyn Server,
+        kind: &str,
+        content: Option<&str>,
+        tags: &[&str],
+    ) -> Result<String, ClientError> {
+        self.create(server, kind, content, tags)
+    }
     /// One sync in the given mode, to its end.
     fn sync(&mut self, server: &dyn Server, mode: Mode) -> Result<SyncReport, ClientError>;
     /// Local items; tombstones too when asked.

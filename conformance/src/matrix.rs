@@ -226,11 +226,18 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
         }
         Row::Documented(i) => {
             let sc = &documented::ALL[i];
-            match documented::run(sc, &t.client, &t.server, s.seed.wrapping_add(i as u64)) {
+            let (r, logs) =
+                documented::run_logged(sc, &t.client, &t.server, s.seed.wrapping_add(i as u64));
+            let kept = write_logs(s, t, row, &logs);
+            let with_logs = |m: String| match &kept {
+                Some(dir) => format!("{m} (driver logs: {dir})"),
+                None => m,
+            };
+            match r {
                 Ok(v) => (Status::Pass, sc.section.to_string(), Vec::new(), Some(v)),
-                Err(Failure::Fail(m)) => (Status::Fail, m, Vec::new(), None),
+                Err(Failure::Fail(m)) => (Status::Fail, with_logs(m), Vec::new(), None),
                 Err(Failure::NotApplicable(m)) => (Status::NotApplicable, m, Vec::new(), None),
-                Err(Failure::Setup(m)) => (Status::Error, m, Vec::new(), None),
+                Err(Failure::Setup(m)) => (Status::Error, with_logs(m), Vec::new(), None),
             }
         }
     };
@@ -248,6 +255,24 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
         replay,
         seconds,
     }
+}
+
+/// Keeps a failing cell's driver logs in the report directory, one file
+/// per device; returns the directory.
+fn write_logs(s: &Settings, t: &Target, row: Row, logs: &[(String, String)]) -> Option<String> {
+    if logs.is_empty() {
+        return None;
+    }
+    let dir = s.report_dir.as_ref()?.join("logs").join(format!(
+        "{}--{}",
+        crate::expect::file_name(&t.label()),
+        row.name()
+    ));
+    std::fs::create_dir_all(&dir).ok()?;
+    for (device, text) in logs {
+        std::fs::write(dir.join(format!("{device}.stderr.log")), text).ok()?;
+    }
+    Some(dir.display().to_string())
 }
 
 /// Writes a counterexample world as a `peek-sim replay` file.

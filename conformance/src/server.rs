@@ -49,13 +49,13 @@ impl ServerSpec {
         }
     }
 
-    /// A fresh server for one scenario. `socket`: clients in another
-    /// process (drivers) need a real port, so the in-process server is then
-    /// served on 127.0.0.1 with the wall clock.
-    pub fn open(&self, seed: u64, socket: bool) -> Result<Box<dyn Server>, ServerError> {
-        Ok(match (self, socket) {
+    /// A fresh server for one scenario. `wall`: clients in another
+    /// process (drivers) keep the wall clock, so the in-process server
+    /// keeps it too (they reach it through HTTP fronts, `DriverTarget`).
+    pub fn open(&self, seed: u64, wall: bool) -> Result<Box<dyn Server>, ServerError> {
+        Ok(match (self, wall) {
             (ServerSpec::InProcess, false) => Box::new(Hosted::new(seed)?),
-            (ServerSpec::InProcess, true) => Box::new(Remote::serve_local(seed)?),
+            (ServerSpec::InProcess, true) => Box::new(Hosted::wall(seed)?),
             (ServerSpec::Url { base, key }, _) => Box::new(Remote::connect(base, key, None)?),
         })
     }
@@ -97,6 +97,9 @@ pub trait Server {
 pub struct Hosted {
     host: ServerHost,
     clock: Arc<ManualClock>,
+    /// The time is the wall clock's (for clients in other processes);
+    /// `tick` then pauses briefly instead of jumping.
+    wall: bool,
 }
 
 impl Hosted {
@@ -106,6 +109,19 @@ impl Hosted {
         Ok(Self {
             host,
             clock: Arc::new(ManualClock::new(EPOCH_MS)),
+            wall: false,
+        })
+    }
+
+    /// The same server keeping the wall clock's time.
+    pub fn wall(seed: u64) -> Result<Self, ServerError> {
+        let now = SystemClock.now_ms();
+        let host =
+            ServerHost::new("s0", seed, now).map_err(|e| ServerError::Setup(e.to_string()))?;
+        Ok(Self {
+            host,
+            clock: Arc::new(ManualClock::new(now)),
+            wall: true,
         })
     }
 
@@ -123,14 +139,22 @@ impl Server for Hosted {
         KEY.into()
     }
     fn call(&self, req: Request) -> Result<Response, TransportError> {
-        self.host.set_time(self.clock.now_ms());
+        self.host.set_time(self.now());
         self.host.call(req)
     }
     fn now(&self) -> i64 {
-        self.clock.now_ms()
+        if self.wall {
+            SystemClock.now_ms()
+        } else {
+            self.clock.now_ms()
+        }
     }
     fn tick(&self, ms: i64) {
-        self.clock.advance(ms);
+        if self.wall {
+            pause(ms);
+        } else {
+            self.clock.advance(ms);
+        }
     }
     fn restart(&mut self) -> Result<(), ServerError> {
         self.host
@@ -138,7 +162,7 @@ impl Server for Hosted {
             .map_err(|e| ServerError::Setup(e.to_string()))
     }
     fn backup_and_restore(&mut self) -> Result<(), ServerError> {
-        self.host.set_time(self.clock.now_ms());
+        self.host.set_time(self.now());
         self.host
             .backup()
             .and_then(|_| self.host.restore_newest())
@@ -236,10 +260,15 @@ impl Server for Remote {
         SystemClock.now_ms()
     }
     fn tick(&self, ms: i64) {
-        // Real servers stamp writes with their own clock: a short pause
-        // keeps "later" later without making the suite slow.
-        std::thread::sleep(Duration::from_millis(ms.clamp(0, 20) as u64));
+        pause(ms);
     }
+}
+
+/// Time passing on a server with the wall clock. Such servers stamp
+/// writes with their own clock: a short pause keeps "later" later without
+/// making the suite slow.
+fn pause(ms: i64) {
+    std::thread::sleep(Duration::from_millis(ms.clamp(0, 20) as u64));
 }
 
 /// A request with the headers every client sends.

@@ -104,7 +104,8 @@ impl Cast {
                         cfg.seed ^ (0xD0_0000 + i as u64),
                     )?),
                     Clients::Driver(cmd) => {
-                        Box::new(DriverDevice::spawn(&spec.name, cmd, cfg.servers)?)
+                        let home = dir.join(format!("{}.driver", spec.name));
+                        Box::new(DriverDevice::spawn(&spec.name, cmd, cfg.servers, &home)?)
                     }
                 })
             })

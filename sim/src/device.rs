@@ -176,6 +176,11 @@ pub trait Device {
     /// The process dies; what it wrote stays.
     fn crash(&mut self) -> Result<(), DeviceError>;
     fn observe(&self) -> Result<DeviceState, DeviceError>;
+    /// The end of the client's own log, for a failing world's report
+    /// (external clients only: an in-process device's log is ours).
+    fn log_tail(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The engine in this process: the reference behaviour or a platform

@@ -26,6 +26,9 @@ pub struct Outcome {
     /// The trace, when asked for.
     #[serde(skip)]
     pub trace: Option<Vec<u8>>,
+    /// A failing world's external clients' last log lines, by device.
+    #[serde(skip)]
+    pub logs: Vec<(String, String)>,
 }
 
 impl Outcome {
@@ -64,8 +67,17 @@ pub fn run_cast(
             items: v.items.clone(),
         });
     }
+    let logs = if violations.is_empty() {
+        Vec::new()
+    } else {
+        w.devices
+            .iter()
+            .filter_map(|d| Some((d.device.name().to_string(), d.device.log_tail()?)))
+            .collect()
+    };
     Ok(Outcome {
         seed: cfg.seed,
+        logs,
         violations,
         trace_hash: w.trace.hash(),
         trace_lines: w.trace.lines(),

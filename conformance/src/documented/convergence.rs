@@ -171,7 +171,11 @@ pub fn cross_device_dedup(ctx: &mut Ctx) -> Result<Value, Failure> {
 /// The one-time cleanup (§3.8) on a profile left by a legacy server: off
 /// the sync path, duplicates become tombstones that reach every device;
 /// cross-device copies with their own sync ids stay (D17); the flag is
-/// set and a second restart changes nothing. Needs the in-process server.
+/// set and a second restart changes nothing. As in the original's e2e
+/// flows, each device also holds a row seeded straight into its database
+/// (the same content on both: a cross-device copy once synced), and every
+/// server restart is followed by a restart of each client (the desktop
+/// app restarted, the iOS app relaunched). Needs the in-process server.
 pub fn dedup_cleanup(ctx: &mut Ctx) -> Result<Value, Failure> {
     let profile = ctx.profile("Cleanup")?;
     // Off the sync path (no sync id), as the webhook and `/texts` write.
@@ -194,6 +198,9 @@ pub fn dedup_cleanup(ctx: &mut Ctx) -> Result<Value, Failure> {
     let s = ctx.server.as_ref();
     a.create(s, "url", Some("https://example.com/same"), &[])?;
     b.create(s, "url", Some("https://example.com/same"), &[])?;
+    for d in [&mut a, &mut b] {
+        d.seed_row(s, "text", Some("seeded on the device"), &["seeded"])?;
+    }
     for _ in 0..2 {
         ctx.tick(1_000);
         a.sync(s, Mode::Full)?;
@@ -201,8 +208,8 @@ pub fn dedup_cleanup(ctx: &mut Ctx) -> Result<Value, Failure> {
         b.sync(s, Mode::Full)?;
     }
     let before = ctx.server_live(&profile)?;
-    ensure(before.len() == 4, || {
-        format!("before the cleanup: {before:?}, want 4")
+    ensure(before.len() == 6, || {
+        format!("before the cleanup: {before:?}, want 6")
     })?;
     ctx.server.restart()?;
     ensure(ctx.server.dedup_flag(&profile)?, || {
@@ -210,6 +217,8 @@ pub fn dedup_cleanup(ctx: &mut Ctx) -> Result<Value, Failure> {
     })?;
     let mut states = Vec::new();
     for restart in 0..2 {
+        a.restart()?;
+        b.restart()?;
         let s = ctx.server.as_ref();
         for _ in 0..2 {
             ctx.tick(1_000);
@@ -219,8 +228,8 @@ pub fn dedup_cleanup(ctx: &mut Ctx) -> Result<Value, Failure> {
         }
         let server = ctx.server_live(&profile)?;
         let (la, lb) = (a.live()?, b.live()?);
-        ensure(server.len() == 3, || {
-            format!("after restart {restart}: server {server:?}, want one legacy-a and both cross-device copies")
+        ensure(server.len() == 5, || {
+            format!("after restart {restart}: server {server:?}, want one legacy-a and both copies of each cross-device item")
         })?;
         ensure(la == server && lb == server, || {
             format!("after restart {restart}: devices {la:?} / {lb:?} differ from the server {server:?}")

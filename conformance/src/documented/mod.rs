@@ -67,24 +67,33 @@ pub struct Ctx {
     devices: u64,
     /// Makes profile names unique on a shared server.
     nonce: String,
+    /// One directory per device (`d1`, `d2`…): a driver's data and its
+    /// stderr, read back when the scenario fails.
+    homes: tempfile::TempDir,
 }
 
 impl Ctx {
     pub fn new(client: &ClientSpec, server: &ServerSpec, seed: u64) -> Result<Self, Failure> {
-        let srv = server.open(seed, client.needs_socket())?;
+        let srv = server.open(seed, client.wall_clock())?;
+        let homes = tempfile::Builder::new()
+            .prefix("peek-conform-")
+            .tempdir()
+            .map_err(|e| Failure::Setup(format!("device homes: {e}")))?;
         let nonce = format!("{:x}", srv.now());
         Ok(Self {
             server: srv,
             client: client.clone(),
             devices: 0,
             nonce,
+            homes,
         })
     }
 
     /// A fresh device of the client under test, configured for `profile`.
     pub fn device(&mut self, profile: Option<&str>) -> Result<Box<dyn Client>, Failure> {
         self.devices += 1;
-        let mut c = self.client.open(self.devices)?;
+        let home = self.homes.path().join(format!("d{}", self.devices));
+        let mut c = self.client.open(self.devices, &home)?;
         c.configure(&self.server.url(), &self.server.key(), profile)?;
         Ok(c)
     }
@@ -121,6 +130,17 @@ impl Ctx {
 
     pub fn tick(&self, ms: i64) {
         self.server.tick(ms);
+    }
+
+    /// The end of each driver device's stderr, by device (`d1`…).
+    pub fn logs(&self, lines: usize) -> Vec<(String, String)> {
+        (1..=self.devices)
+            .map(|n| format!("d{n}"))
+            .filter_map(|d| {
+                let tail = sim::driver::log_tail(&self.homes.path().join(&d), lines);
+                (!tail.is_empty()).then_some((d, tail))
+            })
+            .collect()
     }
 }
 
@@ -214,6 +234,27 @@ pub fn run(
     server: &ServerSpec,
     seed: u64,
 ) -> Result<Value, Failure> {
-    let mut ctx = Ctx::new(client, server, seed)?;
-    (s.run)(&mut ctx)
+    run_logged(s, client, server, seed).0
+}
+
+/// How much of each driver's stderr a failing scenario keeps.
+pub const LOG_LINES: usize = 60;
+
+/// [`run`], with the drivers' last log lines by device when it fails.
+pub fn run_logged(
+    s: &Scenario,
+    client: &ClientSpec,
+    server: &ServerSpec,
+    seed: u64,
+) -> (Result<Value, Failure>, Vec<(String, String)>) {
+    let mut ctx = match Ctx::new(client, server, seed) {
+        Ok(c) => c,
+        Err(e) => return (Err(e), Vec::new()),
+    };
+    let r = (s.run)(&mut ctx);
+    let logs = match &r {
+        Err(Failure::Fail(_) | Failure::Setup(_)) => ctx.logs(LOG_LINES),
+        _ => Vec::new(),
+    };
+    (r, logs)
 }

@@ -97,7 +97,13 @@ fn handle(
             .ok_or_else(|| ClientError::Refused("configure first".into()))
     };
     Ok(match cmd {
-        Command::Hello => json!({ "name": name, "protocol": 1 }),
+        // The engine's store is its own temp file, rebuilt in process by
+        // `restart`; it keeps metadata and seeds rows as creates.
+        Command::Hello { .. } => json!({
+            "name": name,
+            "protocol": sim::driver::PROTOCOL,
+            "capabilities": {"restart": "in-process", "metadata": true, "concurrent": false, "seed": true},
+        }),
         Command::Configure {
             server_url,
             api_key,
@@ -158,6 +164,16 @@ fn handle(
         Command::SetClock { offset_ms } => {
             client.set_clock_offset(offset_ms)?;
             json!({})
+        }
+        Command::SeedRow {
+            kind,
+            content,
+            tags,
+            sync_id: _,
+        } => {
+            let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+            let s = server.as_ref().ok_or_else(unconfigured)?;
+            json!({ "id": client.seed_row(s, &kind, content.as_deref(), &tags)? })
         }
         Command::Restart => {
             client.restart()?;

@@ -22,6 +22,9 @@ use crate::front::Front;
 use crate::upstream::Net;
 use crate::workload::{self, Change, NewItem};
 
+/// How much of a driver's stderr a failing world shows.
+const LOG_LINES: usize = 40;
+
 /// A driver process playing one device.
 pub struct DriverDevice {
     name: String,
@@ -49,8 +52,15 @@ impl From<DriverError> for DeviceError {
 impl DriverDevice {
     /// Starts `cmd` (`sh -c`) for device `name` of a world with `servers`
     /// servers.
-    pub fn spawn(name: &str, cmd: &str, servers: usize) -> Result<Self, DeviceError> {
-        let proc = DriverClient::spawn(cmd)?;
+    /// Its data directory and log are in `home` (the world's directory
+    /// holds one per device).
+    pub fn spawn(
+        name: &str,
+        cmd: &str,
+        servers: usize,
+        home: &std::path::Path,
+    ) -> Result<Self, DeviceError> {
+        let proc = DriverClient::spawn(cmd, home)?;
         let fronts = (0..servers.max(1))
             .map(|_| Front::open(proc.requests()))
             .collect::<Result<Vec<_>, _>>()
@@ -118,6 +128,11 @@ impl Device for DriverDevice {
             restart: Restart::Reexec,
             links: false,
         }
+    }
+
+    /// The last lines of the driver's stderr: a failing world shows them.
+    fn log_tail(&self) -> Option<String> {
+        Some(self.proc.borrow().log_tail(LOG_LINES)).filter(|t| !t.is_empty())
     }
 
     fn model(&self) -> Model {
@@ -257,8 +272,8 @@ impl Device for DriverDevice {
 
     fn crash(&mut self) -> Result<(), DeviceError> {
         self.pending = false;
-        match self.proc.get_mut().send(Command::Restart) {
-            Ok(_) | Err(DriverError::Unsupported(_)) => Ok(()),
+        match self.proc.get_mut().restart() {
+            Ok(()) | Err(DriverError::Unsupported(_)) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

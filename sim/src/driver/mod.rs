@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use device::DriverDevice;
-pub use process::{DriverClient, DriverError};
+pub use process::{log_tail, DriverClient, DriverError, STDERR_LOG};
 
 /// One request line: `{"id": 7, "cmd": "create", ...}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,8 +27,17 @@ pub struct Envelope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Command {
-    /// Which implementation this is. Reply: `{"name": …}`.
-    Hello,
+    /// Which implementation this is, and where it keeps its state.
+    /// Reply: [`Hello`]. A protocol-1 driver ignores both arguments.
+    #[serde(rename_all = "camelCase")]
+    Hello {
+        #[serde(default = "protocol_1")]
+        protocol: u32,
+        /// The device's own directory: empty at first start, the same on
+        /// every re-exec, so the client's files survive a restart there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data_dir: Option<String>,
+    },
     #[serde(rename_all = "camelCase")]
     Configure {
         server_url: String,
@@ -82,12 +91,107 @@ pub enum Command {
     SetClock {
         offset_ms: i64,
     },
+    /// A row put straight into the client's database, as the original's
+    /// e2e scripts seed one (no app code path). Reply: `{"id": local id}`.
+    #[serde(rename_all = "camelCase")]
+    SeedRow {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        content: Option<String>,
+        #[serde(default)]
+        tags: Vec<String>,
+        #[serde(default)]
+        sync_id: String,
+    },
     Restart,
     Shutdown,
 }
 
 fn full() -> String {
     "full".into()
+}
+
+fn protocol_1() -> u32 {
+    1
+}
+
+/// The protocol this suite speaks.
+pub const PROTOCOL: u32 = 2;
+
+/// A `hello` reply: who the driver is, what it was built from and what it
+/// can do. Protocol-1 drivers answer with a name only; the defaults are
+/// what such a driver was assumed to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hello {
+    pub name: String,
+    #[serde(default = "protocol_1")]
+    pub protocol: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    #[serde(default)]
+    pub capabilities: Capabilities,
+}
+
+/// What a driver was built from: the original commit and a hash of the
+/// files compiled, so a matrix says which code it judged.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Source {
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub files: Option<String>,
+    #[serde(default)]
+    pub paths: Vec<String>,
+}
+
+/// How a driver restarts its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartKind {
+    /// The suite ends the process and starts it again on the same data
+    /// directory: what a device's restart is for clients with process
+    /// state (statics, caches).
+    Reexec,
+    /// The driver's `restart` command rebuilds the client in its process.
+    InProcess,
+    /// It cannot restart: scenarios that restart are n/a.
+    None,
+}
+
+/// What a driver can do (`hello`'s `capabilities`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Capabilities {
+    pub restart: RestartKind,
+    /// The `sync` modes it runs natively (`full`, `pull`, `push`).
+    pub sync_modes: Vec<String>,
+    /// `offset` if `set_clock` shifts the client's clock, `none` if not.
+    pub clock: String,
+    /// How `serverProfileId` reaches the server: `id`, `slug` or
+    /// `default-only`.
+    pub profiles: String,
+    /// Keeps `create`'s metadata and syncs it.
+    pub metadata: bool,
+    /// Answers commands while a `sync` is outstanding.
+    pub concurrent: bool,
+    /// Supports `seed_row`.
+    pub seed: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            restart: RestartKind::InProcess,
+            sync_modes: vec!["full".into(), "pull".into(), "push".into()],
+            clock: "offset".into(),
+            profiles: "id".into(),
+            metadata: false,
+            concurrent: false,
+            seed: false,
+        }
+    }
 }
 
 /// One reply line: `{"id": 7, "ok": true, "result": {...}}` or
@@ -165,5 +269,37 @@ mod tests {
         let c: Envelope =
             serde_json::from_str(r#"{"id":5,"cmd":"set_clock","offsetMs":-90000}"#).unwrap();
         assert_eq!(c.cmd, Command::SetClock { offset_ms: -90000 });
+        let h = Envelope {
+            id: 1,
+            cmd: Command::Hello {
+                protocol: PROTOCOL,
+                data_dir: Some("/d/data".into()),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&h).unwrap(),
+            r#"{"id":1,"cmd":"hello","protocol":2,"dataDir":"/d/data"}"#
+        );
+    }
+
+    #[test]
+    fn a_protocol_1_hello_gets_the_old_assumptions() {
+        let h: Hello = serde_json::from_str(r#"{"name":"old 1","protocol":1}"#).unwrap();
+        assert_eq!(h.protocol, 1);
+        assert_eq!(h.capabilities.restart, RestartKind::InProcess);
+        assert!(!h.capabilities.concurrent);
+        let h: Hello = serde_json::from_str(
+            r#"{"name":"new","protocol":2,"capabilities":{"restart":"reexec","seed":true},
+                "source":{"commit":"abc","files":"sha256:00","paths":["a.ts"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(h.capabilities.restart, RestartKind::Reexec);
+        assert!(h.capabilities.seed);
+        assert_eq!(
+            h.capabilities.sync_modes.len(),
+            3,
+            "unnamed fields keep their defaults"
+        );
+        assert_eq!(h.source.unwrap().commit.as_deref(), Some("abc"));
     }
 }

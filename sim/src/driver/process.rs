@@ -5,6 +5,7 @@
 //! timeout) instead of the whole run.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command as Proc, Stdio};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use engine::sync::{Request, Response};
 use engine::transport::TransportError;
 use serde_json::Value;
 
-use super::{Command, Envelope, Reply};
+use super::{Capabilities, Command, Envelope, Hello, Reply, RestartKind};
 use crate::front::Msg;
 
 /// How long one command may take (a sync against a slow server included).
@@ -33,60 +34,158 @@ pub enum DriverError {
     Driver(String),
 }
 
-/// An external client implementation, one process per device.
+/// The file in a device's home that keeps its driver's stderr.
+pub const STDERR_LOG: &str = "stderr.log";
+
+/// An external client implementation, one process per device. Its home
+/// directory holds the client's data (`data/`, handed over in `hello`)
+/// and its stderr ([`STDERR_LOG`]); both outlive a re-exec restart.
 pub struct DriverClient {
+    cmd: String,
+    home: PathBuf,
     child: Child,
     stdin: ChildStdin,
     rx: Receiver<Msg>,
     tx: Sender<Msg>,
     next: u64,
-    /// What the driver's `hello` answered as its name.
-    name: String,
+    hello: Hello,
+    /// The last `set_clock` offset: a re-exec loses it, so it is sent
+    /// again to the new process.
+    offset: Option<i64>,
+}
+
+/// A started process and its stdin.
+fn start(cmd: &str, home: &Path, tx: &Sender<Msg>) -> Result<(Child, ChildStdin), DriverError> {
+    let fail = |what: &str, e: std::io::Error| DriverError::Driver(format!("{what}: {e}"));
+    std::fs::create_dir_all(home.join("data")).map_err(|e| fail("driver home", e))?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.join(STDERR_LOG))
+        .map_err(|e| fail("driver log", e))?;
+    let mut child = Proc::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .map_err(|e| DriverError::Driver(format!("cannot start {cmd:?}: {e}")))?;
+    let stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| DriverError::Driver("no stdin".into()))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| DriverError::Driver("no stdout".into()))?;
+    let lines = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(Msg::Line(line)).is_err() {
+                break;
+            }
+        }
+    });
+    Ok((child, stdin))
 }
 
 impl DriverClient {
-    pub fn spawn(cmd: &str) -> Result<Self, DriverError> {
-        let mut child = Proc::new("sh")
-            .arg("-c")
-            .arg(cmd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| DriverError::Driver(format!("cannot start {cmd:?}: {e}")))?;
-        let stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| DriverError::Driver("no stdin".into()))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| DriverError::Driver("no stdout".into()))?;
+    /// Starts `cmd` (`sh -c`) for a device whose home is `home` (made if
+    /// missing) and asks it `hello`.
+    pub fn spawn(cmd: &str, home: &Path) -> Result<Self, DriverError> {
         let (tx, rx) = mpsc::channel();
-        let lines = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(Msg::Line(line)).is_err() {
-                    break;
-                }
-            }
-        });
+        let (child, stdin) = start(cmd, home, &tx)?;
         let mut me = Self {
+            cmd: cmd.to_string(),
+            home: home.to_path_buf(),
             child,
             stdin,
             rx,
             tx,
             next: 0,
-            name: String::new(),
+            hello: Hello {
+                name: String::new(),
+                protocol: 1,
+                source: None,
+                capabilities: Capabilities::default(),
+            },
+            offset: None,
         };
-        let hello = me.send(Command::Hello)?;
-        me.name = hello["name"].as_str().unwrap_or("driver").to_string();
+        me.greet()?;
         Ok(me)
+    }
+
+    fn greet(&mut self) -> Result<(), DriverError> {
+        let data_dir = self.home.join("data").to_string_lossy().into_owned();
+        let v = self.send(Command::Hello {
+            protocol: super::PROTOCOL,
+            data_dir: Some(data_dir),
+        })?;
+        self.hello = serde_json::from_value(v)
+            .map_err(|e| DriverError::Driver(format!("hello reply: {e}")))?;
+        Ok(())
+    }
+
+    /// What the driver said of itself.
+    pub fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
+    /// The device's home: its data directory and its log.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The last `lines` lines the driver wrote on stderr (for a failure
+    /// report; the whole log stays in the home).
+    pub fn log_tail(&self, lines: usize) -> String {
+        log_tail(&self.home, lines)
+    }
+
+    /// A device restart as the driver can do it: a re-exec on the same
+    /// data directory (then the clock offset again), or its `restart`
+    /// command.
+    pub fn restart(&mut self) -> Result<(), DriverError> {
+        match self.hello.capabilities.restart {
+            RestartKind::InProcess => self.send(Command::Restart).map(|_| ()),
+            RestartKind::None => Err(DriverError::Unsupported(format!(
+                "{} cannot restart",
+                self.name()
+            ))),
+            RestartKind::Reexec => {
+                self.stop();
+                let (child, stdin) = start(&self.cmd, &self.home, &self.tx)?;
+                self.child = child;
+                self.stdin = stdin;
+                self.greet()?;
+                if let Some(ms) = self.offset {
+                    self.send(Command::SetClock { offset_ms: ms })?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Asks the process to end and waits for it (ended by its handle if it
+    /// does not within the reply timeout).
+    fn stop(&mut self) {
+        let _ = self.send(Command::Shutdown);
+        let deadline = std::time::Duration::from_millis(50);
+        for _ in 0..(REPLY_TIMEOUT.as_millis() / deadline.as_millis()) {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(deadline);
+        }
+        // Our own child, by its handle: never a broad kill.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The implementation's name, from `hello`.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.hello.name
     }
 
     /// Where an HTTP front posts the requests it receives.
@@ -110,6 +209,9 @@ impl DriverClient {
         cmd: Command,
         serve: &mut dyn FnMut(Request) -> Result<Response, TransportError>,
     ) -> Result<Value, DriverError> {
+        if let Command::SetClock { offset_ms } = cmd {
+            self.offset = Some(offset_ms);
+        }
         self.next += 1;
         let id = self.next;
         let line = serde_json::to_string(&Envelope { id, cmd })
@@ -154,9 +256,13 @@ impl DriverClient {
 
 impl Drop for DriverClient {
     fn drop(&mut self) {
-        let _ = self.send(Command::Shutdown);
-        // Our own child, by its handle: never a broad kill.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
+}
+
+/// The last `lines` lines of the stderr log in a device's `home`.
+pub fn log_tail(home: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(home.join(STDERR_LOG)).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
