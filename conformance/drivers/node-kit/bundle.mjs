@@ -73,6 +73,8 @@ const result = await build({
   outfile,
   external: o.external,
   plugins: [resolver],
+  // The drivers' packages (fake-indexeddb) come from the kit's node_modules.
+  nodePaths: [join(here, 'node_modules')],
   metafile: true,
   logLevel: 'warning',
   // CommonJS dependencies bundled into ESM need `require`.
