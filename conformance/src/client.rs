@@ -73,17 +73,35 @@ impl ClientSpec {
     /// The name expectation files use: the model's name, or the first
     /// word of a driver's `hello` name (the driver is started to ask).
     pub fn name(&self) -> Result<String, ClientError> {
+        Ok(self.describe()?.0)
+    }
+
+    /// The name, and for a driver what its `hello` said it was built from
+    /// (one line for the matrix: the original's commit and files hash).
+    pub fn describe(&self) -> Result<(String, Option<String>), ClientError> {
         match self {
-            ClientSpec::Engine(m) => Ok(m.name().to_string()),
+            ClientSpec::Engine(m) => Ok((m.name().to_string(), None)),
             ClientSpec::Driver(cmd) => {
                 let home = tempfile::tempdir()
                     .map_err(|e| ClientError::Driver(format!("driver home: {e}")))?;
                 let d = sim::driver::DriverClient::spawn(cmd, home.path())?;
-                Ok(d.name()
+                let hello = d.hello();
+                let name = hello
+                    .name
                     .split_whitespace()
                     .next()
                     .unwrap_or("driver")
-                    .to_string())
+                    .to_string();
+                let source = hello.source.as_ref().map(|s| {
+                    let commit = s.commit.as_deref().unwrap_or("unknown commit");
+                    let files = s.files.as_deref().unwrap_or("no files hash");
+                    format!(
+                        "{}: built from commit {commit}, {} original files, {files}",
+                        hello.name,
+                        s.paths.len()
+                    )
+                });
+                Ok((name, source))
             }
         }
     }

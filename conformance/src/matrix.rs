@@ -23,6 +23,8 @@ pub struct Target {
     /// `hello` name.
     pub name: String,
     pub expectations: Expectations,
+    /// What a driver said it was built from (`hello`'s `source`).
+    pub source: Option<String>,
 }
 
 impl Target {

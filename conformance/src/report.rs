@@ -17,6 +17,23 @@ pub struct Report {
     pub scenarios: Vec<String>,
     pub cells: Vec<Cell>,
     pub totals: Totals,
+    /// What each driver column was built from, by column label.
+    pub sources: Vec<(String, String)>,
+}
+
+/// The prefix that names a real client's column beside its model's:
+/// `original-electron` is the real code of what `electron` models.
+pub const REAL_PREFIX: &str = "original-";
+
+/// One scenario of a model against its real client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Agreement {
+    /// Both ran and got the same verdict.
+    Same,
+    /// Both ran and the verdicts differ.
+    Differ,
+    /// One of the two could not run it (n/a or a harness error).
+    Unjudged,
 }
 
 impl Report {
@@ -27,7 +44,105 @@ impl Report {
             scenarios,
             cells,
             totals,
+            sources: Vec::new(),
         }
+    }
+
+    /// The (model, real client) column pairs of this run: `X` and
+    /// `original-X`, both present.
+    pub fn pairs(&self) -> Vec<(String, String)> {
+        self.targets
+            .iter()
+            .filter_map(|real| {
+                let model = real.strip_prefix(REAL_PREFIX)?;
+                self.targets
+                    .iter()
+                    .any(|t| t == model)
+                    .then(|| (model.to_string(), real.clone()))
+            })
+            .collect()
+    }
+
+    /// Whether a model and its real client agree on one scenario.
+    pub fn agreement(&self, scenario: &str, model: &str, real: &str) -> Agreement {
+        match (self.cell(scenario, model), self.cell(scenario, real)) {
+            (Some(m), Some(r)) => {
+                let judged = |c: &Cell| matches!(c.status, Status::Pass | Status::Fail);
+                if !judged(m) || !judged(r) {
+                    Agreement::Unjudged
+                } else if m.status == r.status {
+                    Agreement::Same
+                } else {
+                    Agreement::Differ
+                }
+            }
+            _ => Agreement::Unjudged,
+        }
+    }
+
+    /// Does each model do what its real client does? Scenario by
+    /// scenario, and for every disagreement both sides' details (a
+    /// property's counterexample included), so the reason can be looked
+    /// for in the original's code.
+    pub fn versus_markdown(&self) -> String {
+        let mut s = String::from(
+            "# Model against real client
+
+",
+        );
+        s.push_str(
+            "Each platform model (`engine/src/platform.rs`, `docs/platform-models.md`) \
+             beside the real client it imitates, run through its driver \
+             (`conformance/drivers/`), on the same scenarios and server. \
+             *same*: both got the same verdict; **DIFFER**: they did not; \
+             *unjudged*: one of them could not run it.\n\n",
+        );
+        for (label, source) in &self.sources {
+            let _ = writeln!(s, "- `{label}`: {source}");
+        }
+        if !self.sources.is_empty() {
+            s.push('\n');
+        }
+        for (model, real) in self.pairs() {
+            let _ = writeln!(s, "## {model} against {real}\n");
+            let _ = writeln!(s, "| scenario | model `{model}` | real `{real}` | |");
+            s.push_str("|---|---|---|---|\n");
+            let mut differ = Vec::new();
+            let mut same = 0;
+            for sc in &self.scenarios {
+                let mark = |t: &str| self.cell(sc, t).map_or("—".into(), Self::mark);
+                let a = self.agreement(sc, &model, &real);
+                let word = match a {
+                    Agreement::Same => {
+                        same += 1;
+                        "same"
+                    }
+                    Agreement::Differ => {
+                        differ.push(sc.clone());
+                        "**DIFFER**"
+                    }
+                    Agreement::Unjudged => "unjudged",
+                };
+                let _ = writeln!(s, "| {sc} | {} | {} | {word} |", mark(&model), mark(&real));
+            }
+            let _ = writeln!(
+                s,
+                "\n{same} of {} scenarios agree; {} differ.\n",
+                self.scenarios.len(),
+                differ.len()
+            );
+            for sc in differ {
+                let _ = writeln!(s, "### {sc}: {model} and {real} differ\n");
+                for t in [&model, &real] {
+                    if let Some(c) = self.cell(&sc, t) {
+                        let _ = writeln!(s, "- `{t}` — {}: {}", Self::mark(c), c.detail);
+                        let _ = writeln!(s, "  replay: `{}`", c.replay);
+                    }
+                }
+                s.push('\n');
+            }
+        }
+        s
     }
 
     fn cell(&self, scenario: &str, target: &str) -> Option<&Cell> {
@@ -65,6 +180,12 @@ impl Report {
             let _ = writeln!(s, "| {sc} | {} |", marks.join(" | "));
         }
         let _ = writeln!(s, "\n{}\n", self.totals.line());
+        for (label, source) in &self.sources {
+            let _ = writeln!(s, "- `{label}`: {source}");
+        }
+        if !self.sources.is_empty() {
+            s.push('\n');
+        }
         let failing: Vec<&Cell> = self
             .cells
             .iter()
@@ -148,7 +269,11 @@ impl Report {
         std::fs::write(dir.join("matrix.md"), self.markdown())?;
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(dir.join("matrix.json"), json)?;
-        std::fs::write(dir.join("matrix.html"), self.html())
+        std::fs::write(dir.join("matrix.html"), self.html())?;
+        if !self.pairs().is_empty() {
+            std::fs::write(dir.join("model-vs-real.md"), self.versus_markdown())?;
+        }
+        Ok(())
     }
 }
 
@@ -193,5 +318,64 @@ mod tests {
         assert!(md.contains("Replay: `peek-sim replay out/cases/x.json`"));
         assert_eq!(r.totals.unexpected(), 0);
         assert!(r.html().contains("class=known"));
+    }
+
+    #[test]
+    fn a_model_and_its_real_client_are_compared_scenario_by_scenario() {
+        let r = Report::new(
+            vec![
+                "electron".into(),
+                "original-electron".into(),
+                "extension".into(),
+            ],
+            vec!["tombstones".into(), "echo".into(), "restart".into()],
+            vec![
+                cell(
+                    "tombstones",
+                    "electron",
+                    Status::Fail,
+                    Judgement::KnownFailure,
+                ),
+                cell(
+                    "tombstones",
+                    "original-electron",
+                    Status::Fail,
+                    Judgement::Ok,
+                ),
+                cell("echo", "electron", Status::Pass, Judgement::Ok),
+                cell("echo", "original-electron", Status::Fail, Judgement::Ok),
+                cell("restart", "electron", Status::Pass, Judgement::Ok),
+                cell(
+                    "restart",
+                    "original-electron",
+                    Status::NotApplicable,
+                    Judgement::NotRun,
+                ),
+            ],
+        );
+        // `extension` has no real column: no pair.
+        assert_eq!(
+            r.pairs(),
+            vec![("electron".into(), "original-electron".into())]
+        );
+        assert_eq!(
+            r.agreement("tombstones", "electron", "original-electron"),
+            Agreement::Same
+        );
+        assert_eq!(
+            r.agreement("echo", "electron", "original-electron"),
+            Agreement::Differ
+        );
+        assert_eq!(
+            r.agreement("restart", "electron", "original-electron"),
+            Agreement::Unjudged
+        );
+        let md = r.versus_markdown();
+        assert!(md.contains("| echo | pass | FAIL | **DIFFER** |"), "{md}");
+        assert!(md.contains("1 of 3 scenarios agree; 1 differ."), "{md}");
+        assert!(
+            md.contains("### echo: electron and original-electron differ"),
+            "{md}"
+        );
     }
 }

@@ -20,6 +20,7 @@ fn target(m: Model) -> Target {
         server: ServerSpec::InProcess,
         name: m.name().to_string(),
         expectations: Expectations::load(&dir, m.name()).unwrap(),
+        source: None,
     }
 }
 

@@ -43,6 +43,22 @@ pub trait RealTime {
     fn pause(&self, ms: i64);
 }
 
+/// The wall clock (through `protocol::clock::SystemClock`, the one place
+/// that reads it), for worlds played by a driver or a server by URL: a
+/// `Wait` lets a little real time pass, so "later" stays later without
+/// making a run slow.
+pub struct Wall;
+
+impl RealTime for Wall {
+    fn now_ms(&self) -> i64 {
+        use protocol::clock::Clock as _;
+        protocol::clock::SystemClock.now_ms()
+    }
+    fn pause(&self, ms: i64) {
+        std::thread::sleep(std::time::Duration::from_millis(ms.clamp(0, 20) as u64));
+    }
+}
+
 /// Who plays a world.
 #[derive(Clone, Default)]
 pub struct Cast {

@@ -105,7 +105,7 @@ fn main() {
     });
     let mut targets = Vec::new();
     for client in specs {
-        let name = match client.name() {
+        let (name, source) = match client.describe() {
             Ok(n) => n,
             Err(e) => {
                 eprintln!("{}: {e}", client.label());
@@ -124,6 +124,7 @@ fn main() {
             server: server.clone(),
             name,
             expectations,
+            source,
         });
     }
     let settings = Settings {
@@ -165,16 +166,23 @@ fn main() {
             cells.push(cell);
         }
     }
-    let report = Report::new(
+    let mut report = Report::new(
         targets.iter().map(Target::label).collect(),
         rows.iter().map(|r| r.name().to_string()).collect(),
         cells,
     );
+    report.sources = targets
+        .iter()
+        .filter_map(|t| Some((t.label(), t.source.clone()?)))
+        .collect();
     if let Some(dir) = &cli.report {
         if let Err(e) = report.write(dir) {
             eprintln!("cannot write the report to {}: {e}", dir.display());
         } else {
             println!("report: {}/matrix.md (and .json, .html)", dir.display());
+            if !report.pairs().is_empty() {
+                println!("model against real: {}/model-vs-real.md", dir.display());
+            }
         }
     }
     for c in report.cells.iter().filter(|c| {

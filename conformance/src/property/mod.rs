@@ -14,14 +14,12 @@
 pub mod ops;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use engine::Model;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde::Serialize;
-use server::clock::Clock;
-use sim::cast::{Cast, Clients, RealTime, Servers};
+use sim::cast::{Cast, Clients, RealTime, Servers, Wall};
 use sim::check::Violation;
 use sim::config::{DeviceSpec, FaultRates, WorldConfig};
 use sim::event::Event;
@@ -247,20 +245,6 @@ pub(crate) fn runner(group: Group, cases: u32, seed: u64, max_shrink_iters: u32)
     key[..8].copy_from_slice(&seed.to_le_bytes());
     key[8] = group as u8;
     TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &key))
-}
-
-/// The wall clock, for worlds played by a driver or a server by URL (they
-/// cannot take the virtual one): a `Wait` lets a little real time pass, so
-/// "later" stays later without making the suite slow.
-struct Wall;
-
-impl RealTime for Wall {
-    fn now_ms(&self) -> i64 {
-        server::clock::SystemClock.now_ms()
-    }
-    fn pause(&self, ms: i64) {
-        std::thread::sleep(Duration::from_millis(ms.clamp(0, 20) as u64));
-    }
 }
 
 /// Who plays a target's worlds.

@@ -18,6 +18,7 @@ use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
 use super::compare::{compare_bodies, Divergence, IdMap};
 use super::{Header, Line, Req, Resp, Session, SessionError};
+use crate::cast::{Cast, Clients};
 use crate::config::WorldConfig;
 use crate::upstream::{Upstream, UpstreamCaps};
 use crate::world::World;
@@ -218,15 +219,20 @@ pub fn replay_client(
         &session.header,
         session.lines.iter().cloned().map(Ok),
         model,
+        &Cast::default(),
     )
 }
 
 /// The same from a stream of lines (`Session::stream`): only the answers
-/// are kept, not the session.
+/// are kept, not the session. `cast` says who plays the devices: the
+/// engine (the default), or a driver process per device
+/// (`Clients::Driver`, with a `real_time`): any client implementation
+/// meets the recorded answers the same way, through its HTTP front.
 pub fn replay_client_lines(
     header: &Header,
     lines: impl Iterator<Item = Result<Line, SessionError>>,
     model: Option<Model>,
+    cast: &Cast,
 ) -> Result<Vec<DeviceReport>, PlaybackError> {
     let world = header.world.clone().ok_or(PlaybackError::NoWorld)?;
     let mut cfg: WorldConfig =
@@ -258,7 +264,7 @@ pub fn replay_client_lines(
         }
     }
     let counts: Vec<usize> = recorded.iter().map(Vec::len).collect();
-    let mut w = World::new(&cfg, false)?;
+    let mut w = World::with_cast(&cfg, false, cast)?;
     let mut tallies = Vec::new();
     for (dev, pairs) in recorded.into_iter().enumerate() {
         let remote = Remote::serve(pairs).map_err(PlaybackError::Bad)?;
@@ -274,9 +280,13 @@ pub fn replay_client_lines(
             .ok()
             .map(|mut t| std::mem::take(&mut *t))
             .unwrap_or_default();
+        let model = match &cast.clients {
+            Clients::Engine => d.model.name().to_string(),
+            Clients::Driver(cmd) => format!("driver:{cmd}"),
+        };
         out.push(DeviceReport {
             device: d.name.clone(),
-            model: d.model.name().to_string(),
+            model,
             recorded: counts[i],
             made: tally.made,
             divergent: tally.divergent,

@@ -126,11 +126,19 @@ pub enum Cmd {
     /// Replay a simulator session against the client: each device is
     /// re-created and served its recorded answers (wiremock, real HTTP);
     /// its requests are compared with the recorded ones.
+    #[command(after_help = "Examples:\n  \
+        peek-sim replay-client t.jsonl\n  \
+        peek-sim replay-client t.jsonl --model electron\n  \
+        peek-sim replay-client t.jsonl --client 'driver:node target/drivers/electron/driver.mjs'")]
     ReplayClient {
         file: PathBuf,
         /// Run every device as this model instead of the recorded ones.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "client")]
         model: Option<String>,
+        /// Run every device through a driver (`driver:CMD`,
+        /// docs/driver-protocol.md): the real clients' code, or any other.
+        #[arg(long)]
+        client: Option<String>,
     },
     /// Recording reverse proxy: point an app at --listen; every exchange
     /// with --upstream is appended to --out (secrets redacted). The device

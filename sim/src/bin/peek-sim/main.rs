@@ -69,7 +69,11 @@ fn dispatch() -> i32 {
                 worlds::cmd_replay(&file, trace.as_deref())
             }
         }
-        Cmd::ReplayClient { file, model } => sessions::cmd_replay_client(&file, model.as_deref()),
+        Cmd::ReplayClient {
+            file,
+            model,
+            client,
+        } => sessions::cmd_replay_client(&file, model.as_deref(), client.as_deref()),
         Cmd::Record {
             listen,
             upstream,

@@ -1,6 +1,9 @@
 //! The session commands: `replay` of a session file against servers,
 //! `replay-client`, `record` and `import-har`. See `docs/session-format.md`.
 
+use std::sync::Arc;
+
+use sim::cast::{Cast, Clients, Wall};
 use std::path::Path;
 use std::time::Instant;
 
@@ -97,8 +100,8 @@ pub fn cmd_replay(file: &Path, servers: &[String], keys: &[String], strict: bool
     }
 }
 
-/// `peek-sim replay-client SESSION [--model M]`.
-pub fn cmd_replay_client(file: &Path, model: Option<&str>) -> i32 {
+/// `peek-sim replay-client SESSION [--model M | --client driver:CMD]`.
+pub fn cmd_replay_client(file: &Path, model: Option<&str>, client: Option<&str>) -> i32 {
     let (header, lines) = match Session::stream(file) {
         Ok(x) => x,
         Err(e) => {
@@ -113,8 +116,24 @@ pub fn cmd_replay_client(file: &Path, model: Option<&str>) -> i32 {
             return 2;
         }
     };
+    let cast = match client {
+        None => Cast::default(),
+        Some(c) => match c.strip_prefix("driver:").map(str::trim) {
+            Some(cmd) if !cmd.is_empty() => Cast {
+                clients: Clients::Driver(cmd.to_string()),
+                real_time: Some(Arc::new(Wall)),
+                ..Cast::default()
+            },
+            _ => {
+                eprintln!(
+                    "peek-sim: --client takes driver:CMD (docs/driver-protocol.md), got {c:?}"
+                );
+                return 2;
+            }
+        },
+    };
     let started = Instant::now();
-    let reports = match playback::replay_client_lines(&header, lines, model) {
+    let reports = match playback::replay_client_lines(&header, lines, model, &cast) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("peek-sim: {e}");
