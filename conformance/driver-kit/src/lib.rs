@@ -198,7 +198,7 @@ pub struct Driver {
 }
 
 /// The environment variable that carries a device over a re-exec restart:
-/// `<offset ms>\n<dataDir>`.
+/// `<offset ms>\n<owned: 0|1>\n<dataDir>`.
 const RESUME_ENV: &str = "PEEK_DRIVER_KIT_RESUME";
 
 /// Counter for fresh directory names.
@@ -215,7 +215,12 @@ pub fn fresh_temp_dir() -> std::io::Result<PathBuf> {
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot make a device directory in {}: {e}", base.display()),
+                ))
+            }
         }
     }
 }
@@ -269,6 +274,10 @@ struct Session {
     out: Arc<Out>,
     client: Option<Arc<dyn Client>>,
     data_dir: Option<PathBuf>,
+    /// The kit made `data_dir` itself (no `dataDir` from the suite): it
+    /// is removed when the device ends, as a protocol 1 device's storage
+    /// ends with its process.
+    owned: bool,
     syncs: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -285,17 +294,19 @@ pub fn run(
         out,
         client: None,
         data_dir: None,
+        owned: false,
         syncs: Vec::new(),
     };
     if let Ok(resume) = std::env::var(RESUME_ENV) {
         // A re-exec restart: the same device, back from its directory.
         std::env::remove_var(RESUME_ENV);
-        if let Some((offset, dir)) = resume.split_once('\n') {
+        let mut parts = resume.splitn(3, '\n');
+        if let (Some(offset), Some(owned), Some(dir)) = (parts.next(), parts.next(), parts.next()) {
             clock::set_offset_ms(offset.parse().unwrap_or(0));
             let dir = PathBuf::from(dir);
             eprintln!("[driver-kit] restarted over {}", dir.display());
             match s.open_dir(&dir) {
-                Ok(()) => {}
+                Ok(()) => s.owned = owned == "1",
                 Err(e) => eprintln!("[driver-kit] reopen failed: {e}"),
             }
         }
@@ -321,6 +332,7 @@ pub fn run(
         match cmd {
             "shutdown" => {
                 s.wait_syncs();
+                s.end();
                 s.out.reply(&id, Ok(json!({})));
                 std::process::exit(0);
             }
@@ -358,6 +370,7 @@ pub fn run(
         }
     }
     s.wait_syncs();
+    s.end();
     std::process::exit(0);
 }
 
@@ -399,6 +412,14 @@ fn guarded(f: impl FnOnce() -> Outcome) -> Outcome {
 }
 
 impl Session {
+    /// The device ends: a directory the kit made is removed.
+    fn end(&mut self) {
+        self.client = None;
+        if let (true, Some(dir)) = (self.owned, &self.data_dir) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
     fn wait_syncs(&mut self) {
         for h in self.syncs.drain(..) {
             let _ = h.join();
@@ -424,22 +445,27 @@ impl Session {
         if self.client.is_none() {
             let dir = fresh_temp_dir().map_err(|e| DriverError::internal(e.to_string()))?;
             self.open_dir(&dir)?;
+            self.owned = true;
         }
         Ok(self.client.clone().expect("opened"))
     }
 
     fn hello(&mut self, req: &Value) -> Outcome {
-        let dir = match req.get("dataDir").and_then(Value::as_str) {
-            Some(d) => PathBuf::from(d),
+        let (dir, owned) = match req.get("dataDir").and_then(Value::as_str) {
+            Some(d) => (PathBuf::from(d), false),
             None => match &self.data_dir {
-                Some(d) => d.clone(),
-                None => fresh_temp_dir().map_err(|e| DriverError::internal(e.to_string()))?,
+                Some(d) => (d.clone(), self.owned),
+                None => (
+                    fresh_temp_dir().map_err(|e| DriverError::internal(e.to_string()))?,
+                    true,
+                ),
             },
         };
         if self.data_dir.as_deref() != Some(dir.as_path()) {
-            self.client = None;
+            self.end();
             self.open_dir(&dir)?;
         }
+        self.owned = owned;
         Ok(json!({
             "name": self.driver.name,
             "protocol": 2,
@@ -532,7 +558,12 @@ impl Session {
             .args(args)
             .env(
                 RESUME_ENV,
-                format!("{}\n{}", clock::offset_ms(), dir.display()),
+                format!(
+                    "{}\n{}\n{}",
+                    clock::offset_ms(),
+                    u8::from(self.owned),
+                    dir.display()
+                ),
             )
             .exec();
         // Only reached when exec failed.

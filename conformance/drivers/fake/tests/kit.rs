@@ -25,8 +25,11 @@ struct Proc {
 }
 
 impl Proc {
-    fn spawn() -> Proc {
+    /// A driver whose `$TMPDIR` (where it makes a device directory when
+    /// `hello` brings none) is `tmp`.
+    fn spawn(tmp: &Path) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_peek-fake-client"))
+            .env("TMPDIR", tmp)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -117,17 +120,33 @@ fn contents(items: &Value) -> Vec<String> {
         .collect()
 }
 
-fn temp_dir(tag: &str) -> std::path::PathBuf {
+/// A fresh directory for one test, removed when the test is done.
+struct TempDir(std::path::PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("fake-kit-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
 }
 
 #[test]
 fn protocol_loop_hello_commands_and_errors() {
     let dir = temp_dir("loop");
-    let mut p = Proc::spawn();
+    let mut p = Proc::spawn(&dir);
     let hello = p.hello(Some(&dir.join("dev")));
     assert_eq!(hello["protocol"], 2);
     assert!(hello["name"]
@@ -177,7 +196,8 @@ fn protocol_loop_hello_commands_and_errors() {
 
 #[test]
 fn clock_override_shifts_realtime_only() {
-    let mut p = Proc::spawn();
+    let tmp = temp_dir("clock");
+    let mut p = Proc::spawn(&tmp);
     p.hello(None);
     let before = p.ok(json!({"cmd": "clock_probe"}));
     let near = |a: &Value, b: &Value, want: i64| {
@@ -203,14 +223,15 @@ fn clock_override_shifts_realtime_only() {
 
 #[test]
 fn reexec_restart_keeps_the_data() {
-    let dir = temp_dir("restart").join("dev");
+    let tmp = temp_dir("restart");
+    let dir = tmp.join("dev");
     // Protocol 2: shutdown, a new process, hello with the same dataDir.
-    let mut p = Proc::spawn();
+    let mut p = Proc::spawn(&tmp);
     p.hello(Some(&dir));
     p.ok(json!({"cmd": "configure", "serverUrl": "http://127.0.0.1:9", "apiKey": "k", "serverProfileId": null}));
     p.ok(json!({"cmd": "create", "type": "text", "content": "kept", "tags": []}));
     p.shutdown();
-    let mut p = Proc::spawn();
+    let mut p = Proc::spawn(&tmp);
     p.hello(Some(&dir));
     assert_eq!(contents(&p.ok(json!({"cmd": "items"}))), ["kept"]);
 
@@ -234,11 +255,14 @@ fn reexec_restart_keeps_the_data() {
 
 #[test]
 fn each_device_has_its_own_directory() {
-    let mut a = Proc::spawn();
-    let mut b = Proc::spawn();
+    let tmp = temp_dir("devices");
+    let mut a = Proc::spawn(&tmp);
+    let mut b = Proc::spawn(&tmp);
     let da = a.hello(None)["dataDir"].as_str().unwrap().to_string();
     let db = b.hello(None)["dataDir"].as_str().unwrap().to_string();
     assert_ne!(da, db);
+    // Made under the process's $TMPDIR, as protocol 1 suites need.
+    assert!(Path::new(&da).starts_with(&*tmp) && Path::new(&db).starts_with(&*tmp));
     a.ok(json!({"cmd": "create", "type": "text", "content": "only on a", "tags": []}));
     assert_eq!(contents(&b.ok(json!({"cmd": "items"}))).len(), 0);
     assert_eq!(contents(&a.ok(json!({"cmd": "items"}))), ["only on a"]);
@@ -246,6 +270,8 @@ fn each_device_has_its_own_directory() {
     assert!(!Path::new(&db).join("items.json").exists());
     a.shutdown();
     b.shutdown();
+    // A directory the kit made itself ends with its device.
+    assert!(!Path::new(&da).exists() && !Path::new(&db).exists());
 }
 
 /// Reads one HTTP/1.1 request (head and Content-Length body).
@@ -302,7 +328,8 @@ fn commands_are_answered_while_a_sync_is_held() {
         answer(&mut s, r#"{"items":[]}"#);
     });
 
-    let mut p = Proc::spawn();
+    let tmp = temp_dir("concurrent");
+    let mut p = Proc::spawn(&tmp);
     p.hello(None);
     p.ok(json!({"cmd": "configure", "serverUrl": url, "apiKey": "k", "serverProfileId": "p1"}));
     p.ok(json!({"cmd": "create", "type": "url", "content": "https://before.example/", "tags": []}));
