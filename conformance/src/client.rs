@@ -213,7 +213,8 @@ impl EngineClient {
     pub fn new(model: Model, n: u64) -> Result<Self, ClientError> {
         let io = |e: &dyn std::fmt::Display| ClientError::Driver(e.to_string());
         let dir = tempfile::tempdir().map_err(|e| io(&e))?;
-        let store = Store::open(&dir.path().join("client.sqlite")).map_err(engine_err)?;
+        let mut store = Store::open(&dir.path().join("client.sqlite")).map_err(engine_err)?;
+        store.set_tag_edits_mark_changed(model.behaviour().tag_edits_mark_changed);
         Ok(Self {
             store,
             model,

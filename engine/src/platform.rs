@@ -66,6 +66,9 @@ impl Model {
             update_type_on_pull: false,
             content_only_if_truthy: false,
             since: SinceFormat::IsoMs,
+            tag_edits_mark_changed: true,
+            markers_on_pull_only: true,
+            pull_only_full: false,
         };
         match self {
             // The reference does not use these flags (see `sync::reference`).
@@ -88,6 +91,9 @@ impl Model {
                 profile: ProfileParam::ServerOrDefault,
                 cursor_on_push_only: true,
                 content_only_if_truthy: true,
+                // `tagItem`/`untagItem` never touch the item's `updatedAt`
+                // (backend/electron/datastore.ts:1546-1587): D35.
+                tag_edits_mark_changed: false,
                 ..base
             },
             Model::TauriDesktop => Behaviour {
@@ -98,6 +104,13 @@ impl Model {
                 },
                 profile: ProfileParam::LocalIdWithSlug,
                 server_change: ServerChange::Never,
+                // `tag_item`/`untag_item` leave `updated_at` alone
+                // (backend/tauri/src-tauri/src/datastore.rs:1633, 1677): D35.
+                tag_edits_mark_changed: false,
+                // The UI's pull passes no `since` and nothing saves the
+                // cursor outside `sync_full` (src-tauri/src/commands/sync.rs:35-66).
+                cursor_on_pull_only: false,
+                pull_only_full: true,
                 ..base
             },
             Model::TauriMobile => Behaviour {
@@ -113,6 +126,9 @@ impl Model {
                 skip_if_deleted_twin: true,
                 update_type_on_pull: true,
                 since: SinceFormat::Rfc3339Raw,
+                // Only `sync_all_internal` writes `last_sync`
+                // (backend/tauri-mobile/src-tauri/src/lib.rs:3727-3733).
+                cursor_on_pull_only: false,
                 ..base
             },
             Model::Extension => Behaviour {
@@ -120,6 +136,14 @@ impl Model {
                 profile: ProfileParam::ServerOrDefault,
                 server_change: ServerChange::StoredOrFirstRun,
                 content_only_if_truthy: true,
+                // `tagItem`/`untagItem` never touch the item's `updatedAt`
+                // (backend/extension/datastore.js:328-376): D35.
+                tag_edits_mark_changed: false,
+                // `pullFromServer` saves neither the cursor nor the server
+                // markers; only `syncAll` does (backend/extension/sync.js:122-162,
+                // 504-517), so the next full sync takes the first-run reset.
+                cursor_on_pull_only: false,
+                markers_on_pull_only: false,
                 ..base
             },
         }
@@ -196,4 +220,14 @@ pub struct Behaviour {
     /// Electron/extension never clear content from an empty server value.
     pub content_only_if_truthy: bool,
     pub since: SinceFormat,
+    /// A tag-only local edit marks the item changed (and so pushed).
+    /// Electron, the extension and Tauri desktop write the tag link only,
+    /// so such an edit never leaves the device (D35).
+    pub tag_edits_mark_changed: bool,
+    /// A pull-only sync records the server it pulled from (the markers
+    /// server-change detection reads). The extension's does not (D14).
+    pub markers_on_pull_only: bool,
+    /// A pull-only sync is always a full `GET /items`, whatever the
+    /// cursor (Tauri desktop).
+    pub pull_only_full: bool,
 }

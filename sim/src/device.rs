@@ -211,7 +211,8 @@ impl EngineDevice {
         path: &std::path::Path,
         id_seed: u64,
     ) -> Result<Self, DeviceError> {
-        let store = Store::open(path)?;
+        let mut store = Store::open(path)?;
+        store.set_tag_edits_mark_changed(model.behaviour().tag_edits_mark_changed);
         // The simulator kills processes, not machines: no fsync needed.
         store
             .conn()

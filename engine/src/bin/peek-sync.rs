@@ -93,6 +93,10 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> engine::Result<()> {
     let mut store = Store::open(&cli.db)?;
+    // Local edits behave as the configured model's app makes them.
+    if let Ok(cfg) = SyncConfig::load(&store) {
+        store.set_tag_edits_mark_changed(cfg.model.behaviour().tag_edits_mark_changed);
+    }
     let clock = SystemClock;
     let ids = Arc::new(OsIds);
     let now = clock.now_ms();

@@ -227,24 +227,25 @@ impl Store {
         id: &str,
         edit: Edit,
     ) -> Result<bool> {
+        let tags_mark = self.tag_edits_mark_changed;
         self.tx(|tx| {
             let cur = live(tx, id)?;
             let content = edit.content.clone().or(cur.content.clone());
             let metadata = edit.metadata.clone().unwrap_or(cur.metadata.clone());
             let tags = edit.tags.clone().unwrap_or(cur.tags.clone());
             validate(cur.kind, content.as_deref(), &tags)?;
-            let mut changed = content != cur.content || metadata != cur.metadata;
+            let changed = content != cur.content || metadata != cur.metadata;
             if changed {
                 tx.execute(
                     "UPDATE items SET content = ?2, metadata = ?3 WHERE id = ?1",
                     params![id, content, metadata],
                 )?;
             }
-            changed |= set_tags(tx, ids, id, &tags, now)?;
-            if changed {
+            let retagged = set_tags(tx, ids, id, &tags, now)?;
+            if changed || (retagged && tags_mark) {
                 bump(tx, id, now)?;
             }
-            Ok(changed)
+            Ok(changed || retagged)
         })
     }
 

@@ -76,6 +76,10 @@ CREATE TABLE IF NOT EXISTS blobs (itemId TEXT PRIMARY KEY, data BLOB NOT NULL);
 /// The local database of one local profile.
 pub struct Store {
     conn: Connection,
+    /// Whether a tag-only edit marks the item changed. Always true for
+    /// the reference; a platform model of an app whose tag functions
+    /// write only the link turns it off (`Behaviour::tag_edits_mark_changed`).
+    tag_edits_mark_changed: bool,
 }
 
 impl Store {
@@ -97,7 +101,16 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            tag_edits_mark_changed: true,
+        })
+    }
+
+    /// Makes tag-only edits mark the item changed or not: what a platform
+    /// model's local writes do (`Behaviour::tag_edits_mark_changed`).
+    pub fn set_tag_edits_mark_changed(&mut self, yes: bool) {
+        self.tag_edits_mark_changed = yes;
     }
 
     pub fn conn(&self) -> &Connection {

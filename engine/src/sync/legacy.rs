@@ -144,7 +144,11 @@ impl LegacySession {
                 .unwrap_or(0);
             Ok((cursor, local, reset))
         })?;
-        self.cursor = cursor;
+        self.cursor = if self.mode == Mode::PullOnly && self.b.pull_only_full {
+            0
+        } else {
+            cursor
+        };
         self.local_profile = local;
         self.summary.server_changed = reset;
         self.start_time = now;
@@ -302,10 +306,12 @@ impl LegacySession {
             self.cfg.server_url.clone(),
             self.cfg.server_profile.clone().unwrap_or_default(),
         );
-        store.tx(|tx| {
-            set_setting(tx, LAST_URL, &url)?;
-            set_setting(tx, LAST_PROFILE, &profile)
-        })?;
+        if self.mode == Mode::Full || self.b.markers_on_pull_only {
+            store.tx(|tx| {
+                set_setting(tx, LAST_URL, &url)?;
+                set_setting(tx, LAST_PROFILE, &profile)
+            })?;
+        }
         self.phase = Phase::Push;
         Ok(())
     }
