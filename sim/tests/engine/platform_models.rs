@@ -223,3 +223,54 @@ async fn originals_break_on_camel_case_only_answers_d1() {
         }
     }
 }
+
+/// Electron, the extension and Tauri desktop write a tag edit to the tag
+/// link only, so it never leaves the device (D35); the reference and the
+/// JS engine push it.
+#[tokio::test]
+async fn a_tag_only_edit_never_leaves_electron_extension_or_tauri_desktop_d35() {
+    for model in [
+        Model::Electron,
+        Model::Extension,
+        Model::TauriDesktop,
+        Model::JsEngine,
+        Model::Reference,
+    ] {
+        let net = Net::new("http://s1", 1);
+        let mut a = Device::new(10, "http://s1", None).model(model);
+        let id = a.url("https://tagged");
+        a.sync(&net.t).await;
+        net.tick(5);
+        a.clock.advance(100);
+        a.tag(&id, "later");
+        a.clock.advance(100);
+        a.sync(&net.t).await;
+        let server = lines(&net.live(None).await);
+        let pushed = server.iter().any(|l| l.contains("later"));
+        let unmarked = matches!(
+            model,
+            Model::Electron | Model::Extension | Model::TauriDesktop
+        );
+        assert_eq!(pushed, !unmarked, "{model:?}: server {server:?}");
+    }
+}
+
+/// The extension's pull-only sync (`pullFromServer`) records neither the
+/// cursor nor the server markers, so the full sync after it takes the
+/// first-run reset and pushes the pulled item back as new (D14, D15).
+#[tokio::test]
+async fn extension_pull_only_then_full_sync_duplicates_on_the_server_d14_d15() {
+    for model in [Model::Extension, Model::Electron] {
+        let net = Net::new("http://s1", 1);
+        net.post(json!({"type":"text","content":"on the server","sync_id":"s1"}))
+            .await;
+        let mut b = Device::new(20, "http://s1", None).model(model);
+        b.clock.advance(100);
+        b.sync_mode(&net.t, Mode::PullOnly).await.unwrap();
+        b.clock.advance(100);
+        b.sync(&net.t).await;
+        let n = net.live(None).await.len();
+        let want = if model == Model::Extension { 2 } else { 1 };
+        assert_eq!(n, want, "{model:?}");
+    }
+}

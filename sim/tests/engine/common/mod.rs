@@ -129,9 +129,21 @@ impl Device {
         }
     }
 
+    /// The device imitates `m`, its local writes included (as the
+    /// simulator's and the suite's engine devices do).
     pub fn model(mut self, m: Model) -> Self {
         self.cfg.model = m;
+        self.store
+            .set_tag_edits_mark_changed(m.behaviour().tag_edits_mark_changed);
         self
+    }
+
+    pub fn tag(&mut self, id: &str, tag: &str) {
+        self.clock.advance(1);
+        let now = self.now();
+        self.store
+            .tag_item(self.ids.as_ref(), now, id, tag)
+            .expect("tag");
     }
 
     pub fn now(&self) -> i64 {
