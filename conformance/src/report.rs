@@ -95,7 +95,12 @@ impl Report {
              beside the real client it imitates, run through its driver \
              (`conformance/drivers/`), on the same scenarios and server. \
              *same*: both got the same verdict; **DIFFER**: they did not; \
-             *unjudged*: one of them could not run it.\n\n",
+             *unjudged*: one of them could not run it. Property groups run \
+             fewer worlds for drivers (`--portable-cases`) than for models \
+             in this process (`--cases`), from the same seeds: a bug a model \
+             shows only in a later world can pass for its real client by \
+             chance, and a driver's wall clock can find a race the model's \
+             virtual clock does not.\n\n",
         );
         for (label, source) in &self.sources {
             let _ = writeln!(s, "- `{label}`: {source}");

@@ -80,6 +80,11 @@ impl Model {
             },
             Model::JsEngine => Behaviour {
                 nan_insert_fails: true,
+                // `DataEngine.tagItem`/`untagItem` write the link only
+                // (sync/data.js:176-185): D35.
+                tag_edits_mark_changed: false,
+                // Only `syncAll` records the server (sync/sync.js:176).
+                markers_on_pull_only: false,
                 // `pullFromServer` never writes `lastSyncTime`; only
                 // `syncAll` does (M:sync/sync.js:44-60, 166-186).
                 cursor_on_pull_only: false,

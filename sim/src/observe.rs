@@ -90,7 +90,7 @@ pub struct Observation {
 impl Observation {
     /// Reads the world; `stability` is the extra round's summaries.
     pub fn of(world: &World, stability: &[Option<Summary>]) -> Observation {
-        let servers = (0..world.servers.len())
+        let mut servers = (0..world.servers.len())
             .flat_map(|s| (0..PROFILES.len()).map(move |p| (s, p)))
             .map(|(s, p)| ((s, p), server_items(world, s, p)))
             .collect::<BTreeMap<_, _>>();
@@ -109,7 +109,34 @@ impl Observation {
                     cursor: state.cursor,
                 }
             })
-            .collect();
+            .collect::<Vec<DeviceView>>();
+        // A client that does not keep metadata pushes rows without their
+        // origin and pulls items without it: such a row takes the origin of
+        // the device item that made it (linked by link or sync id), and such
+        // an item the origin of its row, so the invariants compare like
+        // with like.
+        let mut devices = devices;
+        for d in &devices {
+            let Some(rows) = servers.get_mut(&(d.server, d.profile)) else {
+                continue;
+            };
+            for it in d.items.iter().filter(|it| it.seen.origin != "?") {
+                let row = it.server_id.as_ref().and_then(|id| rows.get_mut(id));
+                if let Some(row) = row.filter(|r| r.seen.origin == "?") {
+                    row.seen.origin = it.seen.origin.clone();
+                }
+            }
+        }
+        for d in &mut devices {
+            let Some(rows) = servers.get(&(d.server, d.profile)) else {
+                continue;
+            };
+            for it in d.items.iter_mut().filter(|it| it.seen.origin == "?") {
+                if let Some(row) = it.server_id.as_ref().and_then(|id| rows.get(id)) {
+                    it.seen.origin = row.seen.origin.clone();
+                }
+            }
+        }
         Observation {
             devices,
             servers,

@@ -97,9 +97,12 @@ const handlers = {
   },
   async update(r) {
     await live(r.item);
-    const fields = {};
-    if (r.content !== undefined && r.content !== null) fields.content = r.content;
-    await data.updateItem(r.item, fields); // bumps updatedAt, as every local edit
+    // A content edit goes through updateItem (which bumps updatedAt); a
+    // tag edit through tagItem/untagItem only, as the library offers it:
+    // those write the link and never mark the item changed (D35).
+    if (r.content !== undefined && r.content !== null) {
+      await data.updateItem(r.item, { content: r.content });
+    }
     if (Array.isArray(r.tags)) await setTags(r.item, r.tags);
     return {};
   },
@@ -112,7 +115,6 @@ const handlers = {
     await live(r.item);
     const { tag } = await data.getOrCreateTag(r.tag);
     await data.tagItem(r.item, tag.id);
-    await data.updateItem(r.item, {});
     return {};
   },
   async sync(r) {

@@ -219,11 +219,31 @@ impl DriverClient {
         writeln!(self.stdin, "{line}")
             .and_then(|_| self.stdin.flush())
             .map_err(|e| DriverError::Driver(format!("driver stdin: {e}")))?;
+        // Waits in short slices so a driver that died is reported at once
+        // (with its exit status), not after the whole reply timeout.
+        // A reply written just before the exit may still be on its way
+        // from the reader thread: the exit counts after one more slice.
+        let slice = Duration::from_millis(100);
+        let mut waited = Duration::ZERO;
+        let mut exited = None;
         loop {
-            let msg = self
-                .rx
-                .recv_timeout(REPLY_TIMEOUT)
-                .map_err(|_| DriverError::Driver(format!("no reply to request {id}")))?;
+            let msg = match self.rx.recv_timeout(slice) {
+                Ok(m) => m,
+                Err(_) if waited >= REPLY_TIMEOUT => {
+                    return Err(DriverError::Driver(format!("no reply to request {id}")))
+                }
+                Err(_) => {
+                    if let Some(status) = exited {
+                        return Err(DriverError::Driver(format!(
+                            "the driver exited ({status}) before answering request {id}; its stderr is in {}",
+                            self.home.join(STDERR_LOG).display()
+                        )));
+                    }
+                    waited += slice;
+                    exited = self.child.try_wait().ok().flatten();
+                    continue;
+                }
+            };
             let got = match msg {
                 Msg::Request(req, answer) => {
                     let _ = answer.send(serve(req));

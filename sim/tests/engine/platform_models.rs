@@ -224,16 +224,17 @@ async fn originals_break_on_camel_case_only_answers_d1() {
     }
 }
 
-/// Electron, the extension and Tauri desktop write a tag edit to the tag
-/// link only, so it never leaves the device (D35); the reference and the
-/// JS engine push it.
+/// The JS engine, Electron, the extension and Tauri desktop write a tag
+/// edit to the tag link only, so it never leaves the device (D35); the
+/// reference and Tauri mobile (whose update commands bump the row) push it.
 #[tokio::test]
-async fn a_tag_only_edit_never_leaves_electron_extension_or_tauri_desktop_d35() {
+async fn a_tag_only_edit_never_leaves_the_js_clients_or_tauri_desktop_d35() {
     for model in [
         Model::Electron,
         Model::Extension,
         Model::TauriDesktop,
         Model::JsEngine,
+        Model::TauriMobile,
         Model::Reference,
     ] {
         let net = Net::new("http://s1", 1);
@@ -249,7 +250,7 @@ async fn a_tag_only_edit_never_leaves_electron_extension_or_tauri_desktop_d35() 
         let pushed = server.iter().any(|l| l.contains("later"));
         let unmarked = matches!(
             model,
-            Model::Electron | Model::Extension | Model::TauriDesktop
+            Model::Electron | Model::Extension | Model::TauriDesktop | Model::JsEngine
         );
         assert_eq!(pushed, !unmarked, "{model:?}: server {server:?}");
     }
