@@ -23,7 +23,7 @@
 //                (extensions/editor/home.js:702); tags by
 //                `datastore-tag-item` / `datastore-untag-item` as the editor's
 //                tag chips do (home.js:818,833): these do NOT touch the item's
-//                updatedAt (datastore.ts:1546-1587), as in the app.
+//                updatedAt (datastore.ts:1546-1584), as in the app (D35).
 //   tag       -> get-or-create-tag + `datastore-tag-item` (cmd tag.js:56).
 //   delete    -> `datastore-delete-item` (editor home.js:761).
 //   sync      -> full: `sync-full`; pull: `sync-pull`; push: `sync-push`
