@@ -164,6 +164,7 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
                             case,
                             violations,
                             likely,
+                            ..
                         } => {
                             let detail = violations
                                 .iter()
@@ -209,18 +210,27 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
                             None,
                         ),
                         Verdict::Fail {
-                            case, violations, ..
-                        } => (
-                            Status::Fail,
-                            violations
+                            case,
+                            violations,
+                            logs,
+                            ..
+                        } => {
+                            let mut detail = violations
                                 .iter()
                                 .take(3)
                                 .map(|v| format!("{}: {}", v.invariant, v.detail))
                                 .collect::<Vec<_>>()
-                                .join("; "),
-                            Vec::new(),
-                            serde_json::to_value(&case).ok(),
-                        ),
+                                .join("; ");
+                            if let Some(dir) = write_logs(s, t, row, &logs) {
+                                detail.push_str(&format!(" (driver logs: {dir})"));
+                            }
+                            (
+                                Status::Fail,
+                                detail,
+                                Vec::new(),
+                                serde_json::to_value(&case).ok(),
+                            )
+                        }
                         Verdict::Error(e) => (Status::Error, e, Vec::new(), None),
                     }
                 }

@@ -227,6 +227,8 @@ pub enum Verdict {
         violations: Vec<Violation>,
         /// Likely D-numbers with their evidence (`sim::diagnose`).
         likely: Vec<String>,
+        /// Drivers' last stderr lines from the shrunk case's run, by device.
+        logs: Vec<(String, String)>,
     },
     /// The world itself could not run (not a verdict on the target).
     Error(String),
@@ -344,6 +346,7 @@ pub fn run_in(
                     case: Box::new(case),
                     violations: o.violations,
                     likely,
+                    logs: o.logs,
                 }
             }
             // A wall-clock target (a driver, a server by URL) may not
@@ -358,6 +361,7 @@ pub fn run_in(
                     items: Vec::new(),
                 }],
                 likely: Vec::new(),
+                logs: Vec::new(),
             },
             Ok(_) => Verdict::Error(format!("{reason}: the shrunk case passed when run again")),
             Err(e) => Verdict::Error(e.to_string()),
