@@ -10,12 +10,14 @@ use crate::vclock::ClockShape;
 /// 2026-01-27T10:00:00Z: true time zero of every world.
 pub const EPOCH_MS: i64 = 1_769_508_000_000;
 
-/// What the user asked for on the command line.
-#[derive(Debug, Clone, PartialEq)]
+/// What the user asked for on the command line (also the header of an
+/// exploration's result file, `sim::explore::shard`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Options {
     pub devices: usize,
     pub steps: usize,
     /// Device models, assigned round-robin.
+    #[serde(serialize_with = "model_names", deserialize_with = "models_from_names")]
     pub models: Vec<Model>,
     /// Network, crash and restart faults on.
     pub faults: bool,
@@ -125,6 +127,19 @@ fn model_from_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Model, D::E
 
 fn model_name<S: serde::Serializer>(m: &Model, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(m.name())
+}
+
+fn models_from_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Model>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|n| {
+            Model::parse(n).ok_or_else(|| serde::de::Error::custom(format!("unknown model {n:?}")))
+        })
+        .collect()
+}
+
+fn model_names<S: serde::Serializer>(m: &[Model], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(m.iter().map(|m| m.name()))
 }
 
 /// Everything about a world that is not its event list.

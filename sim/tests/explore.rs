@@ -31,6 +31,7 @@ fn plan(models: Vec<Model>, jobs: usize) -> Plan {
             models,
             ..Options::default()
         },
+        shard: None,
     }
 }
 
@@ -140,4 +141,28 @@ fn a_passing_outcome_is_no_failure() {
     let r = explore::run_one(1, &opts);
     assert_eq!(r.verdict, Verdict::Passed);
     assert_eq!(r.exchanges, o.stats.exchanges);
+}
+
+/// The shards of an exploration, run apart and merged, are the one
+/// exploration: the same seeds, verdicts and exchanges.
+#[test]
+fn shards_merged_equal_the_whole_run() {
+    use sim::explore::{explore, merge, Results, Shard};
+    let whole = explore(&plan(vec![Model::Reference, Model::Electron], 2), &()).unwrap();
+    let files: Vec<(String, Results)> = (1..=3)
+        .map(|k| {
+            let shard = Shard { index: k, count: 3 };
+            let mut p = plan(vec![Model::Reference, Model::Electron], 1);
+            p.shard = Some(shard);
+            let part = explore(&p, &()).unwrap();
+            assert!(part.seeds.iter().all(|s| shard.holds(s.seed, 3)));
+            let t = Timing::new(Duration::from_secs(1), 1);
+            let r = Results::new(&part, 3, 10, shard, t);
+            let text = serde_json::to_string(&r).unwrap();
+            (format!("shard {k}"), Results::parse(&text).unwrap())
+        })
+        .collect();
+    let (merged, _) = merge(&files, false).unwrap();
+    assert_eq!(merged.seeds, whole.seeds);
+    assert_eq!(merged.repro_lines(), whole.repro_lines());
 }

@@ -87,6 +87,10 @@ pub enum Cmd {
         minimized_out: Option<PathBuf>,
     },
     /// Run many seeds; print progress and a summary table.
+    #[command(after_help = "Examples:\n  \
+        peek-sim explore --seeds 1000 --jobs 2\n  \
+        peek-sim explore --seeds 100000 --shard 3/8 --out shard-3.json   # one of 8 machines\n  \
+        peek-sim merge shard-*.json                                       # one summary, one list of repros")]
     Explore {
         #[arg(long, default_value_t = 100)]
         seeds: u64,
@@ -96,8 +100,25 @@ pub enum Cmd {
         /// Worker threads.
         #[arg(long, default_value_t = 2)]
         jobs: usize,
+        /// Run only shard K of N (1-based; seeds dealt round-robin), e.g.
+        /// from a CI matrix or a Kubernetes indexed Job.
+        #[arg(long, value_parser = sim::explore::Shard::parse)]
+        shard: Option<sim::explore::Shard>,
+        /// Also write the results as JSON, for `peek-sim merge`.
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[command(flatten)]
         world: WorldArgs,
+    },
+    /// Fold the result files of `explore --shard K/N --out FILE` into one
+    /// summary: the table and repro lines one machine would have printed.
+    /// Exit 1 if any seed failed, 2 if the files do not make one run.
+    Merge {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Merge even if some shards are missing (they are named).
+        #[arg(long)]
+        partial: bool,
     },
     /// Replay a file: a session (a trace, a recording, an imported HAR)
     /// against servers, or a minimized world (`run --minimized-out`).

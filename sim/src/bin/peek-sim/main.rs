@@ -48,14 +48,17 @@ fn dispatch() -> i32 {
             seeds,
             from,
             jobs,
+            shard,
+            out,
             world,
         } => match world.options() {
-            Ok(opts) => worlds::cmd_explore(from, seeds, jobs, &opts),
+            Ok(opts) => worlds::cmd_explore(from, seeds, jobs, shard, out.as_deref(), &opts),
             Err(e) => {
                 eprintln!("peek-sim: {e}");
                 2
             }
         },
+        Cmd::Merge { files, partial } => worlds::cmd_merge(&files, partial),
         Cmd::Replay {
             file,
             server,

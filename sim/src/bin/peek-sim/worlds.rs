@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use sim::config::Options;
-use sim::explore::{self, Plan, Timing};
+use sim::explore::{self, Plan, Shard, Timing};
 use sim::report::{self, Failure};
 use sim::run;
 
@@ -96,15 +96,35 @@ pub fn cmd_run(
 /// `peek-sim explore`: progress on stderr while the seeds run, then the
 /// summary (sorted by seed) on stdout, ending in repro lines and the
 /// `N passed, M failed` line.
-pub fn cmd_explore(from: u64, seeds: u64, jobs: usize, opts: &Options) -> i32 {
+pub fn cmd_explore(
+    from: u64,
+    seeds: u64,
+    jobs: usize,
+    shard: Option<Shard>,
+    out: Option<&Path>,
+    opts: &Options,
+) -> i32 {
     let plan = Plan {
         from,
         seeds,
         jobs,
         options: opts.clone(),
+        shard,
     };
     let started = Instant::now();
-    let watch = Watch::start(seeds, started);
+    let mine = match shard {
+        Some(sh) => (from..from.saturating_add(seeds))
+            .filter(|&s| sh.holds(s, from))
+            .count() as u64,
+        None => seeds,
+    };
+    if let Some(sh) = shard {
+        eprintln!(
+            "shard {sh}: {mine} of seeds {from}..{}",
+            from.saturating_add(seeds)
+        );
+    }
+    let watch = Watch::start(mine, started);
     let summary = match explore::explore(&plan, &watch) {
         Ok(s) => s,
         Err(e) => {
@@ -120,8 +140,55 @@ pub fn cmd_explore(from: u64, seeds: u64, jobs: usize, opts: &Options) -> i32 {
         sim::scratch::location().display(),
         sim::scratch::ENV
     );
-    print!("{}", summary.render(Timing::new(elapsed, jobs)));
+    let timing = Timing::new(elapsed, jobs);
+    print!("{}", summary.render(timing));
+    if let Some(path) = out {
+        let shard = shard.unwrap_or(Shard { index: 1, count: 1 });
+        let results = explore::Results::new(&summary, from, seeds, shard, timing);
+        let written = serde_json::to_vec_pretty(&results)
+            .map_err(|e| e.to_string())
+            .and_then(|b| std::fs::write(path, b).map_err(|e| e.to_string()));
+        match written {
+            Ok(()) => eprintln!("results written to {} (peek-sim merge)", path.display()),
+            Err(e) => {
+                eprintln!("peek-sim: cannot write {}: {e}", path.display());
+                return 2;
+            }
+        }
+    }
     i32::from(!summary.ok())
+}
+
+/// `peek-sim merge FILE...`: the shards' results as one summary.
+pub fn cmd_merge(files: &[std::path::PathBuf], partial: bool) -> i32 {
+    let mut read = Vec::new();
+    for f in files {
+        let parsed = std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| explore::Results::parse(&t));
+        match parsed {
+            Ok(r) => read.push((f.display().to_string(), r)),
+            Err(e) => {
+                eprintln!("peek-sim: {}: {e}", f.display());
+                return 2;
+            }
+        }
+    }
+    match explore::merge(&read, partial) {
+        Ok((summary, timing)) => {
+            eprintln!(
+                "merged {} shard file(s): {} seeds",
+                read.len(),
+                summary.seeds.len()
+            );
+            print!("{}", summary.render(timing));
+            i32::from(!summary.ok())
+        }
+        Err(e) => {
+            eprintln!("peek-sim: {e}");
+            2
+        }
+    }
 }
 
 /// `peek-sim replay FILE` for a minimized world (`run --minimized-out`).

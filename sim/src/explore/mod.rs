@@ -10,19 +10,25 @@
 //! passes in: this module never reads the wall clock or draws on a
 //! terminal; the shell does (see `peek-sim`'s progress bar).
 
+pub mod shard;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use shard::{merge, MergeError, Results, Shard};
 
 use crate::config::Options;
 use crate::report;
 use crate::run;
 
 /// What to explore: `seeds` seeds from `from` on, each a world described
-/// by `options`, on `jobs` worker threads.
+/// by `options`, on `jobs` worker threads; with a `shard`, only that
+/// shard's share of them (`Shard::holds`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub from: u64,
@@ -30,10 +36,12 @@ pub struct Plan {
     /// Worker threads (at least one is used).
     pub jobs: usize,
     pub options: Options,
+    pub shard: Option<Shard>,
 }
 
 /// How one seed's world ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "kebab-case")]
 pub enum Verdict {
     /// Every invariant held.
     Passed,
@@ -44,10 +52,10 @@ pub enum Verdict {
     },
     /// The world could not be set up or run (a `WorldError`): not an
     /// invariant, but a seed that proves nothing, so it counts as failing.
-    WorldError(String),
+    WorldError { error: String },
     /// The run panicked (a bug in the engine, a model or the simulator).
     /// The other seeds go on; the panic message was printed by the hook.
-    Panicked(String),
+    Panicked { message: String },
 }
 
 impl Verdict {
@@ -61,14 +69,14 @@ impl Verdict {
         match self {
             Verdict::Passed => None,
             Verdict::Failed { invariant, .. } => Some(invariant.clone()),
-            Verdict::WorldError(e) => Some(format!("world error: {e}")),
-            Verdict::Panicked(e) => Some(format!("panic: {e}")),
+            Verdict::WorldError { error } => Some(format!("world error: {error}")),
+            Verdict::Panicked { message } => Some(format!("panic: {message}")),
         }
     }
 }
 
 /// One explored seed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeedReport {
     pub seed: u64,
     pub verdict: Verdict,
@@ -111,7 +119,9 @@ pub fn explore(plan: &Plan, progress: &dyn Progress) -> Result<Summary, PoolErro
     // A list rather than the range itself: rayon indexes only `usize`-sized
     // ranges, and an indexed iterator is what lets `collect` keep the
     // seeds' order however they were spread over the workers.
-    let todo: Vec<u64> = (plan.from..end).collect();
+    let todo: Vec<u64> = (plan.from..end)
+        .filter(|&s| plan.shard.is_none_or(|sh| sh.holds(s, plan.from)))
+        .collect();
     let seeds = pool.install(|| {
         todo.into_par_iter()
             .with_max_len(1)
@@ -142,8 +152,18 @@ pub fn run_one(seed: u64, options: &Options) -> SeedReport {
             };
             (verdict, o.stats)
         }
-        Ok(Err(e)) => (Verdict::WorldError(e.to_string()), Default::default()),
-        Err(p) => (Verdict::Panicked(panic_message(&*p)), Default::default()),
+        Ok(Err(e)) => (
+            Verdict::WorldError {
+                error: e.to_string(),
+            },
+            Default::default(),
+        ),
+        Err(p) => (
+            Verdict::Panicked {
+                message: panic_message(&*p),
+            },
+            Default::default(),
+        ),
     };
     SeedReport {
         seed,
