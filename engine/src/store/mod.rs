@@ -23,6 +23,34 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::error::Result;
 
+/// Which revision of [`SCHEMA`] a file holds (`PRAGMA user_version`).
+/// Bump it with every change to `SCHEMA`, so older files run it again.
+const SCHEMA_REV: i64 = 1;
+
+/// Runs [`SCHEMA`] unless the file already holds this revision of it.
+fn ensure_schema(conn: &Connection) -> rusqlite::Result<()> {
+    let rev: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if rev != SCHEMA_REV {
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_REV)?;
+    }
+    Ok(())
+}
+
+/// The bytes of an empty store at [`SCHEMA_REV`], built once per process
+/// (`None` if SQLite could not build it: stores are then made the slow way).
+fn template() -> Option<&'static [u8]> {
+    static TEMPLATE: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let conn = Connection::open_in_memory().ok()?;
+            ensure_schema(&conn).ok()?;
+            let data = conn.serialize(rusqlite::MAIN_DB).ok()?;
+            Some(data.to_vec())
+        })
+        .as_deref()
+}
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
   id TEXT PRIMARY KEY,
@@ -84,6 +112,16 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self> {
+        // A new file starts as a copy of an empty store built once per
+        // process: one write instead of parsing and running the schema
+        // for every device the simulator creates.
+        if !path.exists() {
+            if let Some(bytes) = template() {
+                std::fs::write(path, bytes).map_err(|e| {
+                    crate::Error::Invalid(format!("cannot create {}: {e}", path.display()))
+                })?;
+            }
+        }
         Self::init(Connection::open(path)?)
     }
 
@@ -100,7 +138,7 @@ impl Store {
         // commit for no consistency gain.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
+        ensure_schema(&conn)?;
         Ok(Self {
             conn,
             tag_edits_mark_changed: true,

@@ -11,6 +11,7 @@
 //! file (it names its columns on insert and checks only its own).
 
 use rusqlite::Connection;
+use rusqlite::OptionalExtension;
 
 /// Brings a database an older server (the Node server, or one of ours
 /// before a table changed) left into the canonical tables of §2.3. The
@@ -112,6 +113,14 @@ pub fn is_fresh(conn: &Connection) -> rusqlite::Result<bool> {
 /// columns and back-fills the change sequence. Idempotent; each step is
 /// transactional.
 pub fn ensure(conn: &Connection, legacy: LegacyUpgrade) -> rusqlite::Result<()> {
+    // Every connection runs this when it opens (a reader, a restart). A
+    // file this revision of the code already brought up to date says so
+    // in `settings`: one read instead of a write transaction that re-runs
+    // the whole schema. A file without the marker (the Node server's, an
+    // older one's) takes the full path below, which ends by writing it.
+    if current(conn)? {
+        return Ok(());
+    }
     let fresh = is_fresh(conn)?;
     if fresh {
         let tx = conn.unchecked_transaction()?;
@@ -145,7 +154,29 @@ pub fn ensure(conn: &Connection, legacy: LegacyUpgrade) -> rusqlite::Result<()> 
         "INSERT OR REPLACE INTO settings (key, value) VALUES ('datastore_version', ?1)",
         [crate::DATASTORE_VERSION.to_string()],
     )?;
+    tx.execute(
+        "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+        [SCHEMA_REV_KEY, SCHEMA_REV],
+    )?;
     tx.commit()
+}
+
+/// The `settings` key that records which revision of [`ensure`] last
+/// completed on this file. Bump [`SCHEMA_REV`] whenever `ensure` gains a
+/// step, so every file runs the new step once.
+pub const SCHEMA_REV_KEY: &str = "peek_server_schema_rev";
+pub const SCHEMA_REV: &str = "1";
+
+/// Whether `ensure` of this revision already completed on this file.
+fn current(conn: &Connection) -> rusqlite::Result<bool> {
+    if !table_exists(conn, "settings")? {
+        return Ok(false);
+    }
+    let rev: Option<String> = conn
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([SCHEMA_REV_KEY], |r| r.get(0))
+        .optional()?;
+    Ok(rev.as_deref() == Some(SCHEMA_REV))
 }
 
 /// Rows written by the Node server (or before this column existed) have
