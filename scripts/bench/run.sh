@@ -66,8 +66,9 @@ else
     echo "== building peek-server and peek-loadgen (release)" >&2
     cargo build --release -p peek-loadgen -p server >&2
 fi
-loadgen="$root/target/release/peek-loadgen"
-server_bin="$root/target/release/peek-server"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+loadgen="$target_dir/release/peek-loadgen"
+server_bin="$target_dir/release/peek-server"
 
 if [[ -z "$base_url" ]]; then
     data_dir="$(mktemp -d "${TMPDIR:-/tmp}/peek-bench.XXXXXX")"
