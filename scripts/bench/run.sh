@@ -24,10 +24,14 @@ base_url="${BASE_URL:-}"
 api_key="${API_KEY:-}"
 server_pid="${SERVER_PID:-}"
 started_server=""
+started_floor=""
 data_dir=""
 
 cleanup() {
     local rc=$?
+    if [[ -n "$started_floor" ]]; then
+        kill "$started_floor" 2>/dev/null || true
+    fi
     if [[ -n "$started_server" ]] && kill -0 "$started_server" 2>/dev/null; then
         kill "$started_server" 2>/dev/null || true
         # Give it a moment to finish in-flight requests, then insist.
@@ -55,19 +59,24 @@ mib() {
     if [[ -n "$1" ]]; then awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; else echo "n/a"; fi
 }
 
-if [[ -n "$base_url" ]]; then
-    if [[ -z "$api_key" ]]; then
-        echo "BASE_URL is set: API_KEY must be set too" >&2
-        exit 2
-    fi
+if [[ -n "$base_url" && -z "$api_key" ]]; then
+    echo "BASE_URL is set: API_KEY must be set too" >&2
+    exit 2
+fi
+if [[ -n "${BIN_DIR:-}" ]]; then
+    # Binaries built earlier (e.g. of another commit, to compare): no build.
+    bin_dir="$BIN_DIR"
+elif [[ -n "$base_url" ]]; then
     echo "== building peek-loadgen (release)" >&2
     cargo build --release -p peek-loadgen >&2
 else
-    echo "== building peek-server and peek-loadgen (release)" >&2
-    cargo build --release -p peek-loadgen -p server >&2
+    echo "== building peek-server, peek-loadgen and peek-bench-floor (release)" >&2
+    cargo build --release -p peek-loadgen -p server -p peek-bench-floor >&2
 fi
-loadgen="$root/target/release/peek-loadgen"
-server_bin="$root/target/release/peek-server"
+bin_dir="${bin_dir:-${CARGO_TARGET_DIR:-$root/target}/release}"
+loadgen="$bin_dir/peek-loadgen"
+server_bin="$bin_dir/peek-server"
+floor_bin="$bin_dir/peek-bench-floor"
 
 if [[ -z "$base_url" ]]; then
     data_dir="$(mktemp -d "${TMPDIR:-/tmp}/peek-bench.XXXXXX")"
@@ -94,6 +103,25 @@ if [[ -z "$base_url" ]]; then
     fi
 fi
 
+# The floors (scripts/bench/floor): a second, bench-only server on the
+# same stack, with its database in the same data directory.
+floor_args=()
+if [[ -n "$data_dir" && -x "$floor_bin" ]]; then
+    floor_port=$((port + 1))
+    while (exec 3<>"/dev/tcp/127.0.0.1/$floor_port") 2>/dev/null; do
+        floor_port=$((floor_port + 1))
+    done
+    echo "== starting peek-bench-floor on 127.0.0.1:$floor_port" >&2
+    "$floor_bin" "127.0.0.1:$floor_port" "$data_dir/floor.sqlite" \
+        >"$data_dir/floor.log" 2>&1 &
+    started_floor=$!
+    for _ in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$floor_port") 2>/dev/null && break
+        sleep 0.1
+    done
+    floor_args=(--floor-url "http://127.0.0.1:$floor_port")
+fi
+
 out_dir="${OUT_DIR:-}"
 if [[ -z "$out_dir" ]]; then
     out_dir="$(mktemp -d "${TMPDIR:-/tmp}/peek-bench-out.XXXXXX")"
@@ -110,7 +138,7 @@ status=0
 # shellcheck disable=SC2086 # LOADGEN_ARGS is a list of words on purpose.
 "$loadgen" --url "$base_url" --key "$api_key" all \
     --markdown-out "$out_dir/table.md" --json-out "$out_dir/results.json" \
-    ${LOADGEN_ARGS:-} >/dev/null || status=$?
+    "${floor_args[@]}" ${LOADGEN_ARGS:-} >/dev/null || status=$?
 
 rss_after=""
 rss_peak=""

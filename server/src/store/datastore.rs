@@ -4,11 +4,13 @@
 //! Writes to one profile go through its [`Writer`] thread, so they are
 //! serialized (as better-sqlite3 made them) and the change sequence follows
 //! commit order; each request is atomic in its own savepoint. Reads use a
-//! separate read-only connection.
+//! small pool of read-only connections (WAL lets them run beside the
+//! writer and beside each other), so reads of one profile do not queue
+//! behind one connection.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -19,14 +21,15 @@ use crate::store::writer::Writer;
 
 /// An open profile database and the folder it lives in (images sit beside it).
 ///
-/// Writes go to the writer thread; reads use `reader`, so a long
-/// `GET /items` never holds up a push (WAL lets them run together).
+/// Writes go to the writer thread; reads use `readers`, so a long
+/// `GET /items` never holds up a push (WAL lets them run together), nor
+/// another read of the same profile.
 pub struct ProfileDb {
     pub user: String,
     pub profile: String,
     pub dir: PathBuf,
     writer: Writer,
-    reader: Mutex<Connection>,
+    readers: ReaderPool,
     /// Used only by [`ProfileDb::checkpoint`], so a checkpoint never waits
     /// for (or holds up) the writer.
     checkpointer: Mutex<Option<Connection>>,
@@ -57,19 +60,13 @@ impl ProfileDb {
         }
         // Give back the disk a burst of writes grew the WAL to.
         conn.pragma_update(None, "journal_size_limit", 64i64 * 1024 * 1024)?;
-        let reader = Connection::open_with_flags(
-            &path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        reader.busy_timeout(std::time::Duration::from_secs(5))?;
-        // Large list reads straight from the page cache of the OS.
-        reader.pragma_update(None, "mmap_size", 256i64 * 1024 * 1024)?;
+        let readers = ReaderPool::new(path, reader_slots())?;
         Ok(Self {
             user: user.to_string(),
             profile: profile.to_string(),
             dir: dir.to_path_buf(),
             writer: Writer::spawn(conn, &format!("{user}/{profile}"))?,
-            reader: Mutex::new(reader),
+            readers,
             checkpointer: Mutex::new(None),
         })
     }
@@ -90,12 +87,14 @@ impl ProfileDb {
         self.writer.submit(f)
     }
 
-    /// Runs `f` in a read transaction (a consistent snapshot) on the
-    /// reader connection. Blocks like [`ProfileDb::write`].
+    /// Runs `f` in a read transaction (a consistent snapshot of what is
+    /// committed) on a free reader connection. Blocks like
+    /// [`ProfileDb::write`].
     pub fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        f(&tx)
+        self.readers.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            f(&tx)
+        })
     }
 
     /// Copies committed WAL frames into the database without blocking
@@ -113,6 +112,76 @@ impl ProfileDb {
         }
         Ok(())
     }
+}
+
+/// How many reader connections a profile may open: one per core the
+/// process may use (more would only queue on the CPU), at most 8.
+fn reader_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8))
+}
+
+/// Read-only connections to one datastore, opened on demand.
+///
+/// A read takes the first slot it can lock without waiting (slot 0 first,
+/// so a host that reads one request at a time, like the simulator with
+/// `Execution::Inline`, only ever uses slot 0 and opens one connection).
+/// When every slot is busy it waits for one, picked in turn. No crate:
+/// `r2d2_sqlite` does not follow rusqlite 0.37, and this is all we need.
+struct ReaderPool {
+    path: PathBuf,
+    slots: Vec<Mutex<Option<Connection>>>,
+    /// The slot the next read that finds none free waits on.
+    next_wait: AtomicUsize,
+}
+
+impl ReaderPool {
+    /// Opens the first connection at once, so a file that cannot be read
+    /// fails when the profile is opened, as before the pool.
+    fn new(path: PathBuf, size: usize) -> StoreResult<Self> {
+        let first = open_reader(&path)?;
+        let mut slots = Vec::with_capacity(size.max(1));
+        slots.push(Mutex::new(Some(first)));
+        slots.resize_with(size.max(1), || Mutex::new(None));
+        Ok(Self {
+            path,
+            slots,
+            next_wait: AtomicUsize::new(0),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut guard = self
+            .slots
+            .iter()
+            .find_map(|slot| match slot.try_lock() {
+                Ok(g) => Some(g),
+                Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            })
+            .unwrap_or_else(|| {
+                let i = self.next_wait.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+                self.slots[i].lock().unwrap_or_else(|e| e.into_inner())
+            });
+        if guard.is_none() {
+            *guard = Some(open_reader(&self.path)?);
+        }
+        match guard.as_mut() {
+            Some(conn) => f(conn),
+            None => unreachable!("the slot was filled above"),
+        }
+    }
+}
+
+/// One read-only connection with the readers' pragmas.
+fn open_reader(path: &Path) -> StoreResult<Connection> {
+    let reader = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    reader.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Large list reads straight from the page cache of the OS.
+    reader.pragma_update(None, "mmap_size", 256i64 * 1024 * 1024)?;
+    Ok(reader)
 }
 
 /// Opens a datastore file with the server's pragmas and schema.
@@ -253,5 +322,36 @@ mod tests {
             })
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn a_busy_reader_does_not_hold_up_another_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = ProfileDb::open("u", "p", dir.path(), false, |_| Ok(())).unwrap();
+        db.write(|tx| {
+            tx.execute("INSERT INTO settings (key, value) VALUES ('x', '1')", [])?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        let pool = ReaderPool::new(dir.path().join("datastore.sqlite"), 2).unwrap();
+        let count = |c: &mut Connection| -> StoreResult<i64> {
+            Ok(
+                c.query_row("SELECT COUNT(*) FROM settings WHERE key='x'", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        };
+        // A read inside a read: slot 0 is busy, so the inner one opens
+        // slot 1 instead of waiting (with one connection it would wait
+        // for itself forever). Both see the committed row.
+        let (outer, inner) = pool
+            .with(|c| {
+                let outer = count(c)?;
+                let inner = pool.with(|c2| count(c2))?;
+                Ok((outer, inner))
+            })
+            .unwrap();
+        assert_eq!((outer, inner), (1, 1));
+        assert!(pool.slots[1].lock().unwrap().is_some(), "opened on demand");
     }
 }

@@ -199,6 +199,14 @@ struct AllArgs {
     /// Run id used in profile names and sync ids; defaults to the time.
     #[arg(long)]
     run: Option<String>,
+    /// Base URL of a `peek-bench-floor` server (scripts/bench/floor): adds
+    /// the two floor rows (no-op handler, one WAL commit per request) and
+    /// a "of floor" column. run.sh starts one unless BASE_URL is set.
+    #[arg(long)]
+    floor_url: Option<String>,
+    /// Requests per floor run (and per run of the server's `GET /`).
+    #[arg(long, default_value_t = 5000)]
+    floor_requests: usize,
     /// Also write the Markdown table to this file.
     #[arg(long)]
     markdown_out: Option<std::path::PathBuf>,

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::Method;
 use serde_json::json;
 
 use crate::*;
@@ -49,7 +50,21 @@ pub(crate) struct Row {
     pub(crate) label: String,
     pub(crate) target: Option<Target>,
     pub(crate) result: RunResult,
+    /// Which floor this row is compared with (at the same connection count).
+    pub(crate) floor: Option<Floor>,
 }
+
+/// The two cost floors `peek-bench-floor` measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Floor {
+    /// A handler that does nothing: the floor of a read.
+    Noop,
+    /// One SQLite WAL commit per request: the floor of a push.
+    Commit,
+}
+
+/// Measured floor rates: (floor, conns, req/s).
+type Floors = Vec<(Floor, usize, f64)>;
 
 pub(crate) fn progress(r: &RunResult) {
     eprintln!("{}", r.line());
@@ -98,6 +113,7 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
             label: format!("POST /items ({} new items)", args.post_count),
             target,
             result: r,
+            floor: Some(Floor::Commit),
         });
     }
 
@@ -149,6 +165,7 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
                 label: format!("GET /items?includeDeleted=true ({size} items)"),
                 target,
                 result: r,
+                floor: Some(Floor::Noop),
             });
         }
     }
@@ -163,10 +180,63 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
                 max_p99_ms: None,
             }),
             result: r,
+            floor: Some(Floor::Noop),
         });
     }
 
-    let table = markdown(&rows);
+    // The floors last, on a server that has done the same work before.
+    let mut conns: Vec<usize> = args
+        .post_conns
+        .iter()
+        .chain(&args.get_conns)
+        .copied()
+        .collect();
+    conns.sort_unstable();
+    conns.dedup();
+    let mut floors: Floors = Vec::new();
+    for &c in &conns {
+        let r = fixed(api, "health", Method::GET, "/", b"", args.floor_requests, c).await;
+        progress(&r);
+        rows.push(Row {
+            label: "GET / (health: a fixed JSON object, no store, no auth)".into(),
+            target: None,
+            result: r,
+            floor: Some(Floor::Noop),
+        });
+    }
+    if let Some(url) = &args.floor_url {
+        let floor_api = Arc::new(Api::new(url, "floor")?);
+        for &c in &conns {
+            for (floor, label, method, path, body) in [
+                (
+                    Floor::Noop,
+                    "Floor: no-op handler (peek-bench-floor GET /noop)",
+                    Method::GET,
+                    "/noop",
+                    &b""[..],
+                ),
+                (
+                    Floor::Commit,
+                    "Floor: one SQLite WAL commit (peek-bench-floor POST /commit)",
+                    Method::POST,
+                    "/commit",
+                    &br#"{"type":"url","content":"https://example.com/floor"}"#[..],
+                ),
+            ] {
+                let r = fixed(&floor_api, path, method, path, body, args.floor_requests, c).await;
+                progress(&r);
+                floors.push((floor, c, r.rps()));
+                rows.push(Row {
+                    label: label.into(),
+                    target: None,
+                    result: r,
+                    floor: None,
+                });
+            }
+        }
+    }
+
+    let table = markdown(&rows, &floors);
     let doc = json!({
         "url": api.base,
         "run": run,
@@ -176,6 +246,7 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
             v["label"] = json!(r.label);
             v["target"] = json!(r.target.map(|t| t.describe()));
             v["verdict"] = json!(r.target.map(|t| t.verdict(&r.result)));
+            v["of_floor"] = json!(of_floor(r, &floors));
             v
         }).collect::<Vec<_>>(),
     });
@@ -198,21 +269,32 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
     Ok(())
 }
 
-pub(crate) fn markdown(rows: &[Row]) -> String {
+/// A row's req/s as a fraction of its floor at the same connection count.
+fn of_floor(row: &Row, floors: &Floors) -> Option<f64> {
+    let want = row.floor?;
+    floors
+        .iter()
+        .find(|(f, c, _)| *f == want && *c == row.result.conns)
+        .filter(|(_, _, rps)| *rps > 0.0)
+        .map(|(_, _, rps)| row.result.rps() / rps)
+}
+
+pub(crate) fn markdown(rows: &[Row], floors: &Floors) -> String {
     let mut s = String::new();
-    s.push_str("| Scenario | Conns | Requests | OK | Err | req/s | p50 | p99 | max | Body | Target | Verdict |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+    s.push_str("| Scenario | Conns | Requests | OK | Err | req/s | of floor | p50 | p99 | max | Body | Target | Verdict |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
     for row in rows {
         let r = &row.result;
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
             row.label,
             r.conns,
             r.n,
             r.ok,
             r.err,
             r.rps(),
+            of_floor(row, floors).map_or_else(|| "—".into(), |f| format!("{:.1} %", f * 100.0)),
             fmt_ms(r.pct(50.0)),
             fmt_ms(r.pct(99.0)),
             fmt_ms(r.max()),

@@ -278,3 +278,20 @@ pub(crate) async fn newest_updated_at(
         None => (now_ms().to_string(), "client"),
     })
 }
+
+/// A timed run of one fixed request (the floors, `GET /`): every answer
+/// only needs a 2xx status.
+pub(crate) async fn fixed(
+    api: &Arc<Api>,
+    scenario: &str,
+    method: Method,
+    path: &str,
+    body: &'static [u8],
+    requests: usize,
+    conns: usize,
+) -> RunResult {
+    let (a, path) = (api.clone(), path.to_string());
+    let make: MakeRequest =
+        Arc::new(move |_| a.request(method.clone(), &path, Bytes::from_static(body)));
+    run_load(api, scenario, requests, conns, make, None).await
+}
