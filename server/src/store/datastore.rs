@@ -186,6 +186,16 @@ fn open_reader(path: &Path) -> StoreResult<Connection> {
 
 /// Opens a datastore file with the server's pragmas and schema.
 pub fn open_datastore(path: &Path, legacy: LegacyUpgrade) -> StoreResult<Connection> {
+    // A profile's first open writes a copy of a fresh datastore built once
+    // per process (the schema, the dedup flag a new profile is born with,
+    // the revision marker), so `ensure` below finds it current: one write
+    // instead of running the schema for every new profile (the simulator
+    // makes several per world).
+    if !path.exists() {
+        if let Some(bytes) = fresh_template(legacy) {
+            std::fs::write(path, bytes)?;
+        }
+    }
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -197,6 +207,20 @@ pub fn open_datastore(path: &Path, legacy: LegacyUpgrade) -> StoreResult<Connect
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     schema::ensure(&conn, legacy)?;
     Ok(conn)
+}
+
+/// The bytes of a datastore as `schema::ensure` leaves a fresh file
+/// (`None` if SQLite could not build one: files are then made the slow way).
+fn fresh_template(legacy: LegacyUpgrade) -> Option<&'static [u8]> {
+    static TEMPLATE: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+    TEMPLATE
+        .get_or_init(|| {
+            let conn = Connection::open_in_memory().ok()?;
+            conn.pragma_update(None, "foreign_keys", "OFF").ok()?;
+            schema::ensure(&conn, legacy).ok()?;
+            Some(conn.serialize(rusqlite::MAIN_DB).ok()?.to_vec())
+        })
+        .as_deref()
 }
 
 /// The cache of open profile databases.
