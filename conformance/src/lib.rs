@@ -8,7 +8,8 @@
 //! * [`documented`]: the documented scenarios of `docs/original-system.md` §5,
 //!   as fixed tests over the [`client::Client`] and [`server::Server`]
 //!   targets.
-//! * [`client`], [`server`], [`driver`]: the targets.
+//! * [`client`], [`server`], [`driver`]: the targets; [`spec`]: which
+//!   client a run names.
 //! * [`matrix`], [`expect`], [`report`]: running, expectations, output.
 
 pub mod client;
@@ -19,3 +20,4 @@ pub mod matrix;
 pub mod property;
 pub mod report;
 pub mod server;
+pub mod spec;

@@ -8,11 +8,11 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::client::ClientSpec;
 use crate::documented::{self, Failure};
 use crate::expect::{Expectations, Expected};
 use crate::property::{self, Group, Verdict};
 use crate::server::ServerSpec;
+use crate::spec::ClientSpec;
 
 /// One column: a client against a server, with its expectations.
 #[derive(Debug, Clone)]

@@ -2,9 +2,9 @@
 //! in-process server: every one passes, and its redacted outcome (no ids,
 //! no times) is snapshotted.
 
-use conformance::client::ClientSpec;
 use conformance::documented::{self, Failure};
 use conformance::server::ServerSpec;
+use conformance::spec::ClientSpec;
 use engine::Model;
 
 fn outcome(name: &str, client: &ClientSpec) -> Result<serde_json::Value, Failure> {

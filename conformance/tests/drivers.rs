@@ -3,9 +3,9 @@
 //! in-process server through HTTP fronts, gives the same redacted outcome
 //! as the engine in-process for every documented scenario.
 
-use conformance::client::ClientSpec;
 use conformance::documented::{self, Failure};
 use conformance::server::ServerSpec;
+use conformance::spec::ClientSpec;
 use engine::Model;
 use sim::check::Invariant;
 

@@ -6,11 +6,11 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use conformance::client::ClientSpec;
 use conformance::expect::Expectations;
 use conformance::matrix::{self, Cell, Judgement, Row, Settings, Status, Target};
 use conformance::property::Group;
 use conformance::server::ServerSpec;
+use conformance::spec::ClientSpec;
 use engine::Model;
 
 fn target(m: Model) -> Target {

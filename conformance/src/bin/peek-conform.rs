@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use conformance::client::ClientSpec;
 use conformance::expect::Expectations;
 use conformance::matrix::{self, Row, Settings, Target};
 use conformance::report::Report;
 use conformance::server::ServerSpec;
+use conformance::spec::ClientSpec;
 use engine::Model;
 
 #[derive(Parser)]

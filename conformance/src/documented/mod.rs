@@ -13,8 +13,9 @@ mod versions;
 
 use serde_json::Value;
 
-use crate::client::{Client, ClientError, ClientSpec};
+use crate::client::{Client, ClientError};
 use crate::server::{self, Server, ServerError, ServerSpec};
+use crate::spec::ClientSpec;
 
 /// Why a scenario did not pass.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

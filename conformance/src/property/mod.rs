@@ -25,8 +25,8 @@ use sim::config::{DeviceSpec, FaultRates, WorldConfig};
 use sim::event::Event;
 use sim::vclock::ClockShape;
 
-use crate::client::ClientSpec;
 use crate::server::ServerSpec;
+use crate::spec::ClientSpec;
 use ops::Mix;
 
 /// The property groups, in report order.

@@ -8,9 +8,9 @@
 
 use std::path::Path;
 
-use conformance::client::ClientSpec;
 use conformance::documented::{self, Failure};
 use conformance::server::ServerSpec;
+use conformance::spec::ClientSpec;
 use sim::driver::{Command, DriverClient, RestartKind, PROTOCOL, STDERR_LOG};
 
 fn fake() -> String {
