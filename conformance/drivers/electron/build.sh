@@ -8,21 +8,12 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-orig=${PEEK_ORIGINAL_DIR:?set PEEK_ORIGINAL_DIR to a checkout of autonome/peek}
-out=${1:-$repo/target/drivers/electron}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-
-"$here/../node-kit/install.sh"
 
 # The original files the driver needs; bundle.mjs names any that are missing.
 # Aliases (kept short): `electron` -> our stub (ipcMain records handlers,
 # app.getPath -> dataDir, the rest inert); `archiver` (zip backups, pulled in
 # by ipc.ts -> backup.ts) -> a stub that throws if ever called.
-node "$here/../node-kit/bundle.mjs" \
-  --original "$orig" \
-  --entry "$here/driver.mjs" \
-  --out "$out" \
+exec "$here/../node-kit/build-driver.sh" "$here" "${1:-$repo/target/drivers/electron}" \
   --require backend/electron/ipc.ts \
   --require backend/electron/sync.ts \
   --require backend/electron/datastore.ts \
@@ -32,6 +23,4 @@ node "$here/../node-kit/bundle.mjs" \
   --require backend/version.ts \
   --alias electron="$here/stubs/electron.mjs" \
   --alias archiver="$here/stubs/archiver.mjs" \
-  --external better-sqlite3 >&2
-
-echo "driver:node $out/driver.mjs"
+  --external better-sqlite3

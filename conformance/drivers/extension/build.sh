@@ -9,20 +9,11 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-orig=${PEEK_ORIGINAL_DIR:?set PEEK_ORIGINAL_DIR to a checkout of autonome/peek}
-out=${1:-$repo/target/drivers/extension}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
-
-"$here/../node-kit/install.sh"
 
 # The original files the driver needs; bundle.mjs names any that are missing.
 # No aliases: `chrome` is a global the driver installs (./stubs/chrome.mjs)
 # and IndexedDB is fake-indexeddb, bundled.
-node "$here/../node-kit/bundle.mjs" \
-  --original "$orig" \
-  --entry "$here/driver.mjs" \
-  --out "$out" \
+exec "$here/../node-kit/build-driver.sh" "$here" "${1:-$repo/target/drivers/extension}" \
   --require backend/extension/api.js \
   --require backend/extension/background.js \
   --require backend/extension/sync.js \
@@ -30,6 +21,4 @@ node "$here/../node-kit/bundle.mjs" \
   --require backend/extension/profiles.js \
   --require backend/extension/environment.js \
   --require backend/extension/version.js \
-  --require backend/extension/manifest.json >&2
-
-echo "driver:node $out/driver.mjs"
+  --require backend/extension/manifest.json
