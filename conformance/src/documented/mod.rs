@@ -238,9 +238,6 @@ pub fn run(
     run_logged(s, client, server, seed).0
 }
 
-/// How much of each driver's stderr a failing scenario keeps.
-pub const LOG_LINES: usize = 60;
-
 /// [`run`], with the drivers' last log lines by device when it fails.
 pub fn run_logged(
     s: &Scenario,
@@ -254,7 +251,7 @@ pub fn run_logged(
     };
     let r = (s.run)(&mut ctx);
     let logs = match &r {
-        Err(Failure::Fail(_) | Failure::Setup(_)) => ctx.logs(LOG_LINES),
+        Err(Failure::Fail(_) | Failure::Setup(_)) => ctx.logs(sim::driver::LOG_LINES),
         _ => Vec::new(),
     };
     (r, logs)

@@ -22,9 +22,6 @@ use crate::front::Front;
 use crate::upstream::Net;
 use crate::workload::{self, Change, NewItem};
 
-/// How much of a driver's stderr a failing world shows.
-const LOG_LINES: usize = 40;
-
 /// A driver process playing one device.
 pub struct DriverDevice {
     name: String,
@@ -132,7 +129,7 @@ impl Device for DriverDevice {
 
     /// The last lines of the driver's stderr: a failing world shows them.
     fn log_tail(&self) -> Option<String> {
-        Some(self.proc.borrow().log_tail(LOG_LINES)).filter(|t| !t.is_empty())
+        Some(self.proc.borrow().log_tail(super::LOG_LINES)).filter(|t| !t.is_empty())
     }
 
     fn model(&self) -> Model {

@@ -116,6 +116,10 @@ fn protocol_1() -> u32 {
     1
 }
 
+/// How much of a driver's stderr a failure report keeps (a failing world
+/// here, a failing scenario in the conformance suite).
+pub const LOG_LINES: usize = 60;
+
 /// The protocol this suite speaks.
 pub const PROTOCOL: u32 = 2;
 
