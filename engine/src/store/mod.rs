@@ -101,6 +101,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS idx_links_server ON server_links(serverKey, se
 CREATE TABLE IF NOT EXISTS blobs (itemId TEXT PRIMARY KEY, data BLOB NOT NULL);
 ";
 
+/// Prepared statements kept per connection; above the number of distinct
+/// statements the store runs.
+const STATEMENT_CACHE: usize = 96;
+
 /// The local database of one local profile.
 pub struct Store {
     conn: Connection,
@@ -138,6 +142,10 @@ impl Store {
         // commit for no consistency gain.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Room for every statement the store prepares (about 40): with
+        // rusqlite's default of 16 the cache evicts in a cycle and a sync
+        // re-parses its SQL on nearly every call.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         ensure_schema(&conn)?;
         Ok(Self {
             conn,
