@@ -144,6 +144,12 @@ pub fn pending(conn: &Connection, key: &str, limit: usize) -> Result<Vec<Pending
 
 /// Up to `limit` live image rows linked on this server whose bytes this
 /// device does not hold: (local id, server id), oldest first.
+///
+/// The limit is written `?N + 0` on purpose: this SQLite re-prepares a
+/// statement with a bare `LIMIT ?N` on every run (it reads the bound value
+/// to plan the limit and marks the statement stale when it is re-bound),
+/// which cost a sync more than the query itself; `tests/statement_reuse.rs`
+/// pins both halves.
 pub fn images_without_bytes(
     conn: &Connection,
     key: &str,
@@ -154,7 +160,7 @@ pub fn images_without_bytes(
            JOIN server_links l ON l.localId = i.id AND l.serverKey = ?1
            LEFT JOIN blobs b ON b.itemId = i.id
           WHERE i.type = 'image' AND i.deletedAt = 0 AND b.itemId IS NULL
-          ORDER BY i.rowid LIMIT ?2",
+          ORDER BY i.rowid LIMIT ?2 + 0",
     )?;
     let rows = st.query_map(params![key, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -180,7 +186,7 @@ pub fn images_elsewhere(
           WHERE i.type = 'image' AND i.deletedAt = 0 AND l.serverKey != ?2 AND l.pushedRev >= 0
             AND substr(l.serverKey, 1, length(?1)) = ?1
             AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id)
-          ORDER BY i.rowid LIMIT ?3",
+          ORDER BY i.rowid LIMIT ?3 + 0",
     )?;
     let rows = st.query_map(params![prefix, key, limit as i64], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
