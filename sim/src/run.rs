@@ -9,7 +9,7 @@ use crate::config::{Options, WorldConfig};
 use crate::diagnose::Diagnosis;
 use crate::event::{self, Event};
 use crate::observe::Observation;
-use crate::trace::TraceEvent;
+use crate::trace::{TraceEvent, TraceMode};
 use crate::world::{Stats, World, WorldError};
 
 pub use crate::world::HEAL_ROUNDS;
@@ -19,7 +19,8 @@ pub use crate::world::HEAL_ROUNDS;
 pub struct Outcome {
     pub seed: u64,
     pub violations: Vec<Violation>,
-    pub trace_hash: String,
+    /// `None` when the run's trace was off (`TraceMode::Off`).
+    pub trace_hash: Option<String>,
     pub trace_lines: u64,
     #[serde(skip)]
     pub stats: Stats,
@@ -35,29 +36,34 @@ impl Outcome {
     pub fn ok(&self) -> bool {
         self.violations.is_empty()
     }
+    /// The trace hash as printed: `off` when the trace was off.
+    pub fn hash(&self) -> &str {
+        self.trace_hash.as_deref().unwrap_or("off")
+    }
     /// The first broken invariant's name.
     pub fn first(&self) -> Option<Invariant> {
         self.violations.first().map(|v| v.invariant)
     }
 }
 
-/// Runs `events` in the world `cfg`, heals, checks.
+/// Runs `events` in the world `cfg`, heals, checks. `trace`: a
+/// [`TraceMode`], or `true` (keep) / `false` (hash only).
 pub fn run_events(
     cfg: &WorldConfig,
     events: &[Event],
-    keep_trace: bool,
+    trace: impl Into<TraceMode>,
 ) -> Result<Outcome, WorldError> {
-    run_cast(cfg, events, keep_trace, &Cast::default())
+    run_cast(cfg, events, trace, &Cast::default())
 }
 
 /// Runs `events` in the world `cfg` played by `cast`, heals, checks.
 pub fn run_cast(
     cfg: &WorldConfig,
     events: &[Event],
-    keep_trace: bool,
+    trace: impl Into<TraceMode>,
     cast: &Cast,
 ) -> Result<Outcome, WorldError> {
-    let mut w = World::with_cast(cfg, keep_trace, cast)?;
+    let mut w = World::with_cast(cfg, trace, cast)?;
     let stability = w.play(events)?;
     let violations = check::check(&Observation::of(&w, &stability));
     for v in &violations {
@@ -90,11 +96,11 @@ pub fn run_cast(
 pub fn run_seed(
     seed: u64,
     opts: &Options,
-    keep_trace: bool,
+    trace: impl Into<TraceMode>,
 ) -> Result<(WorldConfig, Vec<Event>, Outcome), WorldError> {
     let cfg = WorldConfig::from_seed(seed, opts);
     let events = event::generate(&cfg, opts.steps);
-    let out = run_events(&cfg, &events, keep_trace)?;
+    let out = run_events(&cfg, &events, trace)?;
     Ok((cfg, events, out))
 }
 
@@ -129,7 +135,7 @@ pub fn shrink(cfg: &WorldConfig, events: &[Event], invariant: Invariant, budget:
     let still_fails =
         |cfg: &WorldConfig, evs: &[Event], runs: &mut usize, last: &mut Vec<Violation>| -> bool {
             *runs += 1;
-            match run_events(cfg, evs, false) {
+            match run_events(cfg, evs, TraceMode::Off) {
                 Ok(o) if o.violations.iter().any(|v| v.invariant == invariant) => {
                     *last = o.violations;
                     true
@@ -197,7 +203,7 @@ pub fn shrink(cfg: &WorldConfig, events: &[Event], invariant: Invariant, budget:
         }
     }
     if last.is_empty() {
-        if let Ok(o) = run_events(&cfg, &evs, false) {
+        if let Ok(o) = run_events(&cfg, &evs, TraceMode::Off) {
             last = o.violations;
         }
     }

@@ -19,10 +19,40 @@ enum EventLine<'a> {
     Event(&'a TraceEvent),
 }
 
+/// What a run does with its trace.
+///
+/// `Off` exists for speed: a world that is only judged (exploration's
+/// first pass, every shrinking run) needs neither the lines nor their hash,
+/// and tracing is most of a simulated exchange's cost outside SQLite (each
+/// body parsed, re-serialized and hashed). A failure is re-run with its
+/// trace kept before anything reads it (`diagnose`, `timeline`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceMode {
+    /// Nothing is written, counted or hashed.
+    Off,
+    /// Lines are hashed and counted, not kept.
+    Hash,
+    /// Lines are hashed, counted and kept for a file.
+    Keep,
+}
+
+/// `true` keeps the trace, `false` only hashes it: what callers that
+/// predate `TraceMode` meant.
+impl From<bool> for TraceMode {
+    fn from(keep: bool) -> Self {
+        if keep {
+            TraceMode::Keep
+        } else {
+            TraceMode::Hash
+        }
+    }
+}
+
 /// Collects trace lines, hashes them, and optionally keeps them for a file.
 pub struct Trace {
     sink: Sink,
     lines: u64,
+    on: bool,
 }
 
 /// Where serialized lines go: straight into the hash (and the kept buffer),
@@ -47,15 +77,24 @@ impl Write for Sink {
 }
 
 impl Trace {
-    /// `keep`: hold the lines in memory so they can be written to a file.
-    pub fn new(keep: bool) -> Self {
+    /// `Keep` holds the lines in memory so they can be written to a file;
+    /// `Off` makes every call a no-op.
+    pub fn new(mode: impl Into<TraceMode>) -> Self {
+        let mode = mode.into();
         Self {
             sink: Sink {
                 hasher: Sha256::new(),
-                keep: keep.then(Vec::new),
+                keep: (mode == TraceMode::Keep).then(Vec::new),
             },
             lines: 0,
+            on: mode != TraceMode::Off,
         }
+    }
+
+    /// Whether lines are recorded at all: callers skip building a line
+    /// (parsing bodies) when they are not.
+    pub fn on(&self) -> bool {
+        self.on
     }
 
     /// Appends one line.
@@ -69,6 +108,9 @@ impl Trace {
     }
 
     fn write(&mut self, line: &impl Serialize) {
+        if !self.on {
+            return;
+        }
         if let Err(e) = serde_json::to_writer(&mut self.sink, line) {
             let _ = write!(
                 self.sink,
@@ -97,9 +139,10 @@ impl Trace {
         self.lines
     }
 
-    /// The hex SHA-256 of every line so far.
-    pub fn hash(&self) -> String {
-        hex::encode(self.sink.hasher.clone().finalize())
+    /// The hex SHA-256 of every line so far; `None` when the trace is off.
+    pub fn hash(&self) -> Option<String> {
+        self.on
+            .then(|| hex::encode(self.sink.hasher.clone().finalize()))
     }
 
     /// Writes the kept lines to `path`.
@@ -269,6 +312,16 @@ mod tests {
         let line: Line = serde_json::from_str(text).unwrap();
         assert!(matches!(&line, Line::Event(TraceEvent::Other(m)) if m["ms"] == 5));
         assert_eq!(serde_json::to_string(&line).unwrap(), text);
+    }
+
+    #[test]
+    fn an_off_trace_writes_counts_and_hashes_nothing() {
+        let mut t = Trace::new(TraceMode::Off);
+        t.event(json!({"ev":"x"}));
+        t.emit(&TraceEvent::Heal { t: 1 });
+        assert!(!t.on());
+        assert_eq!((t.lines(), t.hash(), t.bytes()), (0, None, None));
+        assert!(Trace::new(TraceMode::Hash).on());
     }
 
     #[test]

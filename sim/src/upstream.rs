@@ -183,13 +183,16 @@ pub struct Delivery {
 }
 
 /// Sends `req` to `up` through `fault` (or a partition): the one place a
-/// request fault is decided.
+/// request fault is decided. `record`: fill [`Delivery::answer`] (for the
+/// trace; it parses the body).
 pub fn deliver(
     up: &dyn Upstream,
     req: Request,
     fault: Option<Fault>,
     partitioned: bool,
+    record: bool,
 ) -> Delivery {
+    let keep = |r: &Response| record.then(|| Resp::from_response(r));
     if partitioned {
         return Delivery {
             seen: Err(TransportError::Connect("partitioned".into())),
@@ -202,7 +205,7 @@ pub fn deliver(
     match fault {
         None => {
             let r = up.call(req);
-            let answer = r.as_ref().ok().map(Resp::from_response);
+            let answer = r.as_ref().ok().and_then(keep);
             Delivery {
                 seen: r,
                 fault: None,
@@ -217,7 +220,7 @@ pub fn deliver(
             answer: None,
         },
         Some(Fault::ResponseLost) => {
-            let answer = up.call(req).ok().as_ref().map(Resp::from_response);
+            let answer = up.call(req).ok().as_ref().and_then(keep);
             Delivery {
                 seen: Err(TransportError::Io("response lost".into())),
                 fault: name,
@@ -228,7 +231,7 @@ pub fn deliver(
         Some(Fault::Duplicate) => {
             let _ = up.call(req.clone());
             let r = up.call(req);
-            let answer = r.as_ref().ok().map(Resp::from_response);
+            let answer = r.as_ref().ok().and_then(keep);
             Delivery {
                 seen: r,
                 fault: name,
@@ -242,7 +245,7 @@ pub fn deliver(
                 headers: Vec::new(),
                 body: br#"{"error":"proxy: upstream unavailable"}"#.to_vec(),
             };
-            let answer = Some(Resp::from_response(&r));
+            let answer = keep(&r);
             Delivery {
                 seen: Ok(r),
                 fault: name,
@@ -290,7 +293,8 @@ pub struct Wire<'a> {
 impl Net for Wire<'_> {
     fn send(&mut self, req: Request) -> Result<Response, TransportError> {
         let at = (self.server_now)();
-        let mut x = Exchange {
+        // Built only when traced: its bodies are parsed into values.
+        let mut x = self.trace.on().then(|| Exchange {
             seq: self.stats.exchanges,
             device: self.device.to_string(),
             clock: Some(self.device_now),
@@ -302,19 +306,21 @@ impl Net for Wire<'_> {
             delivered: 0,
             fault: None,
             ms: None,
-        };
+        });
         self.up.set_time(at);
         self.stats.exchanges += 1;
         let fault = self.faults.pop_front().flatten();
-        let d = deliver(self.up, req, fault, self.partitioned);
-        if let Some(f) = d.fault {
+        let d = deliver(self.up, req, fault, self.partitioned, x.is_some());
+        if d.fault.is_some() {
             self.stats.faults += 1;
-            x.fault = Some(f);
         }
-        x.delivered = d.delivered;
-        x.response = d.answer;
-        x.error = d.seen.as_ref().err().map(ToString::to_string);
-        self.trace.line(&Line::Exchange(Box::new(x)));
+        if let Some(mut x) = x.take() {
+            x.fault = d.fault;
+            x.delivered = d.delivered;
+            x.response = d.answer;
+            x.error = d.seen.as_ref().err().map(ToString::to_string);
+            self.trace.line(&Line::Exchange(Box::new(x)));
+        }
         d.seen
     }
 }
@@ -390,7 +396,7 @@ mod tests {
         ];
         for (fault, partitioned, calls, answered, name) in cases {
             let up = Counter(Cell::new(0));
-            let d = deliver(&up, get(), fault, partitioned);
+            let d = deliver(&up, get(), fault, partitioned, true);
             assert_eq!(up.0.get(), calls, "{fault:?}");
             assert_eq!(d.delivered, calls, "{fault:?}");
             assert_eq!(d.seen.is_ok(), answered, "{fault:?}");
@@ -401,6 +407,7 @@ mod tests {
             get(),
             Some(Fault::ServerError),
             false,
+            true,
         );
         assert_eq!(d.seen.map(|r| r.status).ok(), Some(503));
     }

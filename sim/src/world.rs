@@ -21,7 +21,7 @@ use crate::device::{
 use crate::event::{Event, Fault, Kind};
 use crate::host::PROFILES;
 use crate::session::{Header, Line};
-use crate::trace::{DeviceFault, Trace, TraceEvent};
+use crate::trace::{DeviceFault, Trace, TraceEvent, TraceMode};
 use crate::upstream::{Upstream, UpstreamError, Wire};
 use crate::workload;
 
@@ -90,11 +90,15 @@ pub struct World {
 impl World {
     /// The default world: every device the engine in-process, every
     /// server in-process, virtual time.
-    pub fn new(cfg: &WorldConfig, keep_trace: bool) -> Result<Self, WorldError> {
-        Self::with_cast(cfg, keep_trace, &Cast::default())
+    pub fn new(cfg: &WorldConfig, trace: impl Into<TraceMode>) -> Result<Self, WorldError> {
+        Self::with_cast(cfg, trace, &Cast::default())
     }
 
-    pub fn with_cast(cfg: &WorldConfig, keep_trace: bool, cast: &Cast) -> Result<Self, WorldError> {
+    pub fn with_cast(
+        cfg: &WorldConfig,
+        trace: impl Into<TraceMode>,
+        cast: &Cast,
+    ) -> Result<Self, WorldError> {
         let dir = crate::scratch::tempdir()?;
         let servers = cast.servers(cfg)?;
         let devices = cast.devices(cfg, dir.path())?;
@@ -105,7 +109,7 @@ impl World {
         if !virtual_ok && cast.real_time.is_none() {
             return Err(CastError::NeedsRealTime.into());
         }
-        let mut trace = Trace::new(keep_trace);
+        let mut trace = Trace::new(trace);
         let mut header = Header::new("sim");
         header.world = serde_json::to_value(cfg).ok();
         trace.line(&Line::Header(header));

@@ -25,6 +25,7 @@ pub use shard::{merge, MergeError, Results, Shard};
 use crate::config::Options;
 use crate::report;
 use crate::run;
+use crate::trace::TraceMode;
 
 /// What to explore: `seeds` seeds from `from` on, each a world described
 /// by `options`, on `jobs` worker threads; with a `shard`, only that
@@ -140,7 +141,9 @@ pub fn explore(plan: &Plan, progress: &dyn Progress) -> Result<Summary, PoolErro
 
 /// Runs one seed's world and says how it ended.
 pub fn run_one(seed: u64, options: &Options) -> SeedReport {
-    let ran = panic::catch_unwind(AssertUnwindSafe(|| run::run_seed(seed, options, false)));
+    let ran = panic::catch_unwind(AssertUnwindSafe(|| {
+        run::run_seed(seed, options, TraceMode::Off)
+    }));
     let (verdict, stats) = match ran {
         Ok(Ok((_, _, o))) => {
             let verdict = match o.violations.first() {

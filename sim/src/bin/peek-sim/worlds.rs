@@ -39,7 +39,7 @@ pub fn cmd_run(
         o.stats.syncs_done,
         o.stats.syncs_failed,
         o.trace_lines,
-        o.trace_hash
+        o.hash()
     );
     if let (Some(path), Some(bytes)) = (trace, o.trace.as_ref()) {
         if let Err(e) = std::fs::write(path, bytes) {
@@ -55,10 +55,7 @@ pub fn cmd_run(
                 println!("determinism: ok (same trace hash twice)")
             }
             Ok((_, _, again)) => {
-                println!(
-                    "determinism: FAILED ({} vs {})",
-                    o.trace_hash, again.trace_hash
-                );
+                println!("determinism: FAILED ({} vs {})", o.hash(), again.hash());
                 code = 1;
             }
             Err(e) => {
@@ -219,7 +216,7 @@ pub fn cmd_replay(file: &Path, trace: Option<&Path>) -> i32 {
             println!("trace written to {}", path.display());
         }
     }
-    println!("trace_hash={}", o.trace_hash);
+    println!("trace_hash={}", o.hash());
     for v in &o.violations {
         println!("  {}: {} items={:?}", v.invariant, v.detail, v.items);
     }
