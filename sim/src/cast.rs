@@ -102,7 +102,8 @@ impl Cast {
             .collect()
     }
 
-    /// The world's devices, with their databases under `dir`.
+    /// The world's devices: engine devices with their databases in memory,
+    /// drivers with their homes under `dir`.
     pub fn devices(
         &self,
         cfg: &WorldConfig,
@@ -113,10 +114,9 @@ impl Cast {
             .enumerate()
             .map(|(i, spec)| -> Result<Box<dyn Device>, CastError> {
                 Ok(match &self.clients {
-                    Clients::Engine => Box::new(EngineDevice::open(
+                    Clients::Engine => Box::new(EngineDevice::in_memory(
                         &spec.name,
                         spec.model,
-                        &dir.join(format!("{}.sqlite", spec.name)),
                         cfg.seed ^ (0xD0_0000 + i as u64),
                     )?),
                     Clients::Driver(cmd) => {

@@ -211,21 +211,38 @@ impl EngineDevice {
         path: &std::path::Path,
         id_seed: u64,
     ) -> Result<Self, DeviceError> {
-        let mut store = Store::open(path)?;
-        store.set_tag_edits_mark_changed(model.behaviour().tag_edits_mark_changed);
+        let store = Store::open(path)?;
         // The simulator kills processes, not machines: no fsync needed.
         store
             .conn()
             .pragma_update(None, "synchronous", "OFF")
             .map_err(engine::Error::from)?;
-        Ok(Self {
+        Ok(Self::with_store(name, model, store, id_seed))
+    }
+
+    /// A device whose database is in memory. The world's devices are
+    /// these: an engine device keeps its one connection for the world's
+    /// life (a crash loses the sync session, never the store), so a file
+    /// would only add system calls, which were most of a commit's cost.
+    pub fn in_memory(name: &str, model: Model, id_seed: u64) -> Result<Self, DeviceError> {
+        Ok(Self::with_store(
+            name,
+            model,
+            Store::open_in_memory()?,
+            id_seed,
+        ))
+    }
+
+    fn with_store(name: &str, model: Model, mut store: Store, id_seed: u64) -> Self {
+        store.set_tag_edits_mark_changed(model.behaviour().tag_edits_mark_changed);
+        Self {
             name: name.to_string(),
             model,
             store,
             cfg: None,
             session: None,
             ids: Arc::new(SeededIds::new(id_seed)),
-        })
+        }
     }
 
     /// The local database (tests and tools read it).

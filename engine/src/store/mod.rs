@@ -129,8 +129,16 @@ impl Store {
         Self::init(Connection::open(path)?)
     }
 
+    /// A store that lives only in this process's memory: real SQLite and
+    /// real transactions, no file and no system calls, for worlds that
+    /// never reopen a device's database (the simulator's). Started from the
+    /// same template as a new file.
     pub fn open_in_memory() -> Result<Self> {
-        Self::init(Connection::open_in_memory()?)
+        let mut conn = Connection::open_in_memory()?;
+        if let Some(bytes) = template() {
+            conn.deserialize_read_exact(rusqlite::MAIN_DB, bytes, bytes.len(), false)?;
+        }
+        Self::init(conn)
     }
 
     fn init(conn: Connection) -> Result<Self> {
@@ -199,4 +207,37 @@ pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
 pub fn delete_setting(conn: &Connection, key: &str) -> Result<()> {
     conn.execute("DELETE FROM settings WHERE key = ?1", [key])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store in memory starts from the template: the whole schema at
+    /// this revision, writable, and with real transactions.
+    #[test]
+    fn an_in_memory_store_has_the_schema_and_rolls_back() {
+        let mut s = Store::open_in_memory().expect("open");
+        let rev: i64 = s
+            .conn()
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("user_version");
+        assert_eq!(rev, SCHEMA_REV);
+        let tables: i64 = s
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(tables, 6);
+        s.set_setting("a", "1").expect("set");
+        let failed: Result<()> = s.tx(|tx| {
+            set_setting(tx, "a", "2")?;
+            Err(crate::Error::Invalid("undo".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(s.setting("a").expect("get").as_deref(), Some("1"));
+    }
 }
