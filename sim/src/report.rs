@@ -17,10 +17,27 @@ const SHOWN: usize = 5;
 /// Violations of the shrunk world shown, each with its diagnosis.
 const SHOWN_MINIMIZED: usize = 3;
 
+/// How this process's commands are typed, for repro lines: `peek-sim`
+/// unless the binary said otherwise ([`set_program`]).
+static PROGRAM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the words repro lines start with: what reruns this binary when
+/// pasted into the shell it was started from (`target/release/peek-sim`,
+/// `cargo run --release -p sim --`, or `peek-sim` when it is on the
+/// PATH). Set once, by the binary, before any line is printed.
+pub fn set_program(program: impl Into<String>) {
+    let _ = PROGRAM.set(program.into());
+}
+
+/// The words a command line of this process starts with.
+pub fn program() -> &'static str {
+    PROGRAM.get().map_or("peek-sim", String::as_str)
+}
+
 /// The line that reruns seed `seed` with `options`: the last line of every
 /// report, so that a log ends in what to type.
 pub fn repro_line(seed: u64, options: &Options) -> String {
-    format!("repro: peek-sim run --seed {seed} {}", options.flags())
+    format!("repro: {} run --seed {seed} {}", program(), options.flags())
 }
 
 /// A seed whose world broke at least one invariant.

@@ -40,10 +40,40 @@ fn a_failing_run_starts_with_its_seed_and_ends_with_its_repro_line() {
         lines.iter().any(|l| l.starts_with("minimized to ")),
         "{out}"
     );
-    assert_eq!(
-        lines.last().copied(),
-        Some("repro: peek-sim run --seed 7 --devices 4 --steps 60 --models electron")
+    // Started by its path, it prints that path: the line pastes as is.
+    let want = format!(
+        "repro: {} run --seed 7 --devices 4 --steps 60 --models electron",
+        env!("CARGO_BIN_EXE_peek-sim")
     );
+    assert_eq!(lines.last().copied(), Some(want.as_str()));
+}
+
+/// A repro line is a command that works: run as printed, it reruns the
+/// same world and fails the same way.
+#[test]
+fn a_repro_line_runs_as_printed() {
+    let o = peek_sim(&[
+        "run", "--seed", "7", "--models", "electron", "--steps", "60",
+    ]);
+    let out = stdout(&o);
+    let repro = out
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("repro: "))
+        .expect("repro line");
+    let words: Vec<&str> = repro.split_whitespace().collect();
+    let again = Command::new(words[0])
+        .args(&words[1..])
+        .output()
+        .expect("runs");
+    assert_eq!(again.status.code(), Some(1));
+    let first_fail = |o: &str| {
+        o.lines()
+            .find(|l| l.starts_with("FAIL invariant="))
+            .map(str::to_string)
+    };
+    assert_eq!(first_fail(&stdout(&again)), first_fail(&out));
+    assert!(first_fail(&out).is_some(), "{out}");
 }
 
 #[test]
@@ -76,8 +106,10 @@ fn explore_output_is_the_same_with_one_or_two_jobs() {
     assert_eq!(a, b, "{one}");
     assert!(a.last().unwrap().ends_with(" failed"), "{one}");
     assert!(
-        a.iter()
-            .any(|l| l.starts_with("repro: peek-sim run --seed ")),
+        a.iter().any(|l| l.starts_with(&format!(
+            "repro: {} run --seed ",
+            env!("CARGO_BIN_EXE_peek-sim")
+        ))),
         "{one}"
     );
 }

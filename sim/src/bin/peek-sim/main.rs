@@ -16,7 +16,32 @@ use args::{Cli, Cmd};
 use clap::Parser as _;
 
 fn main() {
+    sim::report::set_program(invocation());
     std::process::exit(dispatch());
+}
+
+/// How to run this binary again from the same shell, so that the `repro:`
+/// lines it prints work when pasted: through cargo when `cargo run`
+/// started it (its parent is cargo, which set `CARGO_PKG_NAME` to ours),
+/// by the path it was started with when that was a path, else by name.
+fn invocation() -> String {
+    let parent_is_cargo = std::fs::read_to_string(format!(
+        "/proc/{}/comm",
+        std::os::unix::process::parent_id()
+    ))
+    .is_ok_and(|comm| comm.trim_end() == "cargo");
+    if parent_is_cargo && std::env::var("CARGO_PKG_NAME").as_deref() == Ok(env!("CARGO_PKG_NAME")) {
+        let release = if cfg!(debug_assertions) {
+            ""
+        } else {
+            " --release"
+        };
+        return format!("cargo run{release} -p {} --", env!("CARGO_PKG_NAME"));
+    }
+    match std::env::args().next() {
+        Some(arg0) if arg0.contains('/') && !arg0.contains(|c: char| c.is_whitespace()) => arg0,
+        _ => "peek-sim".to_string(),
+    }
 }
 
 /// Parses the command line and runs the command; the exit code.
