@@ -199,7 +199,7 @@ pub fn open_datastore(path: &Path, legacy: LegacyUpgrade) -> StoreResult<Connect
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    // WAL + NORMAL survives a killed process (the case of §7); only an OS
+    // WAL + NORMAL survives a killed process (what docs/reliability.md tests); only an OS
     // crash can lose the last transactions.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     // The Node server never enabled foreign keys and legacy schemas carry
