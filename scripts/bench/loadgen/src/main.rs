@@ -140,7 +140,10 @@ enum Cmd {
         expect: Option<usize>,
     },
     /// The standard matrix (fresh profiles, seeding included); prints a
-    /// Markdown table.
+    /// Markdown table. An option given twice takes its last value, so a
+    /// script's defaults can be followed by the user's own (list options
+    /// such as `--post-conns` add up instead).
+    #[command(args_override_self = true)]
     All(AllArgs),
     /// Soak: `--clients` devices pushing, pulling by `since` and reading the
     /// change feed for `--seconds`; errors, p50/p99, server RSS (`--pid`).
@@ -190,7 +193,8 @@ struct AllArgs {
     /// Requests per run of GET /items on 5,000 items.
     #[arg(long, default_value_t = 300)]
     get_requests_5k: usize,
-    /// Requests per run of GET /items on 20,000 items.
+    /// Requests per run of GET /items on 20,000 items; 0 leaves those
+    /// rows out (the 20,000 items are still seeded for `since`).
     #[arg(long, default_value_t = 80)]
     get_requests_20k: usize,
     /// Requests per run of GET /items/since.
@@ -207,6 +211,11 @@ struct AllArgs {
     /// Requests per floor run (and per run of the server's `GET /`).
     #[arg(long, default_value_t = 5000)]
     floor_requests: usize,
+    /// Connection counts for the server's `GET /` rows; by default every
+    /// count used by the POST and GET runs (the floors always run at
+    /// those, since every row is compared with its own count's floor).
+    #[arg(long, value_delimiter = ',')]
+    health_conns: Option<Vec<usize>>,
     /// Also write the Markdown table to this file.
     #[arg(long)]
     markdown_out: Option<std::path::PathBuf>,

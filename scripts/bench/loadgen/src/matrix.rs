@@ -158,6 +158,9 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
         ),
         (&p20k, 20_000, args.get_requests_20k, None),
     ] {
+        if requests == 0 {
+            continue;
+        }
         for &c in &args.get_conns {
             let r = get_items(api, Some(profile), requests, c, Some(size)).await?;
             progress(&r);
@@ -194,7 +197,7 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
     conns.sort_unstable();
     conns.dedup();
     let mut floors: Floors = Vec::new();
-    for &c in &conns {
+    for &c in args.health_conns.as_ref().unwrap_or(&conns) {
         let r = fixed(api, "health", Method::GET, "/", b"", args.floor_requests, c).await;
         progress(&r);
         rows.push(Row {
