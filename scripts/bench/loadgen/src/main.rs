@@ -23,6 +23,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 mod api;
+mod compare;
 mod load;
 mod matrix;
 mod scenarios;
@@ -145,6 +146,11 @@ enum Cmd {
     /// such as `--post-conns` add up instead).
     #[command(args_override_self = true)]
     All(AllArgs),
+    /// Reduce alternating runs of two servers (results.json files of
+    /// `all`, run i of A paired with run i of B) to a ratio table: per row
+    /// the median of the per-pair req/s ratios, their spread, and each
+    /// side's median req/s and p99. Talks to no server.
+    Compare(compare::CompareArgs),
     /// Soak: `--clients` devices pushing, pulling by `since` and reading the
     /// change feed for `--seconds`; errors, p50/p99, server RSS (`--pid`).
     Soak {
@@ -246,7 +252,7 @@ fn main() {
 async fn real_main(cli: Cli) -> AnyResult<()> {
     let key = cli.key.clone().unwrap_or_default();
     let api = Arc::new(Api::new(&cli.url, &key)?);
-    if key.is_empty() && !matches!(cli.cmd, Cmd::Ping { .. }) {
+    if key.is_empty() && !matches!(cli.cmd, Cmd::Ping { .. } | Cmd::Compare(_)) {
         return Err("no API key: pass --key or set PEEK_KEY".into());
     }
     match cli.cmd {
@@ -308,6 +314,7 @@ async fn real_main(cli: Cli) -> AnyResult<()> {
             exit_status(&r)
         }
         Cmd::All(args) => run_all(&api, &args, cli.json).await,
+        Cmd::Compare(args) => compare::run_compare(&args, cli.json),
         Cmd::Soak {
             clients,
             seconds,

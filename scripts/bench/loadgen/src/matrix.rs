@@ -64,7 +64,7 @@ pub(crate) enum Floor {
 }
 
 /// Measured floor rates: (floor, conns, req/s).
-type Floors = Vec<(Floor, usize, f64)>;
+pub(crate) type Floors = Vec<(Floor, usize, f64)>;
 
 pub(crate) fn progress(r: &RunResult) {
     eprintln!("{}", r.line());
@@ -244,14 +244,7 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
         "url": api.base,
         "run": run,
         "setup": setup,
-        "runs": rows.iter().map(|r| {
-            let mut v = r.result.to_json();
-            v["label"] = json!(r.label);
-            v["target"] = json!(r.target.map(|t| t.describe()));
-            v["verdict"] = json!(r.target.map(|t| t.verdict(&r.result)));
-            v["of_floor"] = json!(of_floor(r, &floors));
-            v
-        }).collect::<Vec<_>>(),
+        "runs": rows.iter().map(|r| row_json(r, &floors)).collect::<Vec<_>>(),
     });
     if let Some(p) = &args.markdown_out {
         std::fs::write(p, &table).map_err(|e| format!("writing {}: {e}", p.display()))?;
@@ -270,6 +263,16 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
         return Err(format!("{failed} requests failed in total (see the err column)").into());
     }
     Ok(())
+}
+
+/// One entry of results.json's `runs`: what `compare` reads back.
+pub(crate) fn row_json(row: &Row, floors: &Floors) -> serde_json::Value {
+    let mut v = row.result.to_json();
+    v["label"] = json!(row.label);
+    v["target"] = json!(row.target.map(|t| t.describe()));
+    v["verdict"] = json!(row.target.map(|t| t.verdict(&row.result)));
+    v["of_floor"] = json!(of_floor(row, floors));
+    v
 }
 
 /// A row's req/s as a fraction of its floor at the same connection count.
