@@ -23,6 +23,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 mod api;
+mod compare;
 mod load;
 mod matrix;
 mod scenarios;
@@ -140,8 +141,16 @@ enum Cmd {
         expect: Option<usize>,
     },
     /// The standard matrix (fresh profiles, seeding included); prints a
-    /// Markdown table.
+    /// Markdown table. An option given twice takes its last value, so a
+    /// script's defaults can be followed by the user's own (list options
+    /// such as `--post-conns` add up instead).
+    #[command(args_override_self = true)]
     All(AllArgs),
+    /// Reduce alternating runs of two servers (results.json files of
+    /// `all`, run i of A paired with run i of B) to a ratio table: per row
+    /// the median of the per-pair req/s ratios, their spread, and each
+    /// side's median req/s and p99. Talks to no server.
+    Compare(compare::CompareArgs),
     /// Soak: `--clients` devices pushing, pulling by `since` and reading the
     /// change feed for `--seconds`; errors, p50/p99, server RSS (`--pid`).
     Soak {
@@ -190,7 +199,8 @@ struct AllArgs {
     /// Requests per run of GET /items on 5,000 items.
     #[arg(long, default_value_t = 300)]
     get_requests_5k: usize,
-    /// Requests per run of GET /items on 20,000 items.
+    /// Requests per run of GET /items on 20,000 items; 0 leaves those
+    /// rows out (the 20,000 items are still seeded for `since`).
     #[arg(long, default_value_t = 80)]
     get_requests_20k: usize,
     /// Requests per run of GET /items/since.
@@ -207,6 +217,11 @@ struct AllArgs {
     /// Requests per floor run (and per run of the server's `GET /`).
     #[arg(long, default_value_t = 5000)]
     floor_requests: usize,
+    /// Connection counts for the server's `GET /` rows; by default every
+    /// count used by the POST and GET runs (the floors always run at
+    /// those, since every row is compared with its own count's floor).
+    #[arg(long, value_delimiter = ',')]
+    health_conns: Option<Vec<usize>>,
     /// Also write the Markdown table to this file.
     #[arg(long)]
     markdown_out: Option<std::path::PathBuf>,
@@ -237,7 +252,7 @@ fn main() {
 async fn real_main(cli: Cli) -> AnyResult<()> {
     let key = cli.key.clone().unwrap_or_default();
     let api = Arc::new(Api::new(&cli.url, &key)?);
-    if key.is_empty() && !matches!(cli.cmd, Cmd::Ping { .. }) {
+    if key.is_empty() && !matches!(cli.cmd, Cmd::Ping { .. } | Cmd::Compare(_)) {
         return Err("no API key: pass --key or set PEEK_KEY".into());
     }
     match cli.cmd {
@@ -299,6 +314,7 @@ async fn real_main(cli: Cli) -> AnyResult<()> {
             exit_status(&r)
         }
         Cmd::All(args) => run_all(&api, &args, cli.json).await,
+        Cmd::Compare(args) => compare::run_compare(&args, cli.json),
         Cmd::Soak {
             clients,
             seconds,

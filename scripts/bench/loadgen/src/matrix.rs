@@ -64,7 +64,7 @@ pub(crate) enum Floor {
 }
 
 /// Measured floor rates: (floor, conns, req/s).
-type Floors = Vec<(Floor, usize, f64)>;
+pub(crate) type Floors = Vec<(Floor, usize, f64)>;
 
 pub(crate) fn progress(r: &RunResult) {
     eprintln!("{}", r.line());
@@ -158,6 +158,9 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
         ),
         (&p20k, 20_000, args.get_requests_20k, None),
     ] {
+        if requests == 0 {
+            continue;
+        }
         for &c in &args.get_conns {
             let r = get_items(api, Some(profile), requests, c, Some(size)).await?;
             progress(&r);
@@ -194,7 +197,7 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
     conns.sort_unstable();
     conns.dedup();
     let mut floors: Floors = Vec::new();
-    for &c in &conns {
+    for &c in args.health_conns.as_ref().unwrap_or(&conns) {
         let r = fixed(api, "health", Method::GET, "/", b"", args.floor_requests, c).await;
         progress(&r);
         rows.push(Row {
@@ -241,14 +244,7 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
         "url": api.base,
         "run": run,
         "setup": setup,
-        "runs": rows.iter().map(|r| {
-            let mut v = r.result.to_json();
-            v["label"] = json!(r.label);
-            v["target"] = json!(r.target.map(|t| t.describe()));
-            v["verdict"] = json!(r.target.map(|t| t.verdict(&r.result)));
-            v["of_floor"] = json!(of_floor(r, &floors));
-            v
-        }).collect::<Vec<_>>(),
+        "runs": rows.iter().map(|r| row_json(r, &floors)).collect::<Vec<_>>(),
     });
     if let Some(p) = &args.markdown_out {
         std::fs::write(p, &table).map_err(|e| format!("writing {}: {e}", p.display()))?;
@@ -267,6 +263,16 @@ pub(crate) async fn run_all(api: &Arc<Api>, args: &AllArgs, as_json: bool) -> An
         return Err(format!("{failed} requests failed in total (see the err column)").into());
     }
     Ok(())
+}
+
+/// One entry of results.json's `runs`: what `compare` reads back.
+pub(crate) fn row_json(row: &Row, floors: &Floors) -> serde_json::Value {
+    let mut v = row.result.to_json();
+    v["label"] = json!(row.label);
+    v["target"] = json!(row.target.map(|t| t.describe()));
+    v["verdict"] = json!(row.target.map(|t| t.verdict(&row.result)));
+    v["of_floor"] = json!(of_floor(row, floors));
+    v
 }
 
 /// A row's req/s as a fraction of its floor at the same connection count.
