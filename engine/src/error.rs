@@ -7,6 +7,14 @@ use protocol::TransportError;
 pub enum Error {
     #[error("local database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// `Store::open` on a file that is not a peek-sync store: refused
+    /// before anything was written to it, so pointing `--db` at a server's
+    /// `system.db` by mistake changes nothing (`store::recognize`).
+    #[error("{path} is not a peek-sync database: {what}; it was left unchanged")]
+    ForeignDatabase {
+        path: String,
+        what: crate::store::recognize::Foreign,
+    },
     /// §1.1: a 409 or a version header/body that is not ours. The sync
     /// stops before applying anything from that response.
     #[error("version mismatch: {0}")]

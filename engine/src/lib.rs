@@ -19,4 +19,4 @@ pub mod transport;
 pub use error::{Error, Result};
 pub use platform::Model;
 pub use store::Store;
-pub use sync::{run, Mode, Summary, SyncConfig, SyncSession};
+pub use sync::{drive, run, Mode, Summary, SyncConfig, SyncSession};

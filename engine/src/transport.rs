@@ -22,11 +22,27 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// `base`: the server URL (`https://host[:port][/prefix]`).
     pub fn new(base: &str, timeout: Duration) -> Result<Self, TransportError> {
-        let client = reqwest::Client::builder()
+        Self::with_user_agent(base, timeout, None)
+    }
+
+    /// [`HttpTransport::new`] that sends `User-Agent: agent` on every
+    /// request (the CLI names itself; the recording proxy forwards what
+    /// the app sent and sets none). A URL that is not `http(s)://host…`
+    /// is refused here, with why, rather than as reqwest's bare
+    /// "builder error" at the first request.
+    pub fn with_user_agent(
+        base: &str,
+        timeout: Duration,
+        agent: Option<&str>,
+    ) -> Result<Self, TransportError> {
+        check_server_url(base).map_err(TransportError::Io)?;
+        let mut b = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| TransportError::Io(e.to_string()))?;
+            .connect_timeout(timeout);
+        if let Some(a) = agent {
+            b = b.user_agent(a);
+        }
+        let client = b.build().map_err(|e| TransportError::Io(chain(&e)))?;
         Ok(Self {
             client,
             base: base.trim_end_matches('/').to_string(),
@@ -34,13 +50,59 @@ impl HttpTransport {
     }
 }
 
+/// Whether `url` can be a server's base URL: `http` or `https`, a host,
+/// no query or fragment (the engine appends paths and queries to it).
+/// The error says what is wrong, for `peek-sync config` to print.
+pub fn check_server_url(url: &str) -> Result<(), String> {
+    // `localhost:3000` parses, as scheme `localhost`: say what was meant.
+    let hint = if url.contains("://") {
+        String::new()
+    } else {
+        format!(" (did you mean \"http://{url}\"?)")
+    };
+    let u =
+        url::Url::parse(url).map_err(|e| format!("server URL {url:?} is not a URL: {e}{hint}"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(format!(
+            "server URL {url:?} must start with http:// or https://{hint}"
+        ));
+    }
+    if u.host_str().is_none_or(str::is_empty) {
+        return Err(format!("server URL {url:?} has no host"));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(format!(
+            "server URL {url:?} must not have a ?query or #fragment"
+        ));
+    }
+    Ok(())
+}
+
+/// An error with its causes, outermost first: reqwest's own message is
+/// only "error sending request for url (…)", and the reason (connection
+/// refused, a DNS failure, a TLS certificate) is in its sources.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let m = s.to_string();
+        // hyper and std sometimes repeat the inner message verbatim.
+        if !m.is_empty() && !out.ends_with(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        cur = s.source();
+    }
+    out
+}
+
 fn classify(e: &reqwest::Error) -> TransportError {
     if e.is_timeout() {
         TransportError::Timeout
     } else if e.is_connect() {
-        TransportError::Connect(e.to_string())
+        TransportError::Connect(chain(e))
     } else {
-        TransportError::Io(e.to_string())
+        TransportError::Io(chain(e))
     }
 }
 

@@ -215,3 +215,81 @@ async fn both_key_spellings_parse() {
     // Re-reading the same answer (the overlap) applies nothing twice.
     assert_eq!(sync(&mut s, &server.uri(), 2000).await.unwrap().pulled, 0);
 }
+
+/// The cause of a failed connection is in the message: "connection
+/// refused" and a DNS failure no longer print the same words.
+#[tokio::test]
+async fn connection_refused_and_a_dns_failure_say_which() {
+    // A port nobody listens on: bind one, note it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = match sync(
+        &mut store_with_item(),
+        &format!("http://127.0.0.1:{port}"),
+        5_000,
+    )
+    .await
+    {
+        Err(Error::Transport(TransportError::Connect(m))) => m,
+        other => panic!("expected a connect error, got {other:?}"),
+    };
+    assert!(
+        refused.to_lowercase().contains("connection refused"),
+        "{refused}"
+    );
+    // `.invalid` never resolves (RFC 2606), with or without a network.
+    let dns = match sync(
+        &mut store_with_item(),
+        "http://peek-sync-test.invalid",
+        5_000,
+    )
+    .await
+    {
+        Err(Error::Transport(TransportError::Connect(m))) => m,
+        other => panic!("expected a connect error, got {other:?}"),
+    };
+    assert!(dns.contains("dns error"), "{dns}");
+    assert!(!dns.to_lowercase().contains("connection refused"), "{dns}");
+}
+
+#[test]
+fn a_url_that_cannot_be_a_server_is_refused_before_any_request() {
+    use engine::transport::check_server_url;
+    for good in [
+        "http://127.0.0.1:3000",
+        "https://peek.example/prefix/",
+        "http://[::1]:8080",
+    ] {
+        assert_eq!(check_server_url(good), Ok(()), "{good}");
+    }
+    for (bad, why) in [
+        ("localhost:3000", "did you mean \"http://localhost:3000\""),
+        ("127.0.0.1:3000", "not a URL"),
+        ("ftp://host", "must start with http:// or https://"),
+        ("http://", "not a URL"),
+        ("https://host/?a=1", "?query"),
+        ("peek.example", "did you mean \"http://peek.example\""),
+        ("", "not a URL"),
+    ] {
+        let err = check_server_url(bad).expect_err(bad);
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+    let err = HttpTransport::new("localhost:3000", Duration::from_secs(1)).unwrap_err();
+    assert!(err.to_string().contains("http://"), "{err}");
+}
+
+/// A TLS failure (here: `https://` to a plain-HTTP server) gives rustls'
+/// reason, not just "error sending request".
+#[tokio::test]
+async fn a_tls_failure_says_so() {
+    let server = MockServer::start().await;
+    let url = server.uri().replace("http://", "https://");
+    let msg = match sync(&mut store_with_item(), &url, 5_000).await {
+        Err(Error::Transport(e)) => e.to_string(),
+        other => panic!("expected a transport error, got {other:?}"),
+    };
+    assert!(msg.contains("received corrupt message"), "{msg}");
+}

@@ -7,7 +7,11 @@ use conformance::client::EngineClient;
 use engine::Model;
 
 #[derive(Parser)]
-#[command(about = "The Peek reference engine as a conformance driver (JSON lines on stdin/stdout)")]
+#[command(
+    name = "peek-conform-driver",
+    version,
+    about = "The Peek reference engine as a conformance driver (JSON lines on stdin/stdout)"
+)]
 struct Cli {
     /// Platform model to run (`reference`, `js-engine`, `electron`, …).
     #[arg(long, default_value = "reference")]

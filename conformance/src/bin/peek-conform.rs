@@ -14,6 +14,8 @@ use engine::Model;
 
 #[derive(Parser)]
 #[command(
+    name = "peek-conform",
+    version,
     about = "Peek Sync conformance suite: every scenario against every target, as a compliance matrix",
     after_help = "Exit status: 0 when every result matches the expectations, 1 on an unexpected failure or pass, 2 on bad arguments."
 )]
@@ -21,8 +23,8 @@ struct Cli {
     /// Base URL of a running server (default: the in-process server).
     #[arg(long, requires = "key")]
     server: Option<String>,
-    /// API key for --server.
-    #[arg(long, env = "PEEK_KEY", hide_env_values = true)]
+    /// API key for --server (PEEK_KEY, the old name, still works).
+    #[arg(long, env = "PEEK_API_KEY", hide_env_values = true)]
     key: Option<String>,
     /// Client under test: `reference`, a model (`js-engine`, `electron`,
     /// `tauri-desktop`, `tauri-mobile`, `extension`), `models` (all six),
@@ -67,7 +69,20 @@ fn clients(args: &[String]) -> Result<Vec<ClientSpec>, String> {
     Ok(out)
 }
 
+/// Every tool reads the API key from `PEEK_API_KEY`; this one used to read
+/// `PEEK_KEY`, which still works (with a warning) so that no script
+/// breaks. Runs first, while the process has one thread.
+fn deprecated_key_env(tool: &str) {
+    if std::env::var_os("PEEK_API_KEY").is_none() {
+        if let Some(v) = std::env::var_os("PEEK_KEY") {
+            eprintln!("{tool}: PEEK_KEY is deprecated, set PEEK_API_KEY instead");
+            std::env::set_var("PEEK_API_KEY", v);
+        }
+    }
+}
+
 fn main() {
+    deprecated_key_env("peek-conform");
     let cli = Cli::parse();
     let server = match (&cli.server, &cli.key) {
         (Some(base), Some(key)) => ServerSpec::Url {

@@ -20,6 +20,82 @@ pub struct NewItem {
     pub blob: Option<Vec<u8>>,
 }
 
+/// Largest image a device adds: the server refuses more than 10 MiB of
+/// decoded bytes (`server/src/store/images.rs`, `MAX_IMAGE_BYTES`, as the
+/// Node server did), and an image it refuses would stay pending forever.
+pub const MAX_IMAGE_BYTES: usize = 10 * 1024 * 1024;
+
+/// The image types the server stores under their own extension, by their
+/// first bytes; SVG (text) by its name.
+fn sniff_image(bytes: &[u8], name: &str) -> Option<&'static str> {
+    let starts = |m: &[u8]| bytes.starts_with(m);
+    let mime = if starts(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if starts(b"\xFF\xD8\xFF") {
+        "image/jpeg"
+    } else if starts(b"GIF87a") || starts(b"GIF89a") {
+        "image/gif"
+    } else if bytes.len() >= 12 && starts(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        "image/webp"
+    } else if starts(b"BM") {
+        "image/bmp"
+    } else if starts(b"II*\0") || starts(b"MM\0*") {
+        "image/tiff"
+    } else if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" {
+        match &bytes[8..12] {
+            b"heic" | b"heix" | b"heim" | b"heis" => "image/heic",
+            b"mif1" | b"msf1" => "image/heif",
+            _ => return None,
+        }
+    } else if name.to_ascii_lowercase().ends_with(".svg") {
+        "image/svg+xml"
+    } else {
+        return None;
+    };
+    Some(mime)
+}
+
+impl NewItem {
+    /// An image item from a file's name and bytes: `content` is the file
+    /// name and the MIME type goes in `metadata` (what the push sends, as
+    /// the apps do). Refused when the bytes are not an image the server
+    /// takes (png, jpeg, gif, webp, bmp, tiff, heic/heif, svg) or larger
+    /// than [`MAX_IMAGE_BYTES`].
+    pub fn image(file_name: &str, bytes: Vec<u8>, tags: Vec<String>) -> Result<Self> {
+        if bytes.len() > MAX_IMAGE_BYTES {
+            return Err(Error::Invalid(format!(
+                "{file_name} is {} bytes; the server takes images up to {} bytes (10 MiB)",
+                bytes.len(),
+                MAX_IMAGE_BYTES
+            )));
+        }
+        if bytes.is_empty() {
+            return Err(Error::Invalid(format!("{file_name} is empty")));
+        }
+        let mime = sniff_image(&bytes, file_name).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{file_name} is not an image the server takes (png, jpeg, gif, webp, bmp, tiff, heic, svg)"
+            ))
+        })?;
+        Ok(Self {
+            kind: Some(ItemType::Image),
+            content: Some(file_name.to_string()),
+            metadata: Some(serde_json::json!({ "mime": mime, "size": bytes.len() }).to_string()),
+            tags,
+            blob: Some(bytes),
+        })
+    }
+}
+
+/// What [`Store::soft_delete`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// The item was live and is now a tombstone (pending for every server).
+    Now,
+    /// It already was a tombstone; nothing changed.
+    Already,
+}
+
 /// A local edit; `None` fields are left as they are.
 #[derive(Debug, Clone, Default)]
 pub struct Edit {
@@ -249,15 +325,32 @@ impl Store {
         })
     }
 
-    /// Soft delete: a tombstone that is pushed like any edit (D4).
+    /// Soft delete: a tombstone that is pushed like any edit (D4). An
+    /// item that is already a tombstone is [`Error::NoSuchItem`], as for
+    /// any edit of one; [`Store::soft_delete`] tells the two apart.
     pub fn delete_item(&mut self, now: i64, id: &str) -> Result<()> {
+        match self.soft_delete(now, id)? {
+            Deleted::Now => Ok(()),
+            Deleted::Already => Err(Error::NoSuchItem(id.to_string())),
+        }
+    }
+
+    /// [`Store::delete_item`] that treats deleting a tombstone as done
+    /// ([`Deleted::Already`], nothing written) rather than an error: the
+    /// CLI's `delete` is idempotent, and an unknown id is still
+    /// [`Error::NoSuchItem`].
+    pub fn soft_delete(&mut self, now: i64, id: &str) -> Result<Deleted> {
         self.tx(|tx| {
-            live(tx, id)?;
+            let it = get(tx, id)?.ok_or_else(|| Error::NoSuchItem(id.to_string()))?;
+            if !it.is_live() {
+                return Ok(Deleted::Already);
+            }
             tx.execute(
                 "UPDATE items SET deletedAt = ?2 WHERE id = ?1",
                 params![id, now],
             )?;
-            bump(tx, id, now)
+            bump(tx, id, now)?;
+            Ok(Deleted::Now)
         })
     }
 
@@ -393,6 +486,63 @@ mod tests {
         );
         assert_eq!(s.items(false).unwrap().len(), 0);
         assert_eq!(s.items(true).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn deleting_a_tombstone_is_told_apart_from_an_unknown_id() {
+        let mut s = Store::open_in_memory().unwrap();
+        let ids = SeededIds::new(1);
+        let id = s
+            .add_item(
+                &ids,
+                10,
+                NewItem {
+                    kind: Some(ItemType::Text),
+                    content: Some("t".into()),
+                    ..NewItem::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(s.soft_delete(11, &id).unwrap(), Deleted::Now);
+        assert_eq!(s.soft_delete(12, &id).unwrap(), Deleted::Already);
+        let it = s.item(&id).unwrap().unwrap();
+        assert_eq!(
+            (it.deleted_at, it.local_rev),
+            (11, 2),
+            "a second delete writes nothing"
+        );
+        assert!(matches!(
+            s.soft_delete(13, "nope"),
+            Err(Error::NoSuchItem(_))
+        ));
+        assert!(matches!(s.delete_item(13, &id), Err(Error::NoSuchItem(_))));
+    }
+
+    #[test]
+    fn images_are_sniffed_and_limited_to_the_servers_size() {
+        let png = b"\x89PNG\r\n\x1a\nrest".to_vec();
+        let it = NewItem::image("a.png", png.clone(), vec!["t".into()]).unwrap();
+        assert_eq!(it.kind, Some(ItemType::Image));
+        assert_eq!(it.content.as_deref(), Some("a.png"));
+        let meta: serde_json::Value =
+            serde_json::from_str(it.metadata.as_deref().unwrap()).unwrap();
+        assert_eq!(meta["mime"], "image/png");
+        assert_eq!(it.blob.as_deref(), Some(&png[..]));
+        let jpeg = NewItem::image("x", b"\xFF\xD8\xFF\xE0".to_vec(), vec![]).unwrap();
+        assert!(jpeg.metadata.unwrap().contains("image/jpeg"));
+        let svg = NewItem::image("d.SVG", b"<svg/>".to_vec(), vec![]).unwrap();
+        assert!(svg.metadata.unwrap().contains("image/svg+xml"));
+        assert!(NewItem::image("n.txt", b"hello".to_vec(), vec![]).is_err());
+        assert!(NewItem::image("e.png", Vec::new(), vec![]).is_err());
+        let mut big = png.clone();
+        big.resize(MAX_IMAGE_BYTES, 0);
+        assert!(NewItem::image("max.png", big.clone(), vec![]).is_ok());
+        big.push(0);
+        let err = NewItem::image("big.png", big, vec![]).unwrap_err();
+        assert!(err.to_string().contains("up to 10485760 bytes"), "{err}");
+        let mut s = Store::open_in_memory().unwrap();
+        let id = s.add_item(&SeededIds::new(1), 1, it).unwrap();
+        assert_eq!(s.blob(&id).unwrap(), Some(png));
     }
 
     #[test]

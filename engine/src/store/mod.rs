@@ -16,6 +16,7 @@ pub mod cursor;
 pub mod items;
 pub mod links;
 pub mod markers;
+pub mod recognize;
 
 use std::path::Path;
 
@@ -27,12 +28,33 @@ use crate::error::Result;
 /// Bump it with every change to `SCHEMA`, so older files run it again.
 const SCHEMA_REV: i64 = 1;
 
-/// Runs [`SCHEMA`] unless the file already holds this revision of it.
-fn ensure_schema(conn: &Connection) -> rusqlite::Result<()> {
+/// `PRAGMA application_id` of every peek-sync store: the ASCII bytes
+/// `PkSy` (0x506B5379), written into the SQLite header so that `file(1)`
+/// and [`recognize`] can tell our files from a server's `system.db`, a
+/// profile's `datastore.sqlite` or an app's database, all of which use
+/// SQLite too (and 0, the default, for the id). Documented in
+/// `docs/architecture.md` ("The peek-sync store file"); never change it:
+/// every existing store carries it.
+pub const APPLICATION_ID: i32 = 0x506B_5379;
+
+/// Runs [`SCHEMA`] unless the file already holds this revision of it, and
+/// stamps [`APPLICATION_ID`] on a store an older build made without it.
+/// Only called on files [`recognize`] accepted (or new ones).
+fn ensure_schema(conn: &Connection) -> Result<()> {
     let rev: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if rev > SCHEMA_REV {
+        return Err(crate::Error::ForeignDatabase {
+            path: conn.path().unwrap_or_default().to_string(),
+            what: recognize::Foreign::NewerRevision { revision: rev },
+        });
+    }
     if rev != SCHEMA_REV {
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_REV)?;
+    }
+    let id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    if id != APPLICATION_ID {
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
     }
     Ok(())
 }
@@ -44,6 +66,7 @@ fn template() -> Option<&'static [u8]> {
     TEMPLATE
         .get_or_init(|| {
             let conn = Connection::open_in_memory().ok()?;
+            // Also stamps APPLICATION_ID: every new store carries it.
             ensure_schema(&conn).ok()?;
             let data = conn.serialize(rusqlite::MAIN_DB).ok()?;
             Some(data.to_vec())
@@ -115,15 +138,42 @@ pub struct Store {
 }
 
 impl Store {
+    /// Opens the store at `path`, creating it if there is no file (or an
+    /// empty one). A file that is not a peek-sync store (another
+    /// application's database, a server's, not SQLite at all) is refused
+    /// with [`crate::Error::ForeignDatabase`] before anything is written
+    /// to it ([`recognize`]).
     pub fn open(path: &Path) -> Result<Self> {
-        // A new file starts as a copy of an empty store built once per
-        // process: one write instead of parsing and running the schema
-        // for every device the simulator creates.
-        if !path.exists() {
+        let new = match std::fs::metadata(path) {
+            Ok(m) => m.len() == 0,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => {
+                return Err(crate::Error::Invalid(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )))
+            }
+        };
+        if new {
+            // A new file starts as a copy of an empty store built once per
+            // process: one write instead of parsing and running the schema
+            // for every device the simulator creates.
             if let Some(bytes) = template() {
                 std::fs::write(path, bytes).map_err(|e| {
                     crate::Error::Invalid(format!("cannot create {}: {e}", path.display()))
                 })?;
+            }
+        } else {
+            match recognize::inspect(path)? {
+                recognize::Verdict::Ours
+                | recognize::Verdict::Empty
+                | recognize::Verdict::Legacy => {}
+                recognize::Verdict::Foreign(what) => {
+                    return Err(crate::Error::ForeignDatabase {
+                        path: path.display().to_string(),
+                        what,
+                    })
+                }
             }
         }
         Self::init(Connection::open(path)?)

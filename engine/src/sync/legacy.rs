@@ -52,12 +52,19 @@ pub struct LegacySession {
     cursor: i64,
     local_profile: String,
     queue: VecDeque<String>,
+    /// `X-Peek-Client`: the model's header unless renamed
+    /// (`SyncSession::with_client`).
+    pub(in crate::sync) client: String,
+    /// `X-Peek-Device`, if any (`SyncSession::with_device`).
+    pub(in crate::sync) device: Option<String>,
 }
 
 impl LegacySession {
     pub fn new(cfg: SyncConfig, mode: Mode, ids: Arc<dyn IdSource>) -> Self {
         let b = cfg.model.behaviour();
         Self {
+            client: b.client_header.to_string(),
+            device: None,
             cfg,
             mode,
             ids,
@@ -109,7 +116,8 @@ impl LegacySession {
             path,
             body,
             &self.cfg.api_key,
-            self.b.client_header,
+            &self.client,
+            self.device.as_deref(),
         ))
     }
 

@@ -186,6 +186,7 @@ pub(crate) fn request(
     body: Option<&Value>,
     key: &str,
     client: &str,
+    device: Option<&str>,
 ) -> Request {
     let mut headers = vec![
         ("Authorization".to_string(), format!("Bearer {key}")),
@@ -199,6 +200,9 @@ pub(crate) fn request(
         ),
         ("X-Peek-Client".to_string(), client.to_string()),
     ];
+    if let Some(d) = device {
+        headers.push(("X-Peek-Device".to_string(), d.to_string()));
+    }
     if body.is_some() {
         headers.push(("Content-Type".to_string(), "application/json".to_string()));
     }
@@ -282,6 +286,29 @@ impl SyncSession {
         }
     }
 
+    /// Names the client in every request: `X-Peek-Client: client`
+    /// instead of the model's own header (`peek-sync-rs` for the
+    /// reference), so a recording or a server log tells this install from
+    /// the others. Without it a session sends exactly what the model's
+    /// app sends, as the simulator's devices do.
+    pub fn with_client(mut self, client: &str) -> Self {
+        match &mut self {
+            Self::Reference(s) => s.client = client.to_string(),
+            Self::Legacy(s) => s.client = client.to_string(),
+        }
+        self
+    }
+
+    /// Adds `X-Peek-Device: name` to every request: the label the
+    /// recording proxy (`peek-sim record`) gives this client's exchanges.
+    pub fn with_device(mut self, name: &str) -> Self {
+        match &mut self {
+            Self::Reference(s) => s.device = Some(name.to_string()),
+            Self::Legacy(s) => s.device = Some(name.to_string()),
+        }
+        self
+    }
+
     pub fn poll(&mut self, store: &mut Store, now: i64) -> Result<Step> {
         match self {
             Self::Reference(s) => s.poll(store, now),
@@ -311,7 +338,17 @@ pub async fn run<T: Transport>(
     cfg: SyncConfig,
     mode: Mode,
 ) -> Result<Summary> {
-    let mut session = SyncSession::new(cfg, mode, ids);
+    drive(store, transport, clock, SyncSession::new(cfg, mode, ids)).await
+}
+
+/// Drives a session made by the caller (one named with
+/// [`SyncSession::with_client`], say) to the end over `transport`.
+pub async fn drive<T: Transport>(
+    store: &mut Store,
+    transport: &T,
+    clock: &dyn Clock,
+    mut session: SyncSession,
+) -> Result<Summary> {
     loop {
         match session.poll(store, clock.now_ms())? {
             Step::Send(req) => {

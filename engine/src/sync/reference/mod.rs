@@ -38,6 +38,14 @@ pub use crate::rules::cursor::TIMESTAMP_OVERLAP_MS;
 /// full push of 10,000 items is ten commits, not twenty (20,500-21,000
 /// items/s on loopback, `tests/loopback.rs`).
 pub const BATCH: usize = 1000;
+/// Bytes of item content (an image's is its base64) per
+/// `POST /items/batch`: a batch stops before the item that would pass it,
+/// so that images (up to 13.4 MiB each as base64, [`MAX_IMAGE_BYTES`]
+/// decoded) go in requests under the server's 16 MiB body limit; an item
+/// alone is always sent.
+///
+/// [`MAX_IMAGE_BYTES`]: crate::store::items::MAX_IMAGE_BYTES
+pub const BATCH_CONTENT_BYTES: usize = 8 * 1024 * 1024;
 /// Items per change-feed page.
 pub const PAGE: usize = 1000;
 
@@ -104,6 +112,10 @@ pub struct ReferenceSession {
     refetch: VecDeque<Refetch>,
     /// Images whose bytes could not be fetched in this session.
     no_bytes: BTreeSet<String>,
+    /// `X-Peek-Client` (`SyncSession::with_client`).
+    pub(in crate::sync) client: String,
+    /// `X-Peek-Device`, if any (`SyncSession::with_device`).
+    pub(in crate::sync) device: Option<String>,
 }
 
 /// The cursor a pull reads and moves: the change feed's when the server
@@ -119,7 +131,10 @@ fn pull_cursor(feed: bool) -> Cursor {
 impl ReferenceSession {
     pub fn new(cfg: SyncConfig, mode: Mode, ids: Arc<dyn IdSource>) -> Self {
         let key = cfg.server_key();
+        let client = cfg.model.behaviour().client_header.to_string();
         Self {
+            client,
+            device: None,
             cfg,
             mode,
             ids,
@@ -165,7 +180,8 @@ impl ReferenceSession {
             path,
             body,
             &self.cfg.api_key,
-            "peek-sync-rs",
+            &self.client,
+            self.device.as_deref(),
         ))
     }
 
@@ -264,18 +280,31 @@ impl ReferenceSession {
     }
 
     fn push_request(&mut self, store: &Store, list: &[Pending]) -> Result<Step> {
-        let sent: Vec<Sent> = list
-            .iter()
-            .map(|p| Sent {
-                local_id: p.item.id.clone(),
-                rev: p.item.local_rev,
-            })
-            .collect();
+        let sent = |list: &[Pending]| -> Vec<Sent> {
+            list.iter()
+                .map(|p| Sent {
+                    local_id: p.item.id.clone(),
+                    rev: p.item.local_rev,
+                })
+                .collect()
+        };
         if self.features.batch_push {
-            let bodies = list
-                .iter()
-                .map(|p| push_body(store, p, self.features.edit_conflicts))
-                .collect::<Result<Vec<_>>>()?;
+            let mut bodies = Vec::with_capacity(list.len());
+            let mut bytes = 0;
+            for p in list {
+                let body = push_body(store, p, self.features.edit_conflicts)?;
+                let len = body
+                    .get("content")
+                    .and_then(Value::as_str)
+                    .map_or(0, str::len);
+                // The rest waits for the next batch of this push phase.
+                if !bodies.is_empty() && bytes + len > BATCH_CONTENT_BYTES {
+                    break;
+                }
+                bytes += len;
+                bodies.push(body);
+            }
+            let sent = sent(&list[..bodies.len()]);
             let path = format!("/items/batch{}", self.query(""));
             let body = json!({ "items": bodies });
             Ok(self.send(
@@ -288,6 +317,7 @@ impl ReferenceSession {
                 },
             ))
         } else {
+            let sent = sent(&list[..1]);
             let body = push_body(store, &list[0], self.features.edit_conflicts)?;
             let path = format!("/items{}", self.query(""));
             Ok(self.send(

@@ -9,6 +9,7 @@ mod script;
 
 mod conflict_rule;
 mod cursor_completeness;
+mod identity;
 mod no_echo;
 mod no_lost_write;
 mod no_resurrection;

@@ -135,3 +135,50 @@ fn a_restored_server_gets_everything_back() {
         Some(2)
     );
 }
+
+#[test]
+fn images_too_large_for_one_batch_are_pushed_in_several() {
+    let mut d = Device::new();
+    // Two 5 MiB images: 6.7 MiB of base64 each, more than one batch's
+    // content budget together.
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.resize(5 * 1024 * 1024, 7);
+    d.image("a.png", png.clone());
+    d.image("b.png", png);
+    d.url("https://c");
+    let mut s = Script::new()
+        .hello(ALL)
+        .on(
+            Method::Post,
+            "/items/batch",
+            batch(vec![result("s1", "created", 1)]),
+        )
+        .on(
+            Method::Post,
+            "/items/batch",
+            batch(vec![result("s2", "created", 1), result("s3", "created", 1)]),
+        )
+        .on(
+            Method::Get,
+            "/items/changes?after=0",
+            feed(vec![], 1, false),
+        );
+    assert_eq!(d.sync(&mut s).pushed, 3);
+    assert_eq!(d.pending(), 0);
+    let sizes: Vec<usize> = s
+        .sent
+        .iter()
+        .filter(|r| r.method == Method::Post)
+        .map(|r| r.body.as_ref().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(sizes.len(), 2);
+    assert!(
+        sizes.iter().all(|&n| n < 16 * 1024 * 1024),
+        "each request under the server's body limit: {sizes:?}"
+    );
+    let pushed = s.pushed();
+    assert_eq!(pushed[0]["filename"], json!("a.png"));
+    assert_eq!(pushed[0]["mime"], json!("image/png"));
+    assert_eq!(pushed[1]["filename"], json!("b.png"));
+    assert_eq!(pushed[2]["content"], json!("https://c"));
+}

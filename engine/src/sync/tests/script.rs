@@ -232,6 +232,14 @@ impl Device {
             .expect("add")
     }
 
+    /// An image item with these bytes (`NewItem::image`).
+    pub fn image(&mut self, name: &str, bytes: Vec<u8>) -> String {
+        let now = self.tick();
+        let ids = self.ids.clone();
+        let new = NewItem::image(name, bytes, Vec::new()).expect("an image");
+        self.store.add_item(ids.as_ref(), now, new).expect("add")
+    }
+
     pub fn url(&mut self, content: &str) -> String {
         self.add(ItemType::Url, content)
     }
@@ -256,7 +264,16 @@ impl Device {
 
     /// One sync over the script, to its end or its first error.
     pub fn sync_mode(&mut self, script: &mut Script, mode: Mode) -> Result<Summary> {
-        let mut session = SyncSession::new(self.cfg.clone(), mode, self.ids.clone());
+        let session = SyncSession::new(self.cfg.clone(), mode, self.ids.clone());
+        self.sync_session(script, session)
+    }
+
+    /// A session made by the test (named with `with_client`, say).
+    pub fn sync_session(
+        &mut self,
+        script: &mut Script,
+        mut session: SyncSession,
+    ) -> Result<Summary> {
         loop {
             let now = self.tick();
             match session.poll(&mut self.store, now)? {

@@ -57,8 +57,9 @@ struct Cli {
         global = true
     )]
     url: String,
-    /// API key, sent as `Authorization: Bearer <key>`.
-    #[arg(long, env = "PEEK_KEY", hide_env_values = true, global = true)]
+    /// API key, sent as `Authorization: Bearer <key>` (PEEK_KEY, the old
+    /// name, still works).
+    #[arg(long, env = "PEEK_API_KEY", hide_env_values = true, global = true)]
     key: Option<String>,
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
@@ -230,7 +231,20 @@ struct AllArgs {
     json_out: Option<std::path::PathBuf>,
 }
 
+/// Every tool reads the API key from `PEEK_API_KEY`; this one used to read
+/// `PEEK_KEY`, which still works (with a warning) so that no script
+/// breaks. Runs first, while the process has one thread.
+fn deprecated_key_env(tool: &str) {
+    if std::env::var_os("PEEK_API_KEY").is_none() {
+        if let Some(v) = std::env::var_os("PEEK_KEY") {
+            eprintln!("{tool}: PEEK_KEY is deprecated, set PEEK_API_KEY instead");
+            std::env::set_var("PEEK_API_KEY", v);
+        }
+    }
+}
+
 fn main() {
+    deprecated_key_env("peek-loadgen");
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cli.threads.max(1))
@@ -253,7 +267,7 @@ async fn real_main(cli: Cli) -> AnyResult<()> {
     let key = cli.key.clone().unwrap_or_default();
     let api = Arc::new(Api::new(&cli.url, &key)?);
     if key.is_empty() && !matches!(cli.cmd, Cmd::Ping { .. } | Cmd::Compare(_)) {
-        return Err("no API key: pass --key or set PEEK_KEY".into());
+        return Err("no API key: pass --key or set PEEK_API_KEY".into());
     }
     match cli.cmd {
         Cmd::Ping { wait } => ping(&api, Duration::from_secs_f64(wait)).await,

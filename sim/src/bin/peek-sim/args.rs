@@ -135,7 +135,7 @@ pub enum Cmd {
         #[arg(long)]
         server: Vec<String>,
         /// The API key for each URL given with --server, in order.
-        #[arg(long, env = "PEEK_API_KEY")]
+        #[arg(long, env = "PEEK_API_KEY", hide_env_values = true)]
         key: Vec<String>,
         /// Fail (exit 1) on any divergence and show only the first.
         #[arg(long)]
