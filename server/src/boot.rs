@@ -24,6 +24,9 @@ pub struct BootOptions {
 #[derive(Debug, Default, Clone)]
 pub struct BootReport {
     pub actions: Vec<String>,
+    /// What the operator must fix, though start-up went on (a user row
+    /// with an invalid name): `serve` logs these as warnings.
+    pub warnings: Vec<String>,
 }
 
 /// Runs the start-up sequence on an opened state.
@@ -50,8 +53,7 @@ pub fn prepare(state: &AppState, opts: &BootOptions) -> StoreResult<BootReport> 
                 "skipped user {:?}: not a valid user id, so it is not served or backed up (remove it with `peek-server user delete`)",
                 u.id
             );
-            tracing::warn!("{line}");
-            report.actions.push(line);
+            report.warnings.push(line);
         }
     }
     for p in state.system.all_profiles()? {

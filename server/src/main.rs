@@ -79,19 +79,21 @@ enum Cmd {
         #[command(subcommand)]
         cmd: Option<BackupCmd>,
     },
-    /// Restore a user's profiles from one of their backups (stop the
-    /// server first: refused while one holds the data directory). Clients
-    /// notice the new feed epoch, push what they have and re-read the
-    /// feed, so writes newer than the backup return. Profiles that lost
-    /// their row (a deleted and re-created user) get it back.
+    /// Restore a user's profiles from one of their backups (server stopped).
+    ///
+    /// Refused while a server holds the data directory. Clients notice the
+    /// new feed epoch, push what they have and re-read the feed, so writes
+    /// newer than the backup return. Profiles that lost their row (a
+    /// deleted and re-created user) get it back.
     Restore {
         #[arg(long)]
         user: String,
         /// Backup folder name, as `GET /backups` lists it.
         backup: String,
     },
-    /// Run the start-up migrations without serving (refused while a server
-    /// holds the data directory); --dry-run only reports.
+    /// Run the start-up migrations without serving; --dry-run only reports.
+    ///
+    /// Refused (except --dry-run) while a server holds the data directory.
     Migrate {
         /// Report what would change and change nothing.
         #[arg(long)]
@@ -100,8 +102,9 @@ enum Cmd {
         #[arg(long, env = "PEEK_API_KEY", hide_env_values = true)]
         api_key: Option<String>,
     },
-    /// Exit 0 if a server answers `GET /healthz` with 200 (a container
-    /// HEALTHCHECK without curl). Checks 127.0.0.1:$PORT unless --addr.
+    /// Exit 0 if a server answers GET /healthz with 200 (for HEALTHCHECK).
+    ///
+    /// Checks 127.0.0.1:$PORT unless --addr; needs no curl in the image.
     Healthcheck {
         #[arg(long)]
         addr: Option<SocketAddr>,
@@ -131,9 +134,11 @@ enum UserCmd {
     List,
     /// Replace a user's key; prints the new key once.
     RotateKey { name: String },
-    /// Delete a user: its row and key go (its requests get 401 at once),
-    /// after a final backup. Its data folder is kept unless --purge.
-    /// Undo: `user create NAME`, then `restore --user NAME <final backup>`.
+    /// Delete a user (after a final backup); its data folder is kept unless --purge.
+    ///
+    /// Its row and key go (its requests get 401 at once), and its
+    /// profiles' rows. Undo: `user create NAME`, then `restore --user NAME
+    /// <final backup>`.
     Delete {
         name: String,
         /// Also remove the user's data folder, after the final backup
@@ -283,6 +288,9 @@ async fn serve(cli: &Cli, o: ServeOptions) -> AnyResult<()> {
     let report = boot::prepare(&state, &opts)?;
     for a in &report.actions {
         tracing::info!("{a}");
+    }
+    for w in &report.warnings {
+        tracing::warn!("{w}");
     }
     if o.dev && state.system.user_count()? == 0 {
         let key = state.ids.api_key();
@@ -485,6 +493,9 @@ fn run(cli: Cli) -> AnyResult<()> {
                 backup_on_start: false,
             };
             let report = boot::prepare(&state, &opts)?;
+            for w in &report.warnings {
+                eprintln!("peek-server: warning: {w}");
+            }
             if report.actions.is_empty() {
                 println!("nothing to migrate");
             }

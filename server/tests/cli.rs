@@ -327,7 +327,18 @@ fn a_served_directory_is_locked_against_a_second_server_and_a_restore() {
 #[test]
 fn a_running_server_logs_access_lines_plain_or_as_json_and_serves_metrics() {
     let dir = tempfile::tempdir().unwrap();
+    // A row `user create` would refuse, as an older server wrote them.
+    key_of(&run(dir.path(), &["user", "create", "alice"]));
+    rusqlite::Connection::open(dir.path().join("system.db"))
+        .unwrap()
+        .execute("INSERT INTO users VALUES ('Alice Smith', 'h', 't')", [])
+        .unwrap();
     let text = Server::start(dir.path(), &[]);
+    let warned = text.wait_for(|l| l.contains(" WARN "));
+    assert!(
+        warned.contains("skipped user \"Alice Smith\": not a valid user id"),
+        "{warned}"
+    );
     let r = http_get(&text.addr, "/healthz?token=hunter2");
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     assert!(r.ends_with(r#"{"status":"ok"}"#), "{r}");

@@ -261,11 +261,11 @@ async fn a_bad_user_row_is_named_and_skipped_and_the_others_are_served() {
     let report = server::boot::prepare(&s.state, &opts).expect("start-up survives a bad row");
     assert!(
         report
-            .actions
+            .warnings
             .iter()
             .any(|a| a.starts_with("skipped user \"Alice Smith\": not a valid user id")),
         "{:?}",
-        report.actions
+        report.warnings
     );
     assert!(report
         .actions
