@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use crate::state::AppState;
 use crate::store::datastore::{is_safe_component, Datastores};
 use crate::store::error::{StoreError, StoreResult};
+use crate::store::system::{is_servable_user_id, User};
 use crate::timestamp::{format_iso, parse_iso};
 
 /// One backup as `GET /backups` lists it.
@@ -262,11 +263,26 @@ pub fn backup_system(state: &AppState) -> StoreResult<PathBuf> {
     Ok(done)
 }
 
+/// The users whose data can be backed up. A row whose id no path may be
+/// built from has no data to back up; it is named in the log and skipped,
+/// so that one bad row cannot stop every other user's backups.
+fn servable_users(state: &AppState) -> StoreResult<Vec<User>> {
+    let (good, bad): (Vec<_>, Vec<_>) = state
+        .system
+        .users()?
+        .into_iter()
+        .partition(|u| is_servable_user_id(&u.id));
+    for u in bad {
+        tracing::warn!(user = ?u.id, "not backing up user {:?}: its name is not a valid user id (see `peek-server user delete`)", u.id);
+    }
+    Ok(good)
+}
+
 /// `system.db` and every user: what start-up and `peek-server backup` run.
 pub fn backup_all(state: &AppState) -> StoreResult<Vec<Backup>> {
     backup_system(state)?;
     let mut out = Vec::new();
-    for u in state.system.users()? {
+    for u in servable_users(state)? {
         out.extend(backup_user(state, &u.id)?);
     }
     Ok(out)
@@ -394,6 +410,50 @@ pub fn restore_user(state: &AppState, user: &str, name: &str) -> StoreResult<Res
     })
 }
 
+/// After [`restore_user`]: gives every restored profile that has no row in
+/// `system.db` (its user was deleted and created again, or the profile
+/// was deleted) its row back, with the id and name the backup's manifest
+/// lists, so that its data is served again. A profile whose slug has been
+/// taken since is left without a row and named in the answer. Returns
+/// (re-registered, left out) profile ids.
+pub fn reregister_profiles(
+    state: &AppState,
+    user: &str,
+    name: &str,
+    restored: &Restored,
+) -> StoreResult<(Vec<String>, Vec<String>)> {
+    #[derive(serde::Deserialize)]
+    struct Listed {
+        id: String,
+        name: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        #[serde(default)]
+        profiles: Vec<Listed>,
+    }
+    let path = user_backup_dir(state, user)?
+        .join(name)
+        .join("manifest.json");
+    let manifest: Manifest = serde_json::from_slice(&std::fs::read(&path)?)
+        .map_err(|e| StoreError::invalid(format!("{}: {e}", path.display())))?;
+    let (mut back, mut left) = (Vec::new(), Vec::new());
+    for p in manifest.profiles {
+        if !restored.restored.contains(&p.id) || state.system.profile(user, &p.id)?.is_some() {
+            continue;
+        }
+        match state
+            .system
+            .create_profile(user, &p.id, &p.name, &state.now_iso())
+        {
+            Ok(_) => back.push(p.id),
+            Err(crate::store::system::CreateProfileError::Sqlite(e)) => return Err(e.into()),
+            Err(_) => left.push(p.id),
+        }
+    }
+    Ok((back, left))
+}
+
 /// A user's backups, newest first.
 pub fn list(state: &AppState, user: &str) -> StoreResult<Vec<BackupEntry>> {
     let root = user_backup_dir(state, user)?;
@@ -407,6 +467,73 @@ pub fn list(state: &AppState, user: &str) -> StoreResult<Vec<BackupEntry>> {
         .collect())
 }
 
+/// One backup on disk, for `peek-server backup list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedBackup {
+    /// The user it belongs to (its folder under `backups/`), or `None`
+    /// for a copy of `system.db`.
+    pub user: Option<String>,
+    pub name: String,
+    pub path: PathBuf,
+    pub size: u64,
+    /// When it was taken, from its name.
+    pub taken_ms: i64,
+}
+
+/// Every backup under `backups/`: `system.db` copies first, then each
+/// user's folder in name order, newest first within it. Read from the
+/// folders, not from `system.db`, so the backups of a deleted user (the
+/// only copy after `user delete --purge`) are listed too.
+pub fn list_all(data_dir: &Path) -> StoreResult<Vec<ListedBackup>> {
+    let root = data_dir.join("backups");
+    let mut out = Vec::new();
+    let sys = root.join(SYSTEM_DIR);
+    let mut system: Vec<String> = std::fs::read_dir(&sys)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("system-") && n.ends_with(".db"))
+        .collect();
+    system.sort_by(|a, b| b.cmp(a));
+    for n in system {
+        let path = sys.join(&n);
+        let Some(taken_ms) = n.strip_suffix(".db").and_then(stamp_ms) else {
+            continue;
+        };
+        out.push(ListedBackup {
+            user: None,
+            size: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+            name: n,
+            path,
+            taken_ms,
+        });
+    }
+    let mut users: Vec<String> = std::fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != SYSTEM_DIR && is_safe_component(n))
+        .collect();
+    users.sort();
+    for user in users {
+        let dir = root.join(&user);
+        for n in names(&dir, &user) {
+            let path = dir.join(&n);
+            out.push(ListedBackup {
+                user: Some(user.clone()),
+                size: dir_size(&path),
+                taken_ms: stamp_ms(&n).unwrap_or_default(),
+                name: n,
+                path,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// When `user` was last backed up, if ever.
 pub fn last_backup_ms(state: &AppState, user: &str) -> StoreResult<Option<i64>> {
     let root = user_backup_dir(state, user)?;
@@ -418,7 +545,7 @@ pub fn last_backup_ms(state: &AppState, user: &str) -> StoreResult<Option<i64>> 
 pub fn run_due(state: &AppState) -> StoreResult<usize> {
     let day = 24 * 3600 * 1000;
     let mut n = 0;
-    for u in state.system.users()? {
+    for u in servable_users(state)? {
         let due = last_backup_ms(state, &u.id)?.is_none_or(|t| state.now() - t >= day);
         if due {
             backup_user(state, &u.id)?;
@@ -442,5 +569,7 @@ mod tests {
         assert_eq!(name, "peek-backup-alice-2026-01-27T10-00-00-123Z");
         assert_eq!(stamp_ms(&name), Some(ms));
         assert_eq!(stamp_ms("peek-backup-x"), None);
+        let sys = format!("system-{}", stamp(ms));
+        assert_eq!(stamp_ms(&sys), Some(ms));
     }
 }

@@ -6,6 +6,7 @@ use crate::backup;
 use crate::state::AppState;
 use crate::store::datastore::Datastores;
 use crate::store::error::{StoreError, StoreResult};
+use crate::store::system::is_servable_user_id;
 use crate::store::{dedup, schema};
 
 /// What start-up should do.
@@ -23,6 +24,9 @@ pub struct BootOptions {
 #[derive(Debug, Default, Clone)]
 pub struct BootReport {
     pub actions: Vec<String>,
+    /// What the operator must fix, though start-up went on (a user row
+    /// with an invalid name): `serve` logs these as warnings.
+    pub warnings: Vec<String>,
 }
 
 /// Runs the start-up sequence on an opened state.
@@ -40,7 +44,22 @@ pub fn prepare(state: &AppState, opts: &BootOptions) -> StoreResult<BootReport> 
     )
     .map_err(|e| StoreError::Unavailable(format!("data directory migration failed: {e}")))?;
     report.actions.extend(dd.lines());
+    // A user row whose id no path may be built from (written before ids
+    // were checked, or by hand) is named and left alone, rows and files:
+    // its requests are refused, everyone else is served.
+    for u in state.system.users()? {
+        if !is_servable_user_id(&u.id) {
+            let line = format!(
+                "skipped user {:?}: not a valid user id, so it is not served or backed up (remove it with `peek-server user delete`)",
+                u.id
+            );
+            report.warnings.push(line);
+        }
+    }
     for p in state.system.all_profiles()? {
+        if !is_servable_user_id(&p.user_id) {
+            continue;
+        }
         let dir = Datastores::profile_dir(&state.data_dir, &p.user_id, &p.id)?;
         let file = dir.join("datastore.sqlite");
         if opts.dry_run {

@@ -3,9 +3,11 @@
 
 pub mod backup;
 pub mod boot;
+pub mod data_lock;
 pub mod error;
 pub mod http;
 pub mod in_process;
+pub mod metrics;
 pub mod migrate;
 pub mod state;
 pub mod store;

@@ -1,6 +1,7 @@
 //! The global request pipeline of §1.1, in the Node server's order:
-//! version headers on every response, then auth for every path but `/`,
-//! then the version check for `/items` and `/items/*` only.
+//! version headers on every response, then auth for every path but `/`
+//! (and our `/healthz`), then the version check for `/items` and
+//! `/items/*` only.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -92,7 +93,7 @@ pub async fn auth_and_versions(
     next: Next,
 ) -> Response {
     let path = req.uri().path();
-    if path == "/" {
+    if path == "/" || path == "/healthz" {
         return next.run(req).await;
     }
     let is_items = path == "/items" || path.starts_with("/items/");
@@ -122,8 +123,11 @@ pub async fn auth_and_versions(
         }
         .into_response();
     }
-    req.extensions_mut().insert(UserId(user));
-    next.run(req).await
+    req.extensions_mut().insert(UserId(user.clone()));
+    let mut resp = next.run(req).await;
+    // For the access log (`http::observe`); never sent.
+    resp.extensions_mut().insert(UserId(user));
+    resp
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod gate;
 pub mod images;
 pub mod items;
 pub mod legacy;
+pub mod observe;
 pub mod profile;
 pub mod profiles;
 pub mod wire;
@@ -42,6 +43,14 @@ async fn health() -> Json<Value> {
     }))
 }
 
+/// `GET /healthz` (public): the process is up and answering. Touches no
+/// database, so a probe every few seconds costs nothing and a slow disk
+/// does not make an orchestrator kill a server that is busy catching up;
+/// `GET /` stays as the Node server had it.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
 /// Unknown routes and unknown methods on known routes: Hono's plain-text
 /// 404, kept so that clients probing endpoints see what they saw before.
 async fn not_found() -> impl IntoResponse {
@@ -60,6 +69,7 @@ pub fn app(state: AppState) -> Router {
     };
     let mut r = Router::new()
         .route("/", get(health))
+        .route("/healthz", get(healthz))
         .route("/items", get(items::list_items).post(items::post_item))
         .route("/items/batch", axum::routing::post(items::post_batch))
         .route("/items/changes", get(items::changes))

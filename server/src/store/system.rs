@@ -8,6 +8,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::store::datastore::is_safe_component;
+
 /// SHA-256 of an API key, lower-case hex: what `users.api_key_hash` holds.
 pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
@@ -33,6 +35,63 @@ pub fn slugify(name: &str) -> String {
         }
     }
     out
+}
+
+/// Names of the data directory's own entries: a user by one of these names
+/// would share a folder with them (`backups/`, `system.db`, the Node-era
+/// `peek.db`), so no new user may take one. Compared without case, for
+/// case-insensitive file systems.
+const RESERVED_USER_IDS: &[&str] = &["backups", "system.db", "peek.db"];
+
+/// Whether a user id can be served: the rule every path built from a user
+/// id is held to ([`is_safe_component`]). A row that breaks it (written
+/// before ids were checked, or by hand) is skipped at start-up and by
+/// backups, and its requests are refused; the other users are served.
+pub fn is_servable_user_id(id: &str) -> bool {
+    is_safe_component(id)
+}
+
+/// The rule for a new user id: servable ([`is_servable_user_id`]: 1 to 128
+/// of `A-Z a-z 0-9 - _ . @`), starting with a letter or digit (so never
+/// hidden, never an option, never `..`), and none of the data directory's
+/// own names. `Err` says which part failed, in words for the operator.
+pub fn check_new_user_id(id: &str) -> Result<(), String> {
+    const RULE: &str =
+        "1 to 128 characters of A-Z a-z 0-9 - _ . @, starting with a letter or digit";
+    if !is_servable_user_id(id) || !id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(format!("a user name is {RULE}"));
+    }
+    if RESERVED_USER_IDS.iter().any(|r| r.eq_ignore_ascii_case(id)) {
+        return Err(format!(
+            "'{id}' is a name the data directory uses for itself; choose another"
+        ));
+    }
+    Ok(())
+}
+
+/// Why a user could not be created; the words go to the operator as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("invalid user name {id:?}: {why}")]
+    Invalid { id: String, why: String },
+    #[error("user {0} already exists (to give it a new key: peek-server user rotate-key {0})")]
+    Exists(String),
+    /// Two users whose names differ only in case would share a folder on
+    /// a case-insensitive file system.
+    #[error("user {existing} already exists, and {id} differs from it only in case: choose another name")]
+    CaseTwin { id: String, existing: String },
+    #[error("that API key already belongs to another user")]
+    KeyInUse,
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// What [`SystemDb::delete_user`] removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedUser {
+    /// The user's profiles as they were (their rows are gone; their
+    /// folders are the caller's to keep or remove).
+    pub profiles: Vec<Profile>,
 }
 
 /// A profile row, with the snake_case keys `GET /profiles` returns.
@@ -157,13 +216,77 @@ impl SystemDb {
             .map(|o| o.is_some())
     }
 
-    /// Inserts a user with the hash of `key`. Fails if the id or key exists.
-    pub fn create_user(&self, id: &str, key: &str, created_at_iso: &str) -> rusqlite::Result<()> {
-        self.conn().execute(
+    /// Inserts a user with the hash of `key`, if `id` passes
+    /// [`check_new_user_id`] and neither the id (in any case) nor the key
+    /// is taken. Every way of making a user goes through here, so no
+    /// unservable row is ever written.
+    pub fn create_user(
+        &self,
+        id: &str,
+        key: &str,
+        created_at_iso: &str,
+    ) -> Result<(), CreateUserError> {
+        check_new_user_id(id).map_err(|why| CreateUserError::Invalid {
+            id: id.to_string(),
+            why,
+        })?;
+        let c = self.conn();
+        let twin: Option<String> = c
+            .query_row(
+                "SELECT id FROM users WHERE id = ?1 COLLATE NOCASE ORDER BY id = ?1 DESC LIMIT 1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match twin {
+            Some(t) if t == id => return Err(CreateUserError::Exists(t)),
+            Some(existing) => {
+                return Err(CreateUserError::CaseTwin {
+                    id: id.to_string(),
+                    existing,
+                })
+            }
+            None => {}
+        }
+        let hash = hash_key(key);
+        let key_taken = c
+            .query_row(
+                "SELECT 1 FROM users WHERE api_key_hash = ?1",
+                [&hash],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if key_taken {
+            return Err(CreateUserError::KeyInUse);
+        }
+        c.execute(
             "INSERT INTO users (id, api_key_hash, created_at) VALUES (?1, ?2, ?3)",
-            params![id, hash_key(key), created_at_iso],
+            params![id, hash, created_at_iso],
         )?;
         Ok(())
+    }
+
+    /// Removes a user's row (and so its key) and its profiles' rows, in one
+    /// transaction; `None` for an unknown user. Files are not touched: the
+    /// caller decides what happens to the user's folder and backups.
+    pub fn delete_user(&self, id: &str) -> rusqlite::Result<Option<DeletedUser>> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        let profiles = {
+            let mut st = tx.prepare(&format!(
+                "SELECT {PROFILE_COLS} FROM profiles WHERE user_id = ?1 ORDER BY id"
+            ))?;
+            let rows = st.query_map([id], profile_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        tx.execute("DELETE FROM profiles WHERE user_id = ?1", [id])?;
+        let n = tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+        if n == 0 {
+            return Ok(None); // dropping `tx` rolls back (there was nothing)
+        }
+        tx.commit()?;
+        Ok(Some(DeletedUser { profiles }))
     }
 
     /// Replaces a user's key; returns false for an unknown user.
@@ -299,6 +422,85 @@ mod tests {
             hash_key("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn new_user_names_follow_the_documented_rule() {
+        for good in [
+            "alice",
+            "Alice",
+            "a",
+            "bob.smith@example.org",
+            "u_1-2",
+            "0day",
+        ] {
+            assert_eq!(check_new_user_id(good), Ok(()), "{good}");
+        }
+        let long = "a".repeat(129);
+        for bad in [
+            "",
+            "Alice Smith",
+            "a/b",
+            "../evil",
+            "..",
+            ".",
+            ".hidden",
+            "-rf",
+            "_system",
+            "@home",
+            "tab\there",
+            "ünï",
+            "a\\b",
+            long.as_str(),
+            "backups",
+            "Backups",
+            "system.db",
+            "peek.db",
+        ] {
+            assert!(check_new_user_id(bad).is_err(), "{bad:?} should be refused");
+        }
+        // Whatever creation accepts, the paths accept: no new row can be
+        // one that start-up would have to skip.
+        assert!(is_servable_user_id(&"a".repeat(128)));
+        assert!(!is_servable_user_id("Alice Smith"));
+    }
+
+    #[test]
+    fn creating_a_user_says_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SystemDb::open(&dir.path().join("system.db")).unwrap();
+        db.create_user("alice", "k1", "t").unwrap();
+        let msg = |r: Result<(), CreateUserError>| r.unwrap_err().to_string();
+        assert_eq!(
+            msg(db.create_user("alice", "k2", "t")),
+            "user alice already exists (to give it a new key: peek-server user rotate-key alice)"
+        );
+        assert!(msg(db.create_user("ALICE", "k2", "t")).contains("differs from it only in case"));
+        assert_eq!(
+            msg(db.create_user("bob", "k1", "t")),
+            "that API key already belongs to another user"
+        );
+        assert!(msg(db.create_user("a/b", "k3", "t")).starts_with("invalid user name \"a/b\""));
+        assert_eq!(db.user_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn deleting_a_user_removes_its_rows_and_key_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SystemDb::open(&dir.path().join("system.db")).unwrap();
+        db.create_user("u", "k", "t").unwrap();
+        db.create_user("v", "kv", "t").unwrap();
+        db.create_profile("u", "p1", "Work", "t").unwrap();
+        db.create_profile("v", "p2", "Work", "t").unwrap();
+        let gone = db.delete_user("u").unwrap().expect("existed");
+        assert_eq!(gone.profiles.len(), 1);
+        assert_eq!(gone.profiles[0].id, "p1");
+        assert_eq!(db.user_for_key("k").unwrap(), None);
+        assert!(db.profiles("u").unwrap().is_empty());
+        assert_eq!(db.profiles("v").unwrap().len(), 1);
+        assert_eq!(db.delete_user("u").unwrap(), None);
+        // The name is free again.
+        db.create_user("u", "k", "t").unwrap();
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod hostile;
 mod isolation;
 mod items;
 mod legacy;
+mod ops;
 mod pipeline;
 mod profiles_backups;
 mod snapshots;

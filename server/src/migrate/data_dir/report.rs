@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::store::system::CreateProfileError;
+use crate::store::system::{CreateProfileError, CreateUserError};
 
 /// One change to the data directory or `system.db`. Paths are relative to
 /// the data directory, with `/` separators, so reports are stable.
@@ -97,6 +97,8 @@ impl DataDirReport {
 pub enum MigrateError {
     #[error("system.db: {0}")]
     System(#[from] rusqlite::Error),
+    #[error("cannot create the legacy user: {0}")]
+    User(#[from] CreateUserError),
     #[error("cannot create the Default profile of user '{user}': {source}")]
     Profile {
         user: String,
