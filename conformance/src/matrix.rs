@@ -139,7 +139,7 @@ fn target_flags(t: &Target) -> String {
     match &t.server {
         ServerSpec::InProcess => format!("--client {client}"),
         ServerSpec::Url { base, .. } => {
-            format!("--server {base} --key \"$PEEK_KEY\" --client {client}")
+            format!("--server {base} --key \"$PEEK_API_KEY\" --client {client}")
         }
     }
 }

@@ -39,7 +39,7 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 RUST_LOG="${RUST_LOG:-warn}" "$server_bin" --data-dir "$data_dir" serve \
     --listen "127.0.0.1:$port" --no-startup-backup >"$out_dir/server.log" 2>&1 &
 server_pid=$!
-export PEEK_URL="http://127.0.0.1:$port" PEEK_KEY="$key"
+export PEEK_URL="http://127.0.0.1:$port" PEEK_API_KEY="$key"
 "$loadgen" ping --wait 30
 
 echo "== $(date -u +%FT%TZ) $(nproc) cores, $(uname -sr)"
