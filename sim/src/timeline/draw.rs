@@ -14,7 +14,7 @@ use crate::session::AppliedFault;
 const AXIS: f64 = 104.0;
 const DEV_GAP: f64 = 180.0;
 const WIRE: f64 = 400.0;
-const SRV_GAP: f64 = 156.0;
+const SRV_GAP: f64 = 180.0;
 const RIGHT: f64 = 180.0;
 const BADGE: f64 = 120.0;
 /// Width of one monospace cell at the labels' 11 px.
@@ -53,8 +53,10 @@ impl Layout<'_> {
     /// How many cells a mark's label has right of lane `i`.
     fn room(&self, i: usize) -> usize {
         let d = self.p.devices;
-        let px = if i + 1 < d || (i >= d && i + 1 < self.p.lanes.len()) {
-            DEV_GAP.min(SRV_GAP) - 18.0
+        let px = if i + 1 < d {
+            DEV_GAP - 18.0
+        } else if i >= d && i + 1 < self.p.lanes.len() {
+            SRV_GAP - 18.0
         } else if i + 1 == d {
             WIRE - 18.0
         } else {

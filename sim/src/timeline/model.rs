@@ -466,19 +466,22 @@ impl Reader<'_> {
                     Event::CreateSame { dev, other, kind } => {
                         let a = self.next_origin(*dev);
                         let b = self.next_origin(*other);
-                        let text = format!("create {a} {} (same as {b})", kind_name(*kind));
-                        let mut items = one(a.clone());
-                        items.insert(b.clone());
-                        if other != dev {
+                        let k = kind_name(*kind);
+                        if other == dev {
+                            let text = format!("create {a} and {b} {k} (the same)");
+                            let items = BTreeSet::from([a, b]);
+                            (*dev, text, items)
+                        } else {
+                            // Both devices' creates, each on its lane.
                             self.mark(
                                 *t,
-                                *other,
+                                *dev,
                                 Mark::Op,
-                                format!("create {b} {} (same as {a})", kind_name(*kind)),
-                                one(b),
+                                format!("create {a} {k} (same as {b})"),
+                                one(a.clone()),
                             );
+                            (*other, format!("create {b} {k} (same as {a})"), one(b))
                         }
-                        (*dev, text, items)
                     }
                     Event::CreateLarge { dev } => {
                         let o = self.next_origin(*dev);
@@ -516,8 +519,9 @@ impl Reader<'_> {
                     BTreeSet::new(),
                 );
             }
+            // A crash kills the process, not the network: a partition
+            // goes on past it.
             TraceEvent::Crash { t, dev } => {
-                self.partitions.remove(dev);
                 self.mark(
                     *t,
                     *dev,

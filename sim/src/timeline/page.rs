@@ -37,6 +37,7 @@ table.full tr.hit td{background:#fff1b8}
 .viol h3{font-size:15px;margin:4px 0;color:#b3261e}
 .buttons button{font-size:12px;margin-right:6px}
 @media print{
+ @page{size:A4 landscape;margin:8mm}
  body{margin:0;font-size:11px}
  .head{position:static}
  .buttons{display:none}
@@ -125,11 +126,13 @@ pub fn html(p: &Picture) -> String {
     );
     l.head(&mut s, 0.0);
     s.push_str("</svg></div>");
-    let single = p.folds.len() == 1;
+    // Folds touching a violation open; with none, the first one, so the
+    // page never opens on a wall of closed folds.
+    let any_hit = p.rows.iter().any(|r| !r.items.is_empty());
     for (i, f) in p.folds.iter().enumerate() {
         let rows = &p.rows[f.rows.clone()];
         let hit = rows.iter().any(|r| !r.items.is_empty());
-        let open = single || hit;
+        let open = hit || (i == 0 && !any_hit);
         let _ = write!(
             s,
             "<details class=\"fold{}\" id=\"f{i}\"{}><summary>{}</summary>",

@@ -73,6 +73,8 @@ fn a_one_create_failure_shows_the_create_the_arrows_and_the_violation() {
     assert!(html.contains("+0.201 s") && html.contains("2026-01-27 10:00:00.000 UTC"));
     // Lanes name their model and clock.
     assert!(html.contains(">electron<") && html.contains(">clock +139 ms<"));
+    // A sync's end, in full in its lane's column.
+    assert!(html.contains(">done: pulled 0, pushed 1<"), "{html}");
 }
 
 /// One exchange per fault the simulator applies, and a partition.
@@ -214,4 +216,29 @@ fn a_recorded_session_without_a_world_still_draws() {
     assert!(html.contains("× no answer · upstream: connection reset"));
     assert!(html.contains("clock jumped +1 h 00 min"), "{html}");
     assert!(html.contains("No violation is recorded"));
+}
+
+#[test]
+fn a_create_of_the_same_content_on_two_devices_marks_both_lanes() {
+    let text = r#"{"kind":"event","ev":"event","event":{"dev":1,"kind":"url","op":"create-same","other":0},"t":5}"#;
+    let s = Session {
+        header: one_create().header,
+        lines: vec![serde_json::from_str(text).unwrap()],
+    };
+    let p = Picture::read(&s);
+    let marks: Vec<(usize, String)> = p
+        .rows
+        .iter()
+        .filter_map(|r| match &r.kind {
+            model::RowKind::Mark { lane, text, .. } => Some((*lane, text.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        marks,
+        [
+            (1, "create d1-c1 url (same as d0-c1)".to_string()),
+            (0, "create d0-c1 url (same as d1-c1)".to_string())
+        ]
+    );
 }
