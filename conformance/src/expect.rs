@@ -37,9 +37,14 @@ pub enum ExpectError {
     },
 }
 
-/// The expectations of one target: scenario → expected result.
+/// The expectations of one target: scenario → expected result, and the
+/// comment on each scenario's line (`# D4 (deletes never propagate), D5`):
+/// the reason a known failure is known, which the report shows beside it.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Expectations(pub BTreeMap<String, Expected>);
+pub struct Expectations {
+    pub expected: BTreeMap<String, Expected>,
+    pub notes: BTreeMap<String, String>,
+}
 
 impl Expectations {
     pub fn parse(text: &str, path: &str) -> Result<Self, ExpectError> {
@@ -63,7 +68,13 @@ impl Expectations {
             };
             out.insert(scenario, e);
         }
-        Ok(Self(out))
+        let notes = line_notes(text)
+            .filter(|(k, _)| out.contains_key(k))
+            .collect();
+        Ok(Self {
+            expected: out,
+            notes,
+        })
     }
 
     /// `DIR/<name>.toml`, or no expectations when there is no such file.
@@ -81,8 +92,30 @@ impl Expectations {
     }
 
     pub fn get(&self, scenario: &str) -> Expected {
-        self.0.get(scenario).copied().unwrap_or(Expected::Pass)
+        self.expected
+            .get(scenario)
+            .copied()
+            .unwrap_or(Expected::Pass)
     }
+
+    /// The comment on a scenario's line, if it has one.
+    pub fn note(&self, scenario: &str) -> Option<&str> {
+        self.notes.get(scenario).map(String::as_str)
+    }
+}
+
+/// `(key, comment)` of every `key = "value"  # comment` line. The TOML
+/// parser drops comments, and these files keep their reasons there (one
+/// line per scenario, so a reason is where the expectation is); keys and
+/// values never hold a `#`, so the first one starts the comment.
+fn line_notes(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    text.lines().filter_map(|line| {
+        let (entry, note) = line.split_once('#')?;
+        let (key, _) = entry.split_once('=')?;
+        let key = key.trim().trim_matches('"').trim();
+        let note = note.trim();
+        (!key.is_empty() && !note.is_empty()).then(|| (key.to_string(), note.to_string()))
+    })
 }
 
 /// A target name as a file name: letters, digits, `-` and `_` kept.
@@ -112,6 +145,8 @@ mod tests {
         assert_eq!(e.get("tombstones"), Expected::Fail);
         assert_eq!(e.get("delete-propagation"), Expected::Fail);
         assert_eq!(e.get("dedup"), Expected::Pass);
+        assert_eq!(e.note("tombstones"), Some("D4, D5"));
+        assert_eq!(e.note("delete-propagation"), None);
         assert!(Expectations::parse("dedup = \"maybe\"", "x.toml").is_err());
         assert_eq!(file_name("driver:node a/b.mjs"), "driver-node-a-b-mjs");
     }

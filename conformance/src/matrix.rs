@@ -57,6 +57,22 @@ impl Row {
         }
     }
 
+    /// One line saying what the row checks.
+    pub fn what(self) -> &'static str {
+        match self {
+            Row::Property(g) => g.what(),
+            Row::Documented(i) => documented::ALL[i].what,
+        }
+    }
+
+    /// Where it comes from in `docs/original-system.md` (documented rows).
+    pub fn section(self) -> Option<&'static str> {
+        match self {
+            Row::Property(_) => None,
+            Row::Documented(i) => Some(documented::ALL[i].section),
+        }
+    }
+
     pub fn kind(self) -> &'static str {
         match self {
             Row::Property(_) => "property",
@@ -103,6 +119,10 @@ pub struct Cell {
     /// The command that replays this cell.
     pub replay: String,
     pub seconds: f64,
+    /// The comment on this scenario in the target's expectation file (the
+    /// D-numbers that make a known failure known), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<String>,
 }
 
 /// Run-wide settings.
@@ -266,6 +286,7 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
         counterexample,
         replay,
         seconds,
+        expectation: t.expectations.note(row.name()).map(str::to_string),
     }
 }
 

@@ -1,7 +1,11 @@
 //! The compliance matrix as Markdown, JSON and HTML: rows are scenarios,
 //! columns are targets, each cell pass / fail / n/a with its judgement
 //! against the expectations; failures are listed below the table with the
-//! minimal counterexample and the command that replays it.
+//! minimal counterexample and the command that replays it. The HTML page
+//! (`html`) is the one meant for people and paper; `dref` reads D-numbers.
+
+mod dref;
+mod html;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,6 +13,42 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::matrix::{Cell, Judgement, Status, Totals};
+
+pub use dref::{d_numbers, title as d_title};
+pub use html::{cell_ds, look, noteworthy};
+
+/// Where a D-number link points when the caller names no account: the
+/// repository's own, by the path the crate was built from.
+pub const DEFAULT_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/original-system.md");
+
+/// What was run, for the report's head. Given by the caller: the library
+/// reads neither the clock nor the repository.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunInfo {
+    /// When the run happened (`2026-01-27 10:00 UTC`).
+    pub date: String,
+    /// The commit of the code that ran (`git describe --always --dirty`).
+    pub commit: String,
+    /// The command line.
+    pub command: String,
+    /// The server every target ran against.
+    pub server: String,
+    pub seed: u64,
+    pub cases: u32,
+    pub portable_cases: u32,
+    pub shrink_iters: u32,
+    pub portable_shrink_iters: u32,
+    /// The href of `docs/original-system.md` for D-number links.
+    pub doc: String,
+}
+
+impl RunInfo {
+    /// A date from Unix milliseconds, as the report shows it.
+    pub fn date_of(ms: i64) -> String {
+        let iso = protocol::timestamp::format_iso(ms);
+        format!("{} UTC", iso.get(..16).unwrap_or(&iso).replace('T', " "))
+    }
+}
 
 /// A finished run.
 #[derive(Debug, Clone, Serialize)]
@@ -19,6 +59,9 @@ pub struct Report {
     pub totals: Totals,
     /// What each driver column was built from, by column label.
     pub sources: Vec<(String, String)>,
+    /// What was run, when the caller says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
 }
 
 /// The prefix that names a real client's column beside its model's:
@@ -45,6 +88,7 @@ impl Report {
             cells,
             totals,
             sources: Vec::new(),
+            run: None,
         }
     }
 
@@ -225,49 +269,6 @@ impl Report {
         s
     }
 
-    pub fn html(&self) -> String {
-        let esc = |x: &str| {
-            x.replace('&', "&amp;")
-                .replace('<', "&lt;")
-                .replace('>', "&gt;")
-        };
-        let mut s = String::from(
-            "<!doctype html><meta charset=utf-8><title>Peek Sync compliance matrix</title>\
-             <style>td,th{border:1px solid #ccc;padding:4px}.pass{background:#dfd}\
-             .fail{background:#fdd}.known{background:#ffd}.na{color:#888}</style>\
-             <h1>Peek Sync compliance matrix</h1><table><tr><th>scenario</th>",
-        );
-        for t in &self.targets {
-            let _ = write!(s, "<th>{}</th>", esc(t));
-        }
-        s.push_str("</tr>");
-        for sc in &self.scenarios {
-            let _ = write!(s, "<tr><td>{}</td>", esc(sc));
-            for t in &self.targets {
-                match self.cell(sc, t) {
-                    Some(c) => {
-                        let class = match (c.status, c.judgement) {
-                            (_, Judgement::KnownFailure) => "known",
-                            (Status::Pass, _) => "pass",
-                            (Status::NotApplicable, _) => "na",
-                            _ => "fail",
-                        };
-                        let _ = write!(
-                            s,
-                            "<td class={class} title=\"{}\">{}</td>",
-                            esc(&format!("{}\n{}", c.detail, c.replay)).replace('"', "&quot;"),
-                            esc(&Self::mark(c))
-                        );
-                    }
-                    None => s.push_str("<td>—</td>"),
-                }
-            }
-            s.push_str("</tr>");
-        }
-        let _ = write!(s, "</table><p>{}</p>", esc(&self.totals.line()));
-        s
-    }
-
     /// Writes `matrix.md`, `matrix.json` and `matrix.html` into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
@@ -298,6 +299,7 @@ mod tests {
             counterexample: Some(serde_json::json!({"events": [{"op": "sync", "dev": 0}]})),
             replay: "peek-sim replay out/cases/x.json".into(),
             seconds: 0.0,
+            expectation: None,
         }
     }
 
@@ -322,7 +324,146 @@ mod tests {
         assert!(md.contains("{\"dev\":0,\"op\":\"sync\"}"));
         assert!(md.contains("Replay: `peek-sim replay out/cases/x.json`"));
         assert_eq!(r.totals.unexpected(), 0);
-        assert!(r.html().contains("class=known"));
+        assert!(r.html().contains("class=\"c known\""));
+    }
+
+    /// A run with every kind of verdict: the page has a section per
+    /// failing cell, the D-numbers of every known failure (in the cell, and
+    /// with their titles and anchors in its section), the replay commands
+    /// and reasons in plain sight, the run's metadata and a line per
+    /// scenario saying what it checks.
+    #[test]
+    fn the_html_page_reads_on_paper() {
+        let mut known = cell(
+            "tombstones",
+            "js-engine",
+            Status::Fail,
+            Judgement::KnownFailure,
+        );
+        known.expectation = Some("D4 (deletes never propagate), D5 (resurrection)".into());
+        known.counterexample = Some(serde_json::json!({
+            "config": {"devices": [{"name": "d0", "model": "js-engine", "clock": {"shape": "offset", "offset_ms": 0}, "profile": 0}], "servers": 1, "server_clock": {"shape": "offset", "offset_ms": 0}},
+            "events": [
+                {"op": "create", "dev": 0, "kind": "url", "tags": [], "unicode": false},
+                {"op": "wait", "ms": 1}, {"op": "step", "dev": 0, "fault": null},
+                {"op": "wait", "ms": 1}, {"op": "step", "dev": 0, "fault": null},
+                {"op": "wait", "ms": 1}, {"op": "step", "dev": 0, "fault": "response-lost"},
+            ]
+        }));
+        let mut unexpected = cell(
+            "tombstones",
+            "electron",
+            Status::Fail,
+            Judgement::UnexpectedFailure,
+        );
+        unexpected.detail = "no-resurrection: d1 brought back d0-c1".into();
+        unexpected.likely =
+            vec!["likely D8 (the cursor was taken from the device's clock): …".into()];
+        unexpected.replay = "peek-sim replay out/cases/electron--tombstones.json".into();
+        let mut upass = cell(
+            "delete-propagation",
+            "js-engine",
+            Status::Pass,
+            Judgement::UnexpectedPass,
+        );
+        upass.expectation = Some("D4: deletes never pushed".into());
+        let mut documented = cell(
+            "delete-propagation",
+            "electron",
+            Status::Fail,
+            Judgement::KnownFailure,
+        );
+        documented.expectation = Some("D4 (deletes never pushed nor applied), D5".into());
+        documented.counterexample = None;
+        documented.replay = "peek-conform --client electron --only delete-propagation".into();
+        let mut r = Report::new(
+            vec!["js-engine".into(), "electron".into(), "reference".into()],
+            vec!["tombstones".into(), "delete-propagation".into()],
+            vec![
+                known,
+                unexpected,
+                cell("tombstones", "reference", Status::Pass, Judgement::Ok),
+                upass,
+                documented,
+                cell(
+                    "delete-propagation",
+                    "reference",
+                    Status::NotApplicable,
+                    Judgement::NotRun,
+                ),
+            ],
+        );
+        r.run = Some(RunInfo {
+            date: RunInfo::date_of(1_769_508_000_000),
+            commit: "4a46644-dirty".into(),
+            command: "peek-conform --client models --report out".into(),
+            server: "in-process".into(),
+            seed: 7,
+            cases: 256,
+            portable_cases: 16,
+            shrink_iters: 256,
+            portable_shrink_iters: 32,
+            doc: "../docs/original-system.md".into(),
+        });
+        let html = r.html();
+        // A section per failing cell (and one for the unexpected pass).
+        let failing = r.cells.iter().filter(|c| noteworthy(c)).count();
+        assert_eq!(failing, 4);
+        for n in 1..=failing {
+            assert!(
+                html.contains(&format!("<section class=\"failure\" id=\"f{n}\">")),
+                "f{n}"
+            );
+            assert!(html.contains(&format!("href=\"#f{n}\"")), "link to f{n}");
+        }
+        assert!(!html.contains(&format!("id=\"f{}\"", failing + 1)));
+        // Known failures show their D-numbers, linked, with titles.
+        assert!(html.contains("<span class=\"ds\">D4 D5</span>"), "{html}");
+        assert!(html.contains("href=\"../docs/original-system.md#d4\""));
+        assert!(
+            html.contains("<b>D4</b></a> — deletes never propagate (H)"),
+            "{html}"
+        );
+        assert!(html.contains("<b>D5</b></a> — local deletes come back on the next pull (H)"));
+        // The unexpected failure: its diagnosis' D-number, reason and replay.
+        assert_eq!(cell_ds(&r.cells[1]), vec![8]);
+        assert!(html.contains("<code>peek-sim replay out/cases/electron--tombstones.json</code>"));
+        assert!(html.contains("<td class=\"r\">no-resurrection: d1 brought back d0-c1</td>"));
+        // Distinct symbols for every verdict.
+        for sym in ["✓", "◐", "✗", "★", "–"] {
+            assert!(
+                html.contains(&format!("<span class=\"sym\">{sym}</span>")),
+                "{sym}"
+            );
+        }
+        // The minimal counterexample in words, runs folded.
+        assert!(html.contains("d0 creates a url"));
+        assert!(html.contains("(wait 1 ms; d0 sync step) ×2"));
+        assert!(html.contains("d0 sync step — fault: response-lost"));
+        assert!(html.contains("a documented scenario: fixed steps"));
+        // The run's metadata.
+        for m in [
+            "2026-01-27 10:00 UTC",
+            "4a46644-dirty",
+            "peek-conform --client models --report out",
+            "256 worlds per property in-process, 16 for drivers",
+        ] {
+            assert!(html.contains(m), "{m}");
+        }
+        // What each scenario checks.
+        for row in crate::matrix::Row::all()
+            .into_iter()
+            .filter(|r| r.name() == "tombstones" || r.name() == "delete-propagation")
+        {
+            assert!(
+                html.contains(&super::html::esc_for_test(row.what())),
+                "{}",
+                row.name()
+            );
+        }
+        // A print stylesheet.
+        assert!(html.contains("@media print"));
+        assert_eq!(html, r.html(), "the same report, the same page");
     }
 
     #[test]

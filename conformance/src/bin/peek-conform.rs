@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use conformance::expect::Expectations;
 use conformance::matrix::{self, Row, Settings, Target};
-use conformance::report::Report;
+use conformance::report::{Report, RunInfo};
 use conformance::server::ServerSpec;
 use conformance::spec::ClientSpec;
 use engine::Model;
@@ -79,6 +79,62 @@ fn deprecated_key_env(tool: &str) {
             std::env::set_var("PEEK_API_KEY", v);
         }
     }
+}
+
+/// The report's head: when (`PEEK_REPORT_DATE`, else now), which commit
+/// (`PEEK_REPORT_COMMIT`, else `git describe`), how. The shell reads the
+/// clock and the repository so that the library does not.
+fn run_info(s: &Settings, server: &ServerSpec) -> RunInfo {
+    // The report's date stamp only; nothing is decided by it.
+    #[allow(clippy::disallowed_methods)]
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let commit = std::env::var("PEEK_REPORT_COMMIT").ok().or_else(|| {
+        let out = std::process::Command::new("git")
+            .args(["describe", "--always", "--dirty", "--abbrev=12"])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    });
+    let doc = std::fs::canonicalize("docs/original-system.md")
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| conformance::report::DEFAULT_DOC.to_string());
+    RunInfo {
+        date: std::env::var("PEEK_REPORT_DATE").unwrap_or_else(|_| RunInfo::date_of(now_ms)),
+        commit: commit.unwrap_or_else(|| "unknown".into()),
+        command: redacted_command(std::env::args()),
+        server: server.label(),
+        seed: s.seed,
+        cases: s.cases,
+        portable_cases: s.portable_cases,
+        shrink_iters: s.shrink_iters,
+        portable_shrink_iters: s.portable_shrink_iters,
+        doc,
+    }
+}
+
+/// The command line as typed, with the API key's value hidden: the report
+/// is meant to be shared.
+fn redacted_command(args: impl Iterator<Item = String>) -> String {
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for a in args {
+        if hide_next {
+            out.push("***".to_string());
+            hide_next = false;
+        } else if a == "--key" {
+            hide_next = true;
+            out.push(a);
+        } else if a.starts_with("--key=") {
+            out.push("--key=***".to_string());
+        } else {
+            out.push(a);
+        }
+    }
+    out.join(" ")
 }
 
 fn main() {
@@ -190,6 +246,7 @@ fn main() {
         .iter()
         .filter_map(|t| Some((t.label(), t.source.clone()?)))
         .collect();
+    report.run = Some(run_info(&settings, &server));
     if let Some(dir) = &cli.report {
         if let Err(e) = report.write(dir) {
             eprintln!("cannot write the report to {}: {e}", dir.display());

@@ -65,6 +65,32 @@ impl Group {
         }
     }
 
+    /// One line for the report: what a world of this group checks (the
+    /// variant's doc says the same for readers of the code).
+    pub fn what(self) -> &'static str {
+        match self {
+            Group::Dedup => {
+                "random worlds with retries, duplicate deliveries and restarts: every write \
+                 has exactly one effect, content dedup only off the sync path, the \
+                 one-time cleanup keeps devices and server equal (D17)"
+            }
+            Group::Tombstones => {
+                "random worlds of creates, deletes and edits: deletes reach every side, \
+                 nothing deleted comes back (D4, D5), tombstones survive restarts and \
+                 backup/restore"
+            }
+            Group::ServerSwitching => {
+                "random worlds that switch server or profile and back: no loss, no \
+                 duplicates on either side (D14, D15), writes land only in their \
+                 profile (D16)"
+            }
+            Group::ClockSkew => {
+                "random worlds whose device and server clocks are offset, drift and jump: \
+                 convergence, no missed change (D6, D8, D9), no ping-pong (D10, D11)"
+            }
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|g| g.name() == s)
     }

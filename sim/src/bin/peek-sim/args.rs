@@ -13,7 +13,7 @@ use sim::config::Options;
     name = "peek-sim",
     version,
     about = "Deterministic simulator of Peek Sync: virtual devices with their own clocks against the real server, in-process, under faults",
-    long_about = "Deterministic simulator of Peek Sync.\n\nEach world is derived from one seed: K devices (reference engine or models of the original clients) with skewed, drifting or jumping clocks, one or two real servers (the production router over real SQLite files, in-process), a workload of creates/edits/deletes/tags/syncs, and a fault schedule (lost requests, lost responses after commit, duplicates, 5xx, partitions, device crashes, server restarts, server backups and restores from older backups, server and profile switches). After the fault phase everything heals, every device syncs, and the invariants are checked: convergence, no-lost-write, no-resurrection, no-sync-duplicates, stability, profile-isolation, cursor-completeness.\n\nThe same seed and code give a byte-identical trace. A failure is shrunk to a minimal event list and ends with a `repro:` line.\n\nExamples:\n  peek-sim explore --seeds 200            # many worlds, summary table\n  peek-sim run --seed 42 --trace t.jsonl  # one world, full trace\n  peek-sim run --seed 7 --models electron # what today's Electron app does\n  peek-sim timeline t.jsonl --out run.svg # picture of a trace\n  peek-sim replay t.jsonl                 # a trace is a session: replay it against a fresh server\n  peek-sim record --upstream https://peek.example --out s.jsonl  # record a real app's sync\n\nSessions (traces, recordings, HAR imports) are described in docs/session-format.md.\n\nWorlds keep their SQLite files in /dev/shm when it is usable (PEEK_SIM_TMPDIR overrides)."
+    long_about = "Deterministic simulator of Peek Sync.\n\nEach world is derived from one seed: K devices (reference engine or models of the original clients) with skewed, drifting or jumping clocks, one or two real servers (the production router over real SQLite files, in-process), a workload of creates/edits/deletes/tags/syncs, and a fault schedule (lost requests, lost responses after commit, duplicates, 5xx, partitions, device crashes, server restarts, server backups and restores from older backups, server and profile switches). After the fault phase everything heals, every device syncs, and the invariants are checked: convergence, no-lost-write, no-resurrection, no-sync-duplicates, stability, profile-isolation, cursor-completeness.\n\nThe same seed and code give a byte-identical trace. A failure is shrunk to a minimal event list and ends with a `repro:` line.\n\nExamples:\n  peek-sim explore --seeds 200            # many worlds, summary table\n  peek-sim run --seed 42 --trace t.jsonl  # one world, full trace\n  peek-sim run --seed 7 --models electron # what today's Electron app does\n  peek-sim timeline t.jsonl --out run.html # picture of a trace (HTML; .svg for SVG)\n  peek-sim replay t.jsonl                 # a trace is a session: replay it against a fresh server\n  peek-sim record --upstream https://peek.example --out s.jsonl  # record a real app's sync\n\nSessions (traces, recordings, HAR imports) are described in docs/session-format.md.\n\nWorlds keep their SQLite files in /dev/shm when it is usable (PEEK_SIM_TMPDIR overrides)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -185,10 +185,17 @@ pub enum Cmd {
         #[arg(long)]
         host: Option<String>,
     },
-    /// Draw a trace as an SVG: devices as lanes, requests as arrows.
+    /// Draw a trace: devices and servers as lanes, time down the page,
+    /// requests and answers as arrows with status and body, local writes,
+    /// faults and clock jumps on the lanes, violations at their items.
+    /// HTML (self-contained, folded for long traces) unless --format svg
+    /// or an --out ending in .svg.
     Timeline {
         trace: PathBuf,
-        #[arg(long, default_value = "run.svg")]
+        #[arg(long, default_value = "run.html")]
         out: PathBuf,
+        /// `html` or `svg` (default: from --out's extension, else html).
+        #[arg(long, value_parser = ["html", "svg"])]
+        format: Option<String>,
     },
 }

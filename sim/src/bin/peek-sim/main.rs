@@ -111,7 +111,14 @@ fn dispatch() -> i32 {
         Cmd::ImportHar { file, out, host } => {
             sessions::cmd_import_har(&file, &out, host.as_deref())
         }
-        Cmd::Timeline { trace, out } => match sim::timeline::render_file(&trace, &out) {
+        Cmd::Timeline { trace, out, format } => match sim::timeline::render_file(
+            &trace,
+            &out,
+            format
+                .as_deref()
+                .and_then(sim::timeline::Format::parse)
+                .unwrap_or_else(|| sim::timeline::Format::of_path(&out)),
+        ) {
             Ok(n) => {
                 println!("{n} exchanges drawn to {}", out.display());
                 0
