@@ -262,15 +262,91 @@ pub trait Net {
     fn send(&mut self, req: Request) -> Result<Response, TransportError>;
 }
 
-/// Counters for reports and benchmarks.
+/// Counters for reports and benchmarks. Kept in the world as it runs, not
+/// read back from a trace: exploration runs with the trace off, and its
+/// summary says what its worlds went through from these.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
     pub exchanges: u64,
+    /// Requests that met a fault (every kind: `by_fault` splits them).
     pub faults: u64,
+    /// `faults` by kind: they add up to `faults`.
+    pub by_fault: FaultCounts,
     pub syncs_done: u64,
     pub syncs_failed: u64,
-    /// Servers restored from an older backup.
+    /// Device crashes (the device restarts from its database).
+    pub crashes: u64,
+    /// Partitions begun (their requests are `by_fault`'s `partitioned`).
+    pub partitions: u64,
+    /// Server restarts, backups taken, and servers restored from an older
+    /// backup (only those that happened: a server by URL has none).
+    pub restarts: u64,
+    pub backups: u64,
     pub restores: u64,
+}
+
+/// Requests that met a fault, by [`AppliedFault`] kind. Serialized with
+/// the kinds' session-format names, zeros left out (an exploration's
+/// results file holds one per seed).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct FaultCounts {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub request_lost: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub response_lost: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicate: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub server_error: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub partitioned: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl FaultCounts {
+    fn slot(&mut self, f: AppliedFault) -> &mut u64 {
+        match f {
+            AppliedFault::RequestLost => &mut self.request_lost,
+            AppliedFault::ResponseLost => &mut self.response_lost,
+            AppliedFault::Duplicate => &mut self.duplicate,
+            AppliedFault::ServerError => &mut self.server_error,
+            AppliedFault::Partitioned => &mut self.partitioned,
+        }
+    }
+
+    pub fn add(&mut self, f: AppliedFault) {
+        *self.slot(f) += 1;
+    }
+
+    pub fn get(&self, f: AppliedFault) -> u64 {
+        match f {
+            AppliedFault::RequestLost => self.request_lost,
+            AppliedFault::ResponseLost => self.response_lost,
+            AppliedFault::Duplicate => self.duplicate,
+            AppliedFault::ServerError => self.server_error,
+            AppliedFault::Partitioned => self.partitioned,
+        }
+    }
+
+    /// Every kind with its count, in `AppliedFault::ALL` order.
+    pub fn iter(&self) -> impl Iterator<Item = (AppliedFault, u64)> + '_ {
+        AppliedFault::ALL.into_iter().map(|f| (f, self.get(f)))
+    }
+
+    pub fn total(&self) -> u64 {
+        self.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Adds another world's counts.
+    pub fn merge(&mut self, other: &FaultCounts) {
+        for (f, n) in other.iter() {
+            *self.slot(f) += n;
+        }
+    }
 }
 
 /// The world's side of one device's requests for one advance: where they
@@ -311,8 +387,9 @@ impl Net for Wire<'_> {
         self.stats.exchanges += 1;
         let fault = self.faults.pop_front().flatten();
         let d = deliver(self.up, req, fault, self.partitioned, x.is_some());
-        if d.fault.is_some() {
+        if let Some(f) = d.fault {
             self.stats.faults += 1;
+            self.stats.by_fault.add(f);
         }
         if let Some(mut x) = x.take() {
             x.fault = d.fault;
