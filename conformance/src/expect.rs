@@ -37,9 +37,37 @@ pub enum ExpectError {
     },
 }
 
-/// The expectations of one target: scenario → expected result.
+/// The expectations of one target: scenario → expected result, and the
+/// comment written beside each entry (its D-numbers: what a report says a
+/// known failure is).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Expectations(pub BTreeMap<String, Expected>);
+pub struct Expectations {
+    pub expected: BTreeMap<String, Expected>,
+    pub reasons: BTreeMap<String, String>,
+}
+
+/// The comment after an entry line (`key = "fail"  # D4, D5`), with the
+/// entry's key unquoted: TOML parsers drop comments, and the comment is
+/// where the D-numbers are.
+fn entry_comment(line: &str) -> Option<(String, String)> {
+    let mut quoted = false;
+    let mut hash = None;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if !quoted => {
+                hash = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let (entry, comment) = line.split_at(hash?);
+    let (key, _) = entry.split_once('=')?;
+    let key = key.trim().trim_matches('"').to_string();
+    let comment = comment.trim_start_matches('#').trim().to_string();
+    (!key.is_empty() && !comment.is_empty()).then_some((key, comment))
+}
 
 impl Expectations {
     pub fn parse(text: &str, path: &str) -> Result<Self, ExpectError> {
@@ -63,7 +91,15 @@ impl Expectations {
             };
             out.insert(scenario, e);
         }
-        Ok(Self(out))
+        let reasons = text
+            .lines()
+            .filter_map(entry_comment)
+            .filter(|(k, _)| out.contains_key(k))
+            .collect();
+        Ok(Self {
+            expected: out,
+            reasons,
+        })
     }
 
     /// `DIR/<name>.toml`, or no expectations when there is no such file.
@@ -81,7 +117,15 @@ impl Expectations {
     }
 
     pub fn get(&self, scenario: &str) -> Expected {
-        self.0.get(scenario).copied().unwrap_or(Expected::Pass)
+        self.expected
+            .get(scenario)
+            .copied()
+            .unwrap_or(Expected::Pass)
+    }
+
+    /// The comment beside a scenario's entry, if any.
+    pub fn reason(&self, scenario: &str) -> Option<&str> {
+        self.reasons.get(scenario).map(String::as_str)
     }
 }
 
@@ -112,6 +156,14 @@ mod tests {
         assert_eq!(e.get("tombstones"), Expected::Fail);
         assert_eq!(e.get("delete-propagation"), Expected::Fail);
         assert_eq!(e.get("dedup"), Expected::Pass);
+        assert_eq!(e.reason("tombstones"), Some("D4, D5"));
+        assert_eq!(e.reason("delete-propagation"), None);
+        let quoted = Expectations::parse(
+            "# header\n\"clock-skew\" = \"fail\"  # D10 (echo), D11\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(quoted.reason("clock-skew"), Some("D10 (echo), D11"));
         assert!(Expectations::parse("dedup = \"maybe\"", "x.toml").is_err());
         assert_eq!(file_name("driver:node a/b.mjs"), "driver-node-a-b-mjs");
     }

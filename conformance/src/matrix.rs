@@ -144,6 +144,20 @@ fn target_flags(t: &Target) -> String {
     }
 }
 
+/// Said in a cell's detail when shrinking stopped at its limit (what
+/// proptest would have printed to stderr): the counterexample may not be
+/// minimal.
+fn capped_note(s: crate::property::search::Shrinking, flag: &str) -> String {
+    if s.capped {
+        format!(
+            " (shrinking stopped after {} steps, maybe short of the smallest case: {flag} raises the limit)",
+            s.steps
+        )
+    } else {
+        String::new()
+    }
+}
+
 /// Runs one cell.
 pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
     // How long a cell took is shown in the report; it never reaches a
@@ -164,14 +178,16 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
                             case,
                             violations,
                             likely,
+                            shrinking,
                             ..
                         } => {
-                            let detail = violations
+                            let mut detail = violations
                                 .iter()
                                 .take(3)
                                 .map(|v| format!("{}: {}", v.invariant, v.detail))
                                 .collect::<Vec<_>>()
                                 .join("; ");
+                            detail.push_str(&capped_note(shrinking, "--shrink-iters"));
                             let value = serde_json::to_value(&case).unwrap_or(Value::Null);
                             if let Some(file) = write_case(s, t, row, &value) {
                                 replay = format!("peek-sim replay {file}");
@@ -213,6 +229,7 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
                             case,
                             violations,
                             logs,
+                            shrinking,
                             ..
                         } => {
                             let mut detail = violations
@@ -221,6 +238,7 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
                                 .map(|v| format!("{}: {}", v.invariant, v.detail))
                                 .collect::<Vec<_>>()
                                 .join("; ");
+                            detail.push_str(&capped_note(shrinking, "--portable-shrink-iters"));
                             if let Some(dir) = write_logs(s, t, row, &logs) {
                                 detail.push_str(&format!(" (driver logs: {dir})"));
                             }

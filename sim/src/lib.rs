@@ -13,6 +13,7 @@ pub mod explore;
 pub mod front;
 pub mod host;
 pub mod invariant;
+pub mod junit;
 pub mod observe;
 pub mod oracle;
 pub mod report;

@@ -53,6 +53,11 @@ struct Cli {
     /// Write matrix.md, matrix.json, matrix.html and counterexamples here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Write a JUnit XML report for CI: a test case per cell (known
+    /// failures and n/a as skipped, unexpected results as failures with
+    /// the command that replays them).
+    #[arg(long)]
+    junit: Option<PathBuf>,
 }
 
 fn clients(args: &[String]) -> Result<Vec<ClientSpec>, String> {
@@ -183,6 +188,12 @@ fn main() {
             if !report.pairs().is_empty() {
                 println!("model against real: {}/model-vs-real.md", dir.display());
             }
+        }
+    }
+    if let Some(path) = &cli.junit {
+        match std::fs::write(path, conformance::junit::render(&report.cells, &targets)) {
+            Ok(()) => println!("JUnit report: {}", path.display()),
+            Err(e) => eprintln!("cannot write the JUnit report to {}: {e}", path.display()),
         }
     }
     for c in report.cells.iter().filter(|c| {

@@ -279,6 +279,61 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// The exploration as a JUnit report (`--junit FILE`): one case per
+    /// failing seed, its failure carrying the `repro:` line, and one case
+    /// for all the seeds that passed, its output the "exercised" block.
+    /// A case per passing seed would make a 100,000-seed run a file CI
+    /// chokes on, and each of them says the same thing.
+    pub fn junit(&self, timing: Timing) -> String {
+        use crate::junit::{Case, Outcome, Suite};
+        const CLASS: &str = "peek-sim explore";
+        let mut cases = Vec::new();
+        let mut passed = Case::new(
+            CLASS,
+            &format!("{} seeds passed", self.passed()),
+            Outcome::Passed,
+        );
+        passed.output = Some(self.exercised().render(self.checked()).to_string());
+        cases.push(passed);
+        for s in self.failures() {
+            let repro = report::repro_line(s.seed, &self.options);
+            let message = s.verdict.group().unwrap_or_default();
+            let outcome = match &s.verdict {
+                Verdict::Failed {
+                    invariant,
+                    violations,
+                } => Outcome::Failure {
+                    message: message.clone(),
+                    kind: invariant.clone(),
+                    text: format!(
+                        "seed {} broke {invariant} ({violations} violation(s))\n{repro}\n",
+                        s.seed
+                    ),
+                },
+                Verdict::WorldError { .. } | Verdict::Panicked { .. } | Verdict::Passed => {
+                    Outcome::Error {
+                        message: message.clone(),
+                        kind: if matches!(s.verdict, Verdict::Panicked { .. }) {
+                            "panic".into()
+                        } else {
+                            "world-error".into()
+                        },
+                        text: format!("seed {}: {message}\n{repro}\n", s.seed),
+                    }
+                }
+            };
+            cases.push(Case::new(CLASS, &format!("seed {}", s.seed), outcome));
+        }
+        let suite = Suite {
+            name: format!("{CLASS} {}", self.options.flags()),
+            time: Some(timing.elapsed.as_secs_f64()),
+            cases,
+        };
+        crate::junit::render(CLASS, &[suite])
+    }
+}
+
 /// How long an exploration took, and on how many cores at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timing {
