@@ -138,8 +138,11 @@ fn target_flags(t: &Target) -> String {
     };
     match &t.server {
         ServerSpec::InProcess => format!("--client {client}"),
-        ServerSpec::Url { base, .. } => {
-            format!("--server {base} --key \"$PEEK_KEY\" --client {client}")
+        ServerSpec::Url(s) => {
+            format!(
+                "--server {} --key \"$PEEK_KEY\" --client {client}",
+                s.base()
+            )
         }
     }
 }

@@ -12,11 +12,12 @@
 //! device meets the same faults.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::sync::Arc;
 
-use engine::sync::{Method, Request, Response};
-use engine::transport::{HttpTransport, Transport, TransportError};
+use engine::sync::{Request, Response};
+use engine::transport::TransportError;
 
+use crate::account::{Lease, Scratch};
 use crate::event::Fault;
 use crate::host::{HostError, KEY, PROFILES};
 use crate::session::{AppliedFault, Exchange, Line, Req, Resp};
@@ -96,65 +97,33 @@ impl Upstream for crate::host::ServerHost {
 }
 
 /// A running server by base URL and key, over real HTTP. The world's
-/// server profiles are fresh profiles made on it (named after the world's
-/// seed and server), so worlds never see each other's items.
+/// server profiles are fresh profiles of the run's scratch space (named
+/// after the world's seed and server), so worlds never see each other's
+/// items nor the account's own; they are deleted when the world is
+/// dropped (`crate::account`).
 pub struct HttpServer {
-    http: HttpTransport,
-    rt: tokio::runtime::Runtime,
-    key: String,
+    lease: Lease,
     profiles: Vec<String>,
 }
 
 impl HttpServer {
-    /// Connects and makes one profile per world profile (`tag` names them).
-    pub fn connect(base: &str, key: &str, tag: &str) -> Result<Self, UpstreamError> {
-        let setup = |e: &dyn std::fmt::Display| UpstreamError::Setup(e.to_string());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| setup(&e))?;
-        let http = HttpTransport::new(base, Duration::from_secs(30)).map_err(|e| setup(&e))?;
-        let mut me = Self {
-            http,
-            rt,
-            key: key.to_string(),
-            profiles: Vec::new(),
-        };
+    /// Makes one scratch profile per world profile (`tag` names them).
+    pub fn connect(scratch: &Arc<Scratch>, tag: &str) -> Result<Self, UpstreamError> {
+        let mut lease = Lease::new(scratch);
+        let mut profiles = Vec::new();
         for (_, name) in PROFILES {
-            let body = serde_json::json!({ "name": format!("{name} {tag}") }).to_string();
-            let resp = me
-                .call(Request {
-                    method: Method::Post,
-                    path: "/profiles".into(),
-                    headers: me.headers(true),
-                    body: Some(body.into_bytes()),
-                })
-                .map_err(|e| setup(&e))?;
-            let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
-            let id = v["profile"]["id"].as_str().ok_or_else(|| {
-                UpstreamError::Setup(format!(
-                    "create profile: status {}: {}",
-                    resp.status,
-                    String::from_utf8_lossy(&resp.body)
-                ))
-            })?;
-            me.profiles.push(id.to_string());
+            let id = lease
+                .create(&format!("{tag} {name}"))
+                .map_err(|e| UpstreamError::Setup(e.to_string()))?;
+            profiles.push(id);
         }
-        Ok(me)
-    }
-
-    fn headers(&self, json: bool) -> Vec<(String, String)> {
-        let mut h = vec![("Authorization".into(), format!("Bearer {}", self.key))];
-        if json {
-            h.push(("Content-Type".into(), "application/json".into()));
-        }
-        h
+        Ok(Self { lease, profiles })
     }
 }
 
 impl Upstream for HttpServer {
     fn call(&self, req: Request) -> Result<Response, TransportError> {
-        self.rt.block_on(self.http.send(req))
+        self.lease.scratch().call(req)
     }
     fn caps(&self) -> UpstreamCaps {
         UpstreamCaps {
@@ -163,7 +132,7 @@ impl Upstream for HttpServer {
         }
     }
     fn key(&self) -> String {
-        self.key.clone()
+        self.lease.scratch().key().to_string()
     }
     fn profile_id(&self, p: usize) -> String {
         self.profiles[p].clone()
@@ -405,6 +374,8 @@ impl Net for Wire<'_> {
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
+
+    use engine::sync::Method;
 
     use super::*;
 

@@ -260,10 +260,7 @@ pub fn cast(client: &ClientSpec, server: &ServerSpec) -> Cast {
     };
     let servers = match server {
         ServerSpec::InProcess => Servers::InProcess,
-        ServerSpec::Url { base, key } => Servers::Url {
-            base: base.clone(),
-            key: key.clone(),
-        },
+        ServerSpec::Url(scratch) => Servers::Url(scratch.clone()),
     };
     let virtual_time = matches!(
         (client, server),

@@ -137,6 +137,12 @@ pub enum Cmd {
     /// mapped to the new ones, time stamps compared by kind, and every answer
     /// compared with the recorded one (status, keys, items and tags as sets).
     /// Two servers give a differential report. Exit 1 only with --strict.
+    ///
+    /// A server by URL is replayed into a scratch space of the key's account:
+    /// fresh profiles named peek-scratch-replay-<run id> …, one per profile
+    /// the session used (its default profile too), every request addressed
+    /// to one by UUID with strictProfile; they are deleted at the end (also
+    /// on Ctrl-C). The account's own profiles are never written to.
     Replay {
         file: PathBuf,
         /// A server to replay against (`in-process` or a base URL); repeat
@@ -149,6 +155,10 @@ pub enum Cmd {
         /// Fail (exit 1) on any divergence and show only the first.
         #[arg(long)]
         strict: bool,
+        /// Keep the scratch profiles made on each --server URL (their ids
+        /// are printed), to look at them after the run.
+        #[arg(long)]
+        keep_scratch: bool,
         /// Minimized worlds: write the JSON-lines trace here.
         #[arg(long)]
         trace: Option<PathBuf>,

@@ -79,10 +79,11 @@ fn dispatch() -> i32 {
             server,
             key,
             strict,
+            keep_scratch,
             trace,
         } => {
             if sim::session::Session::sniff(&file) {
-                sessions::cmd_replay(&file, &server, &key, strict)
+                sessions::cmd_replay(&file, &server, &key, strict, keep_scratch)
             } else {
                 worlds::cmd_replay(&file, trace.as_deref())
             }
