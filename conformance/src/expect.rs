@@ -38,12 +38,35 @@ pub enum ExpectError {
 }
 
 /// The expectations of one target: scenario → expected result, and the
-/// comment on each scenario's line (`# D4 (deletes never propagate), D5`):
-/// the reason a known failure is known, which the report shows beside it.
+/// comment written beside each entry (its D-numbers: what a report says a
+/// known failure is).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Expectations {
     pub expected: BTreeMap<String, Expected>,
-    pub notes: BTreeMap<String, String>,
+    pub reasons: BTreeMap<String, String>,
+}
+
+/// The comment after an entry line (`key = "fail"  # D4, D5`), with the
+/// entry's key unquoted: TOML parsers drop comments, and the comment is
+/// where the D-numbers are.
+fn entry_comment(line: &str) -> Option<(String, String)> {
+    let mut quoted = false;
+    let mut hash = None;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if !quoted => {
+                hash = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let (entry, comment) = line.split_at(hash?);
+    let (key, _) = entry.split_once('=')?;
+    let key = key.trim().trim_matches('"').to_string();
+    let comment = comment.trim_start_matches('#').trim().to_string();
+    (!key.is_empty() && !comment.is_empty()).then_some((key, comment))
 }
 
 impl Expectations {
@@ -68,12 +91,14 @@ impl Expectations {
             };
             out.insert(scenario, e);
         }
-        let notes = line_notes(text)
+        let reasons = text
+            .lines()
+            .filter_map(entry_comment)
             .filter(|(k, _)| out.contains_key(k))
             .collect();
         Ok(Self {
             expected: out,
-            notes,
+            reasons,
         })
     }
 
@@ -98,24 +123,10 @@ impl Expectations {
             .unwrap_or(Expected::Pass)
     }
 
-    /// The comment on a scenario's line, if it has one.
-    pub fn note(&self, scenario: &str) -> Option<&str> {
-        self.notes.get(scenario).map(String::as_str)
+    /// The comment beside a scenario's entry, if any.
+    pub fn reason(&self, scenario: &str) -> Option<&str> {
+        self.reasons.get(scenario).map(String::as_str)
     }
-}
-
-/// `(key, comment)` of every `key = "value"  # comment` line. The TOML
-/// parser drops comments, and these files keep their reasons there (one
-/// line per scenario, so a reason is where the expectation is); keys and
-/// values never hold a `#`, so the first one starts the comment.
-fn line_notes(text: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    text.lines().filter_map(|line| {
-        let (entry, note) = line.split_once('#')?;
-        let (key, _) = entry.split_once('=')?;
-        let key = key.trim().trim_matches('"').trim();
-        let note = note.trim();
-        (!key.is_empty() && !note.is_empty()).then(|| (key.to_string(), note.to_string()))
-    })
 }
 
 /// A target name as a file name: letters, digits, `-` and `_` kept.
@@ -145,8 +156,14 @@ mod tests {
         assert_eq!(e.get("tombstones"), Expected::Fail);
         assert_eq!(e.get("delete-propagation"), Expected::Fail);
         assert_eq!(e.get("dedup"), Expected::Pass);
-        assert_eq!(e.note("tombstones"), Some("D4, D5"));
-        assert_eq!(e.note("delete-propagation"), None);
+        assert_eq!(e.reason("tombstones"), Some("D4, D5"));
+        assert_eq!(e.reason("delete-propagation"), None);
+        let quoted = Expectations::parse(
+            "# header\n\"clock-skew\" = \"fail\"  # D10 (echo), D11\n",
+            "x.toml",
+        )
+        .unwrap();
+        assert_eq!(quoted.reason("clock-skew"), Some("D10 (echo), D11"));
         assert!(Expectations::parse("dedup = \"maybe\"", "x.toml").is_err());
         assert_eq!(file_name("driver:node a/b.mjs"), "driver-node-a-b-mjs");
     }

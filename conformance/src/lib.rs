@@ -10,12 +10,14 @@
 //!   targets.
 //! * [`client`], [`server`], [`driver`]: the targets; [`spec`]: which
 //!   client a run names.
-//! * [`matrix`], [`expect`], [`report`]: running, expectations, output.
+//! * [`matrix`], [`expect`], [`report`], [`junit`]: running, expectations,
+//!   output (the matrix, and the JUnit report CI reads).
 
 pub mod client;
 pub mod documented;
 pub mod driver;
 pub mod expect;
+pub mod junit;
 pub mod matrix;
 pub mod property;
 pub mod report;

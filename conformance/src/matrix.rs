@@ -158,9 +158,26 @@ fn target_flags(t: &Target) -> String {
     };
     match &t.server {
         ServerSpec::InProcess => format!("--client {client}"),
-        ServerSpec::Url { base, .. } => {
-            format!("--server {base} --key \"$PEEK_API_KEY\" --client {client}")
+        ServerSpec::Url(s) => {
+            format!(
+                "--server {} --key \"$PEEK_API_KEY\" --client {client}",
+                s.base()
+            )
         }
+    }
+}
+
+/// Said in a cell's detail when shrinking stopped at its limit (what
+/// proptest would have printed to stderr): the counterexample may not be
+/// minimal.
+fn capped_note(s: crate::property::search::Shrinking, flag: &str) -> String {
+    if s.capped {
+        format!(
+            " (shrinking stopped after {} steps, maybe short of the smallest case: {flag} raises the limit)",
+            s.steps
+        )
+    } else {
+        String::new()
     }
 }
 
@@ -184,14 +201,16 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
                             case,
                             violations,
                             likely,
+                            shrinking,
                             ..
                         } => {
-                            let detail = violations
+                            let mut detail = violations
                                 .iter()
                                 .take(3)
                                 .map(|v| format!("{}: {}", v.invariant, v.detail))
                                 .collect::<Vec<_>>()
                                 .join("; ");
+                            detail.push_str(&capped_note(shrinking, "--shrink-iters"));
                             let value = serde_json::to_value(&case).unwrap_or(Value::Null);
                             if let Some(file) = write_case(s, t, row, &value) {
                                 replay = format!("peek-sim replay {file}");
@@ -233,6 +252,7 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
                             case,
                             violations,
                             logs,
+                            shrinking,
                             ..
                         } => {
                             let mut detail = violations
@@ -241,6 +261,7 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
                                 .map(|v| format!("{}: {}", v.invariant, v.detail))
                                 .collect::<Vec<_>>()
                                 .join("; ");
+                            detail.push_str(&capped_note(shrinking, "--portable-shrink-iters"));
                             if let Some(dir) = write_logs(s, t, row, &logs) {
                                 detail.push_str(&format!(" (driver logs: {dir})"));
                             }
@@ -286,7 +307,7 @@ pub fn run_cell(row: Row, t: &Target, s: &Settings) -> Cell {
         counterexample,
         replay,
         seconds,
-        expectation: t.expectations.note(row.name()).map(str::to_string),
+        expectation: t.expectations.reason(row.name()).map(str::to_string),
     }
 }
 

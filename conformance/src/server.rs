@@ -2,15 +2,18 @@
 //! (deterministic: its clock is the scenario's virtual time); any running
 //! server can be named by base URL and key instead, for every scenario
 //! that needs only HTTP. Scenarios talk to either through [`Server::call`],
-//! so one scenario body runs unchanged against both.
+//! so one scenario body runs unchanged against both. A server by URL is a
+//! real account: a run works in a scratch space on it (`sim::account`),
+//! each scenario's profiles deleted when the scenario ends.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use engine::sync::{Method, Request, Response};
 use engine::transport::{HttpTransport, Transport, TransportError};
 use serde_json::Value;
 use server::clock::{Clock, ManualClock, SeededIds, SystemClock};
+use sim::account::{Lease, Scratch};
 use sim::config::EPOCH_MS;
 use sim::host::{ServerHost, KEY};
 
@@ -36,8 +39,9 @@ pub enum ServerError {
 pub enum ServerSpec {
     /// The production server in-process, fresh for every scenario.
     InProcess,
-    /// A running server: base URL and API key.
-    Url { base: String, key: String },
+    /// A running server, through the run's scratch space on the key's
+    /// account (it holds the base URL and the key).
+    Url(Arc<Scratch>),
 }
 
 impl ServerSpec {
@@ -45,7 +49,7 @@ impl ServerSpec {
     pub fn label(&self) -> String {
         match self {
             ServerSpec::InProcess => "in-process".into(),
-            ServerSpec::Url { base, .. } => base.clone(),
+            ServerSpec::Url(s) => s.base().to_string(),
         }
     }
 
@@ -56,7 +60,7 @@ impl ServerSpec {
         Ok(match (self, wall) {
             (ServerSpec::InProcess, false) => Box::new(Hosted::new(seed)?),
             (ServerSpec::InProcess, true) => Box::new(Hosted::wall(seed)?),
-            (ServerSpec::Url { base, key }, _) => Box::new(Remote::connect(base, key, None)?),
+            (ServerSpec::Url(scratch), _) => Box::new(Remote::scratch(scratch)?),
         })
     }
 }
@@ -66,6 +70,9 @@ pub trait Server {
     /// The URL clients are configured with.
     fn url(&self) -> String;
     fn key(&self) -> String;
+    /// A fresh profile for a scenario (`name` names it); its UUID. On a
+    /// server by URL, a profile of the run's scratch space.
+    fn create_profile(&self, name: &str) -> Result<String, ServerError>;
     /// One request (headers added by the caller).
     fn call(&self, req: Request) -> Result<Response, TransportError>;
     /// The scenario's time now: what clients without an offset read.
@@ -138,6 +145,9 @@ impl Server for Hosted {
     fn key(&self) -> String {
         KEY.into()
     }
+    fn create_profile(&self, name: &str) -> Result<String, ServerError> {
+        create_profile(self, name)
+    }
     fn call(&self, req: Request) -> Result<Response, TransportError> {
         self.host.set_time(self.now());
         self.host.call(req)
@@ -195,6 +205,9 @@ pub struct Remote {
     rt: tokio::runtime::Runtime,
     /// The data directory of a server we started (dropped with it).
     _owned: Option<tempfile::TempDir>,
+    /// The scenario's profiles in the run's scratch space, deleted when
+    /// the scenario drops its server.
+    lease: Option<Mutex<Lease>>,
 }
 
 impl Remote {
@@ -214,7 +227,15 @@ impl Remote {
             http: HttpTransport::new(base, Duration::from_secs(30))?,
             rt,
             _owned: owned,
+            lease: None,
         })
+    }
+
+    /// A server by URL for one scenario, its profiles made in `scratch`.
+    pub fn scratch(scratch: &Arc<Scratch>) -> Result<Self, ServerError> {
+        let mut me = Self::connect(scratch.base(), scratch.key(), None)?;
+        me.lease = Some(Mutex::new(Lease::new(scratch)));
+        Ok(me)
     }
 
     /// Our production server on 127.0.0.1 (port chosen by the OS), wall
@@ -252,6 +273,16 @@ impl Server for Remote {
     }
     fn key(&self) -> String {
         self.key.clone()
+    }
+    fn create_profile(&self, name: &str) -> Result<String, ServerError> {
+        match &self.lease {
+            Some(lease) => lease
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .create(name)
+                .map_err(|e| ServerError::Setup(e.to_string())),
+            None => create_profile(self, name),
+        }
     }
     fn call(&self, req: Request) -> Result<Response, TransportError> {
         self.rt.block_on(self.http.send(req))

@@ -146,10 +146,15 @@ fn a_server_by_url_keeps_the_properties_in_the_one_world() {
     use conformance::property::{self, Group, Verdict};
     use conformance::server::{Remote, Server};
     let local = Remote::serve_local(7).unwrap();
-    let url = ServerSpec::Url {
-        base: local.url(),
-        key: local.key(),
-    };
+    let scratch = sim::account::Scratch::open(
+        &local.url(),
+        &local.key(),
+        "conform",
+        &server::clock::SeededIds::new(3),
+        false,
+    )
+    .unwrap();
+    let url = ServerSpec::Url(scratch.clone());
     let reference = ClientSpec::Engine(Model::Reference);
     for g in [Group::Dedup, Group::Tombstones] {
         match property::run_target(g, &reference, &url, 4, 0, 0) {
@@ -157,4 +162,7 @@ fn a_server_by_url_keeps_the_properties_in_the_one_world() {
             other => panic!("{}: {other:?}", g.name()),
         }
     }
+    // Each world gave its profiles back when it ended.
+    assert!(scratch.live().is_empty(), "{:?}", scratch.live());
+    assert!(scratch.finish().clean());
 }

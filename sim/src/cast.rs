@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use crate::account::Scratch;
 use crate::config::{WorldConfig, EPOCH_MS};
 use crate::device::{Device, DeviceError, EngineDevice};
 use crate::driver::DriverDevice;
@@ -31,8 +32,9 @@ pub enum Servers {
     /// The production server in this process, one per world server.
     #[default]
     InProcess,
-    /// A running server: each world server is a fresh set of its profiles.
-    Url { base: String, key: String },
+    /// A running server: each world server is a fresh set of profiles in
+    /// the run's scratch space on it.
+    Url(Arc<Scratch>),
 }
 
 /// The wall clock, for worlds whose devices or servers cannot take the
@@ -92,9 +94,8 @@ impl Cast {
                         )
                         .map_err(UpstreamError::from)?,
                     ),
-                    Servers::Url { base, key } => Box::new(HttpServer::connect(
-                        base,
-                        key,
+                    Servers::Url(scratch) => Box::new(HttpServer::connect(
+                        scratch,
                         &format!("sim {} s{i}", cfg.seed),
                     )?),
                 })

@@ -2,6 +2,7 @@
 //! clock, against the real server in-process, under network and crash
 //! faults, with invariants checked. See `docs/architecture.md`.
 
+pub mod account;
 pub mod cast;
 pub mod check;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod explore;
 pub mod front;
 pub mod host;
 pub mod invariant;
+pub mod junit;
 pub mod observe;
 pub mod oracle;
 pub mod report;

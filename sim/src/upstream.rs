@@ -12,11 +12,12 @@
 //! device meets the same faults.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::sync::Arc;
 
-use engine::sync::{Method, Request, Response};
-use engine::transport::{HttpTransport, Transport, TransportError};
+use engine::sync::{Request, Response};
+use engine::transport::TransportError;
 
+use crate::account::{Lease, Scratch};
 use crate::event::Fault;
 use crate::host::{HostError, KEY, PROFILES};
 use crate::session::{AppliedFault, Exchange, Line, Req, Resp};
@@ -96,65 +97,33 @@ impl Upstream for crate::host::ServerHost {
 }
 
 /// A running server by base URL and key, over real HTTP. The world's
-/// server profiles are fresh profiles made on it (named after the world's
-/// seed and server), so worlds never see each other's items.
+/// server profiles are fresh profiles of the run's scratch space (named
+/// after the world's seed and server), so worlds never see each other's
+/// items nor the account's own; they are deleted when the world is
+/// dropped (`crate::account`).
 pub struct HttpServer {
-    http: HttpTransport,
-    rt: tokio::runtime::Runtime,
-    key: String,
+    lease: Lease,
     profiles: Vec<String>,
 }
 
 impl HttpServer {
-    /// Connects and makes one profile per world profile (`tag` names them).
-    pub fn connect(base: &str, key: &str, tag: &str) -> Result<Self, UpstreamError> {
-        let setup = |e: &dyn std::fmt::Display| UpstreamError::Setup(e.to_string());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| setup(&e))?;
-        let http = HttpTransport::new(base, Duration::from_secs(30)).map_err(|e| setup(&e))?;
-        let mut me = Self {
-            http,
-            rt,
-            key: key.to_string(),
-            profiles: Vec::new(),
-        };
+    /// Makes one scratch profile per world profile (`tag` names them).
+    pub fn connect(scratch: &Arc<Scratch>, tag: &str) -> Result<Self, UpstreamError> {
+        let mut lease = Lease::new(scratch);
+        let mut profiles = Vec::new();
         for (_, name) in PROFILES {
-            let body = serde_json::json!({ "name": format!("{name} {tag}") }).to_string();
-            let resp = me
-                .call(Request {
-                    method: Method::Post,
-                    path: "/profiles".into(),
-                    headers: me.headers(true),
-                    body: Some(body.into_bytes()),
-                })
-                .map_err(|e| setup(&e))?;
-            let v: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
-            let id = v["profile"]["id"].as_str().ok_or_else(|| {
-                UpstreamError::Setup(format!(
-                    "create profile: status {}: {}",
-                    resp.status,
-                    String::from_utf8_lossy(&resp.body)
-                ))
-            })?;
-            me.profiles.push(id.to_string());
+            let id = lease
+                .create(&format!("{tag} {name}"))
+                .map_err(|e| UpstreamError::Setup(e.to_string()))?;
+            profiles.push(id);
         }
-        Ok(me)
-    }
-
-    fn headers(&self, json: bool) -> Vec<(String, String)> {
-        let mut h = vec![("Authorization".into(), format!("Bearer {}", self.key))];
-        if json {
-            h.push(("Content-Type".into(), "application/json".into()));
-        }
-        h
+        Ok(Self { lease, profiles })
     }
 }
 
 impl Upstream for HttpServer {
     fn call(&self, req: Request) -> Result<Response, TransportError> {
-        self.rt.block_on(self.http.send(req))
+        self.lease.scratch().call(req)
     }
     fn caps(&self) -> UpstreamCaps {
         UpstreamCaps {
@@ -163,7 +132,7 @@ impl Upstream for HttpServer {
         }
     }
     fn key(&self) -> String {
-        self.key.clone()
+        self.lease.scratch().key().to_string()
     }
     fn profile_id(&self, p: usize) -> String {
         self.profiles[p].clone()
@@ -262,15 +231,91 @@ pub trait Net {
     fn send(&mut self, req: Request) -> Result<Response, TransportError>;
 }
 
-/// Counters for reports and benchmarks.
+/// Counters for reports and benchmarks. Kept in the world as it runs, not
+/// read back from a trace: exploration runs with the trace off, and its
+/// summary says what its worlds went through from these.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Stats {
     pub exchanges: u64,
+    /// Requests that met a fault (every kind: `by_fault` splits them).
     pub faults: u64,
+    /// `faults` by kind: they add up to `faults`.
+    pub by_fault: FaultCounts,
     pub syncs_done: u64,
     pub syncs_failed: u64,
-    /// Servers restored from an older backup.
+    /// Device crashes (the device restarts from its database).
+    pub crashes: u64,
+    /// Partitions begun (their requests are `by_fault`'s `partitioned`).
+    pub partitions: u64,
+    /// Server restarts, backups taken, and servers restored from an older
+    /// backup (only those that happened: a server by URL has none).
+    pub restarts: u64,
+    pub backups: u64,
     pub restores: u64,
+}
+
+/// Requests that met a fault, by [`AppliedFault`] kind. Serialized with
+/// the kinds' session-format names, zeros left out (an exploration's
+/// results file holds one per seed).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct FaultCounts {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub request_lost: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub response_lost: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicate: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub server_error: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub partitioned: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl FaultCounts {
+    fn slot(&mut self, f: AppliedFault) -> &mut u64 {
+        match f {
+            AppliedFault::RequestLost => &mut self.request_lost,
+            AppliedFault::ResponseLost => &mut self.response_lost,
+            AppliedFault::Duplicate => &mut self.duplicate,
+            AppliedFault::ServerError => &mut self.server_error,
+            AppliedFault::Partitioned => &mut self.partitioned,
+        }
+    }
+
+    pub fn add(&mut self, f: AppliedFault) {
+        *self.slot(f) += 1;
+    }
+
+    pub fn get(&self, f: AppliedFault) -> u64 {
+        match f {
+            AppliedFault::RequestLost => self.request_lost,
+            AppliedFault::ResponseLost => self.response_lost,
+            AppliedFault::Duplicate => self.duplicate,
+            AppliedFault::ServerError => self.server_error,
+            AppliedFault::Partitioned => self.partitioned,
+        }
+    }
+
+    /// Every kind with its count, in `AppliedFault::ALL` order.
+    pub fn iter(&self) -> impl Iterator<Item = (AppliedFault, u64)> + '_ {
+        AppliedFault::ALL.into_iter().map(|f| (f, self.get(f)))
+    }
+
+    pub fn total(&self) -> u64 {
+        self.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Adds another world's counts.
+    pub fn merge(&mut self, other: &FaultCounts) {
+        for (f, n) in other.iter() {
+            *self.slot(f) += n;
+        }
+    }
 }
 
 /// The world's side of one device's requests for one advance: where they
@@ -311,8 +356,9 @@ impl Net for Wire<'_> {
         self.stats.exchanges += 1;
         let fault = self.faults.pop_front().flatten();
         let d = deliver(self.up, req, fault, self.partitioned, x.is_some());
-        if d.fault.is_some() {
+        if let Some(f) = d.fault {
             self.stats.faults += 1;
+            self.stats.by_fault.add(f);
         }
         if let Some(mut x) = x.take() {
             x.fault = d.fault;
@@ -328,6 +374,8 @@ impl Net for Wire<'_> {
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
+
+    use engine::sync::Method;
 
     use super::*;
 

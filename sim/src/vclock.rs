@@ -36,6 +36,41 @@ pub enum ClockShape {
     },
 }
 
+/// A clock shape's kind, without its magnitudes: what an exploration's
+/// summary counts, to say which kinds of clock its worlds met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClockKind {
+    /// True time (an offset of zero).
+    Exact,
+    Offset,
+    Drift,
+    Jump,
+    Periodic,
+    Noisy,
+}
+
+impl ClockKind {
+    pub const ALL: [ClockKind; 6] = [
+        ClockKind::Exact,
+        ClockKind::Offset,
+        ClockKind::Drift,
+        ClockKind::Jump,
+        ClockKind::Periodic,
+        ClockKind::Noisy,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            ClockKind::Exact => "exact",
+            ClockKind::Offset => "offset",
+            ClockKind::Drift => "drift",
+            ClockKind::Jump => "jump",
+            ClockKind::Periodic => "periodic",
+            ClockKind::Noisy => "noisy",
+        }
+    }
+}
+
 impl ClockShape {
     /// The machine's reading at true time `t` (ms since the world began),
     /// added to the world's epoch by the caller.
@@ -69,6 +104,18 @@ impl ClockShape {
                 let mut r = Rng::new(seed ^ bucket.wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 offset_ms + r.range(-amp_ms, amp_ms)
             }
+        }
+    }
+
+    /// The shape's kind (a zero offset is [`ClockKind::Exact`]).
+    pub fn kind(&self) -> ClockKind {
+        match self {
+            ClockShape::Offset { offset_ms: 0 } => ClockKind::Exact,
+            ClockShape::Offset { .. } => ClockKind::Offset,
+            ClockShape::Drift { .. } => ClockKind::Drift,
+            ClockShape::Jump { .. } => ClockKind::Jump,
+            ClockShape::Periodic { .. } => ClockKind::Periodic,
+            ClockShape::Noisy { .. } => ClockKind::Noisy,
         }
     }
 

@@ -342,6 +342,7 @@ impl World {
             Event::Step { dev, fault } => self.step(*dev, *fault),
             Event::Crash { dev } => {
                 self.devices[*dev].device.crash()?;
+                self.stats.crashes += 1;
                 self.trace.emit(&TraceEvent::Crash {
                     t: self.t,
                     dev: *dev,
@@ -349,6 +350,7 @@ impl World {
             }
             Event::Partition { dev, ms } => {
                 self.devices[*dev].partitioned_until = self.t + ms;
+                self.stats.partitions += 1;
                 self.trace.emit(&TraceEvent::Fault {
                     t: self.t,
                     dev: *dev,
@@ -371,6 +373,7 @@ impl World {
             Event::RestartServer { server } => {
                 if let Some(s) = self.servers.get_mut(*server) {
                     if lifecycle(s.restart())?.is_some() {
+                        self.stats.restarts += 1;
                         self.trace.emit(&TraceEvent::ServerRestart {
                             t: self.t,
                             server: *server,
@@ -382,6 +385,7 @@ impl World {
                 let at = self.server_now();
                 if let Some(s) = self.servers.get_mut(*server) {
                     if let Some(name) = lifecycle(s.backup(at))? {
+                        self.stats.backups += 1;
                         self.trace.emit(&TraceEvent::ServerBackup {
                             t: self.t,
                             at,

@@ -113,3 +113,86 @@ fn explore_output_is_the_same_with_one_or_two_jobs() {
         "{one}"
     );
 }
+
+#[path = "support/junit_shape.rs"]
+mod junit_shape;
+
+/// `explore --junit` and `merge --junit` write what CI reads: one case per
+/// failing seed, its failure naming the invariant and carrying the repro
+/// command, one case for the seeds that passed with what they exercised;
+/// the shards merged give the one-machine report.
+#[test]
+fn explore_and_merge_write_junit_reports_with_repro_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = [
+        "--seeds",
+        "6",
+        "--steps",
+        "40",
+        "--models",
+        "reference,electron",
+    ];
+    let whole = dir.path().join("whole.xml");
+    let mut args = vec!["explore"];
+    args.extend(world);
+    args.extend(["--junit", whole.to_str().unwrap()]);
+    let o = peek_sim(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    let failed: Vec<&str> = out.lines().filter(|l| l.starts_with("repro: ")).collect();
+    let cases = junit_shape::read(&std::fs::read_to_string(&whole).unwrap());
+    let passed = cases
+        .iter()
+        .filter(|c| c.outcome == "passed")
+        .collect::<Vec<_>>();
+    assert_eq!(passed.len(), 1, "{cases:#?}");
+    assert!(passed[0].name.ends_with(" seeds passed"), "{cases:#?}");
+    assert!(passed[0].output.contains("request faults"), "{cases:#?}");
+    let failures: Vec<_> = cases.iter().filter(|c| c.outcome == "failure").collect();
+    assert!(!failures.is_empty());
+    let closing = out.lines().last().unwrap();
+    assert_eq!(
+        closing,
+        format!(
+            "{} passed, {} failed",
+            passed[0].name.trim_end_matches(" seeds passed"),
+            failures.len()
+        )
+    );
+    for f in &failures {
+        let seed = f.name.strip_prefix("seed ").expect("named by seed");
+        let repro = format!(
+            "repro: peek-sim run --seed {seed} --devices 4 --steps 40 --models reference,electron"
+        );
+        assert!(f.text.contains(&repro), "{f:?}");
+        assert!(out.contains(&format!("| {} |", f.kind)), "{f:?}");
+    }
+    // Every repro line printed belongs to a failing case.
+    for line in failed {
+        assert!(failures.iter().any(|f| f.text.contains(line)), "{line}");
+    }
+    // Two shards, merged, give the same cases.
+    let mut files = Vec::new();
+    for k in 1..=2 {
+        let file = dir.path().join(format!("shard-{k}.json"));
+        let shard = format!("{k}/2");
+        let mut args = vec!["explore"];
+        args.extend(world);
+        args.extend(["--shard", &shard, "--out", file.to_str().unwrap()]);
+        peek_sim(&args);
+        files.push(file);
+    }
+    let merged = dir.path().join("merged.xml");
+    let mut args = vec!["merge"];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    args.extend(["--junit", merged.to_str().unwrap()]);
+    let m = peek_sim(&args);
+    assert_eq!(m.status.code(), Some(1), "{}", stdout(&m));
+    let again = junit_shape::read(&std::fs::read_to_string(&merged).unwrap());
+    let names = |c: &[junit_shape::ReadCase]| -> Vec<(String, String, String)> {
+        c.iter()
+            .map(|c| (c.name.clone(), c.outcome.clone(), c.text.clone()))
+            .collect()
+    };
+    assert_eq!(names(&again), names(&cases));
+}

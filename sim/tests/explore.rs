@@ -166,3 +166,68 @@ fn shards_merged_equal_the_whole_run() {
     assert_eq!(merged.seeds, whole.seeds);
     assert_eq!(merged.repro_lines(), whole.repro_lines());
 }
+
+/// The summary says what the worlds went through, from counters kept as
+/// they ran (the trace is off): per seed, the faults by kind add up to
+/// the seed's fault count, which is the world's own `Stats.faults`; the
+/// kinds that fired show nonzero; every device and server clock is
+/// counted once; every invariant is listed.
+#[test]
+fn the_summary_counts_what_fired_and_adds_up() {
+    let opts = Options {
+        steps: 120,
+        ..Options::default()
+    };
+    let p = Plan {
+        from: 0,
+        seeds: 6,
+        jobs: 2,
+        options: opts.clone(),
+        shard: None,
+    };
+    let summary = explore::explore(&p, &()).unwrap();
+    for s in &summary.seeds {
+        let (cfg, _, o) = run::run_seed(s.seed, &opts, false).unwrap();
+        assert_eq!(s.faults, o.stats.faults, "seed {}", s.seed);
+        assert_eq!(
+            s.exercised.faults.total(),
+            o.stats.faults,
+            "seed {}",
+            s.seed
+        );
+        assert_eq!(s.exercised.crashes, o.stats.crashes);
+        assert_eq!(s.exercised.restores, o.stats.restores);
+        assert_eq!(s.exercised.device_clocks.total(), cfg.devices.len() as u64);
+        assert_eq!(s.exercised.server_clocks.total(), 1);
+    }
+    let ex = summary.exercised();
+    let faults: u64 = summary.seeds.iter().map(|s| s.faults).sum();
+    assert!(faults > 0, "no fault fired in 6 faulty worlds");
+    assert_eq!(ex.faults.total(), faults);
+    for f in [
+        sim::session::AppliedFault::RequestLost,
+        sim::session::AppliedFault::ResponseLost,
+        sim::session::AppliedFault::Duplicate,
+    ] {
+        assert!(ex.faults.get(f) > 0, "{} never fired: {ex:?}", f.name());
+    }
+    assert!(ex.crashes + ex.partitions > 0, "{ex:?}");
+    assert!(ex.backups + ex.restarts > 0, "{ex:?}");
+    assert_eq!(summary.checked(), 6);
+    let text = summary.render(timing()).to_string();
+    assert!(
+        text.contains(&format!(
+            "request faults  {faults:>7} requests: request-lost {}",
+            ex.faults.request_lost
+        )),
+        "{text}"
+    );
+    for i in sim::check::Invariant::ALL {
+        assert!(
+            text.contains(&format!("    {}: {}", i.name(), i.what())),
+            "{text}"
+        );
+    }
+    // The closing line stays the last.
+    assert_eq!(text.lines().last(), Some("6 passed, 0 failed"));
+}

@@ -202,7 +202,10 @@ async fn the_recording_proxy_captures_a_real_sync_that_replays_clean() {
     let diff = tokio::task::spawn_blocking(move || {
         let mut targets = [
             Target::in_process(),
-            Target::http(&other, "bob-key").unwrap(),
+            Target::http(
+                sim::account::Scratch::open(&other, "bob-key", "replay", &SeededIds::new(5), false)
+                    .unwrap(),
+            ),
         ];
         let lines = s.lines.iter().cloned().map(Ok);
         let (reports, diff) = replay::replay_all(&s.header, lines, &mut targets).unwrap();

@@ -11,6 +11,8 @@ use conformance::report::{Report, RunInfo};
 use conformance::server::ServerSpec;
 use conformance::spec::ClientSpec;
 use engine::Model;
+use server::clock::OsIds;
+use sim::account::Scratch;
 
 #[derive(Parser)]
 #[command(
@@ -20,12 +22,18 @@ use engine::Model;
     after_help = "Exit status: 0 when every result matches the expectations, 1 on an unexpected failure or pass, 2 on bad arguments."
 )]
 struct Cli {
-    /// Base URL of a running server (default: the in-process server).
+    /// Base URL of a running server (default: the in-process server). The
+    /// run works in scratch profiles of the key's account
+    /// (peek-scratch-conform-<run id> …), deleted when it ends.
     #[arg(long, requires = "key")]
     server: Option<String>,
     /// API key for --server (PEEK_KEY, the old name, still works).
     #[arg(long, env = "PEEK_API_KEY", hide_env_values = true)]
     key: Option<String>,
+    /// Keep the scratch profiles made on --server (their ids are
+    /// printed), to look at them after the run.
+    #[arg(long, requires = "server")]
+    keep_scratch: bool,
     /// Client under test: `reference`, a model (`js-engine`, `electron`,
     /// `tauri-desktop`, `tauri-mobile`, `extension`), `models` (all six),
     /// or `driver:CMD` (docs/driver-protocol.md). Repeatable.
@@ -55,6 +63,11 @@ struct Cli {
     /// Write matrix.md, matrix.json, matrix.html and counterexamples here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Write a JUnit XML report for CI: a test case per cell (known
+    /// failures and n/a as skipped, unexpected results as failures with
+    /// the command that replays them).
+    #[arg(long)]
+    junit: Option<PathBuf>,
 }
 
 fn clients(args: &[String]) -> Result<Vec<ClientSpec>, String> {
@@ -141,10 +154,15 @@ fn main() {
     deprecated_key_env("peek-conform");
     let cli = Cli::parse();
     let server = match (&cli.server, &cli.key) {
-        (Some(base), Some(key)) => ServerSpec::Url {
-            base: base.clone(),
-            key: key.clone(),
-        },
+        (Some(base), Some(key)) => {
+            match Scratch::open(base, key, "conform", &OsIds, cli.keep_scratch) {
+                Ok(s) => ServerSpec::Url(s),
+                Err(e) => {
+                    eprintln!("{base}: {e}");
+                    std::process::exit(2);
+                }
+            }
+        }
         _ => ServerSpec::InProcess,
     };
     let specs = match clients(&cli.clients) {
@@ -198,6 +216,24 @@ fn main() {
             source,
         });
     }
+    // What the account holds before the run, to warn that the run leaves
+    // it alone and to see afterwards whether anything reached it.
+    let before = match &server {
+        ServerSpec::Url(s) => match s.survey() {
+            Ok(survey) => {
+                if let Some(w) = survey.warning(s) {
+                    eprint!("{w}");
+                }
+                s.finish_on_interrupt();
+                Some(survey)
+            }
+            Err(e) => {
+                eprintln!("{}: cannot list the account's profiles: {e}", s.base());
+                std::process::exit(2);
+            }
+        },
+        ServerSpec::InProcess => None,
+    };
     let settings = Settings {
         cases: cli
             .cases
@@ -237,6 +273,17 @@ fn main() {
             cells.push(cell);
         }
     }
+    if let (ServerSpec::Url(s), Some(before)) = (&server, &before) {
+        print!("{}", s.finish());
+        match s.survey() {
+            Ok(after) => {
+                for change in after.changed_since(before, s) {
+                    println!("warning: outside the scratch space, {change}: a client under test wrote where it was not pointed (D16: an unknown profile falls back to the default one)");
+                }
+            }
+            Err(e) => eprintln!("{}: cannot list the account's profiles: {e}", s.base()),
+        }
+    }
     let mut report = Report::new(
         targets.iter().map(Target::label).collect(),
         rows.iter().map(|r| r.name().to_string()).collect(),
@@ -255,6 +302,12 @@ fn main() {
             if !report.pairs().is_empty() {
                 println!("model against real: {}/model-vs-real.md", dir.display());
             }
+        }
+    }
+    if let Some(path) = &cli.junit {
+        match std::fs::write(path, conformance::junit::render(&report.cells, &targets)) {
+            Ok(()) => println!("JUnit report: {}", path.display()),
+            Err(e) => eprintln!("cannot write the JUnit report to {}: {e}", path.display()),
         }
     }
     for c in report.cells.iter().filter(|c| {

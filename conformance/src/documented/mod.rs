@@ -101,10 +101,8 @@ impl Ctx {
 
     /// A fresh server profile (`name` plus this run's nonce).
     pub fn profile(&self, name: &str) -> Result<String, Failure> {
-        Ok(server::create_profile(
-            self.server.as_ref(),
-            &format!("{name} {}", self.nonce),
-        )?)
+        let name = format!("{name} {}", self.nonce);
+        Ok(self.server.create_profile(&name)?)
     }
 
     /// The server's live items of a profile as sorted `type|content|tags`.

@@ -10,7 +10,7 @@ use engine::Mode;
 use serde_json::{json, Value};
 
 use super::{ensure, Ctx, Failure};
-use crate::server::{request, Server};
+use crate::server::{request, Server, ServerError};
 
 /// D6: another device's write reaches the server after this device's pull
 /// has been answered but before its sync ends; the next sync must bring
@@ -57,6 +57,9 @@ impl Server for Slip<'_> {
     }
     fn key(&self) -> String {
         self.inner.key()
+    }
+    fn create_profile(&self, name: &str) -> Result<String, ServerError> {
+        self.inner.create_profile(name)
     }
     fn now(&self) -> i64 {
         self.inner.now()

@@ -12,7 +12,7 @@ use engine::Mode;
 use serde_json::{json, Value};
 
 use super::{ensure, Ctx, Failure};
-use crate::server::{request, Server};
+use crate::server::{request, Server, ServerError};
 
 const COMBOS: [(i64, i64); 9] = [
     (1, 1),
@@ -147,6 +147,9 @@ impl Server for Versioned<'_> {
     }
     fn key(&self) -> String {
         self.inner.key()
+    }
+    fn create_profile(&self, name: &str) -> Result<String, ServerError> {
+        self.inner.create_profile(name)
     }
     fn now(&self) -> i64 {
         self.inner.now()

@@ -12,6 +12,7 @@
 //! `sim::upstream::UpstreamCaps`), not another code path.
 
 pub mod ops;
+pub mod search;
 
 use std::sync::Arc;
 
@@ -255,6 +256,8 @@ pub enum Verdict {
         likely: Vec<String>,
         /// Drivers' last stderr lines from the shrunk case's run, by device.
         logs: Vec<(String, String)>,
+        /// How far shrinking went (stopped at the step limit, or not).
+        shrinking: search::Shrinking,
     },
     /// The world itself could not run (not a verdict on the target).
     Error(String),
@@ -283,10 +286,7 @@ pub fn cast(client: &ClientSpec, server: &ServerSpec) -> Cast {
     };
     let servers = match server {
         ServerSpec::InProcess => Servers::InProcess,
-        ServerSpec::Url { base, key } => Servers::Url {
-            base: base.clone(),
-            key: key.clone(),
-        },
+        ServerSpec::Url(scratch) => Servers::Url(scratch.clone()),
     };
     let virtual_time = matches!(
         (client, server),
@@ -352,13 +352,16 @@ pub fn run_in(
 ) -> Verdict {
     let world = |case: &Case| sim::run::run_cast(&case.config, &case.events, false, cast);
     let mut runner = runner(group, cases, seed, max_shrink_iters);
-    let result = runner.run(&strategy(group, model), |case| match world(&case) {
-        Ok(o) if o.ok() => Ok(()),
-        Ok(o) => Err(TestCaseError::fail(
-            o.first().map_or("violation", |i| i.name()),
-        )),
-        Err(e) => Err(TestCaseError::fail(format!("world error: {e}"))),
-    });
+    let (result, shrinking) =
+        search::run(&mut runner, &strategy(group, model), |case| {
+            match world(&case) {
+                Ok(o) if o.ok() => Ok(()),
+                Ok(o) => Err(TestCaseError::fail(
+                    o.first().map_or("violation", |i| i.name()),
+                )),
+                Err(e) => Err(TestCaseError::fail(format!("world error: {e}"))),
+            }
+        });
     match result {
         Ok(()) => Verdict::Pass { cases },
         Err(TestError::Fail(reason, case)) => match world(&case) {
@@ -373,6 +376,7 @@ pub fn run_in(
                     violations: o.violations,
                     likely,
                     logs: o.logs,
+                    shrinking,
                 }
             }
             // A wall-clock target (a driver, a server by URL) may not
@@ -388,6 +392,7 @@ pub fn run_in(
                 }],
                 likely: Vec::new(),
                 logs: Vec::new(),
+                shrinking,
             },
             Ok(_) => Verdict::Error(format!("{reason}: the shrunk case passed when run again")),
             Err(e) => Verdict::Error(e.to_string()),

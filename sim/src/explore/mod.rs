@@ -10,6 +10,7 @@
 //! passes in: this module never reads the wall clock or draws on a
 //! terminal; the shell does (see `peek-sim`'s progress bar).
 
+pub mod exercised;
 pub mod shard;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub use exercised::Exercised;
 pub use shard::{merge, MergeError, Results, Shard};
 
 use crate::config::Options;
@@ -85,6 +87,10 @@ pub struct SeedReport {
     pub exchanges: u64,
     /// Faults injected.
     pub faults: u64,
+    /// What the world went through (nothing when it did not run). Absent
+    /// from results files written before it existed: read as zeros.
+    #[serde(default)]
+    pub exercised: Exercised,
 }
 
 /// Told about each seed as soon as its world is done, from the worker
@@ -144,8 +150,8 @@ pub fn run_one(seed: u64, options: &Options) -> SeedReport {
     let ran = panic::catch_unwind(AssertUnwindSafe(|| {
         run::run_seed(seed, options, TraceMode::Off)
     }));
-    let (verdict, stats) = match ran {
-        Ok(Ok((_, _, o))) => {
+    let (verdict, stats, exercised) = match ran {
+        Ok(Ok((cfg, _, o))) => {
             let verdict = match o.violations.first() {
                 None => Verdict::Passed,
                 Some(v) => Verdict::Failed {
@@ -153,19 +159,21 @@ pub fn run_one(seed: u64, options: &Options) -> SeedReport {
                     violations: o.violations.len(),
                 },
             };
-            (verdict, o.stats)
+            (verdict, o.stats, Exercised::of(&cfg, &o.stats))
         }
         Ok(Err(e)) => (
             Verdict::WorldError {
                 error: e.to_string(),
             },
             Default::default(),
+            Exercised::default(),
         ),
         Err(p) => (
             Verdict::Panicked {
                 message: panic_message(&*p),
             },
             Default::default(),
+            Exercised::default(),
         ),
     };
     SeedReport {
@@ -173,6 +181,7 @@ pub fn run_one(seed: u64, options: &Options) -> SeedReport {
         verdict,
         exchanges: stats.exchanges,
         faults: stats.faults,
+        exercised,
     }
 }
 
@@ -200,6 +209,24 @@ impl Summary {
     /// Exchanges made by every world that ran.
     pub fn exchanges(&self) -> u64 {
         self.seeds.iter().map(|s| s.exchanges).sum()
+    }
+
+    /// What every world that ran went through, added up.
+    pub fn exercised(&self) -> Exercised {
+        let mut sum = Exercised::default();
+        for s in &self.seeds {
+            sum.merge(&s.exercised);
+        }
+        sum
+    }
+
+    /// Worlds that ran to their invariant check (passed, or broke one):
+    /// not those that could not be set up or panicked.
+    pub fn checked(&self) -> usize {
+        self.seeds
+            .iter()
+            .filter(|s| matches!(s.verdict, Verdict::Passed | Verdict::Failed { .. }))
+            .count()
     }
 
     /// The seeds that did not pass, in seed order.
@@ -240,14 +267,70 @@ impl Summary {
             .collect()
     }
 
-    /// The printed summary: the throughput table, the failure table and
-    /// the repro lines, and the closing `N passed, M failed` line.
+    /// The printed summary: the throughput table, what the worlds went
+    /// through, the failure table and the repro lines, and the closing
+    /// `N passed, M failed` line.
     /// `timing` comes from the caller, who holds the clock.
     pub fn render(&self, timing: Timing) -> Rendered<'_> {
         Rendered {
             summary: self,
             timing,
         }
+    }
+}
+
+impl Summary {
+    /// The exploration as a JUnit report (`--junit FILE`): one case per
+    /// failing seed, its failure carrying the `repro:` line, and one case
+    /// for all the seeds that passed, its output the "exercised" block.
+    /// A case per passing seed would make a 100,000-seed run a file CI
+    /// chokes on, and each of them says the same thing.
+    pub fn junit(&self, timing: Timing) -> String {
+        use crate::junit::{Case, Outcome, Suite};
+        const CLASS: &str = "peek-sim explore";
+        let mut cases = Vec::new();
+        let mut passed = Case::new(
+            CLASS,
+            &format!("{} seeds passed", self.passed()),
+            Outcome::Passed,
+        );
+        passed.output = Some(self.exercised().render(self.checked()).to_string());
+        cases.push(passed);
+        for s in self.failures() {
+            let repro = report::repro_line(s.seed, &self.options);
+            let message = s.verdict.group().unwrap_or_default();
+            let outcome = match &s.verdict {
+                Verdict::Failed {
+                    invariant,
+                    violations,
+                } => Outcome::Failure {
+                    message: message.clone(),
+                    kind: invariant.clone(),
+                    text: format!(
+                        "seed {} broke {invariant} ({violations} violation(s))\n{repro}\n",
+                        s.seed
+                    ),
+                },
+                Verdict::WorldError { .. } | Verdict::Panicked { .. } | Verdict::Passed => {
+                    Outcome::Error {
+                        message: message.clone(),
+                        kind: if matches!(s.verdict, Verdict::Panicked { .. }) {
+                            "panic".into()
+                        } else {
+                            "world-error".into()
+                        },
+                        text: format!("seed {}: {message}\n{repro}\n", s.seed),
+                    }
+                }
+            };
+            cases.push(Case::new(CLASS, &format!("seed {}", s.seed), outcome));
+        }
+        let suite = Suite {
+            name: format!("{CLASS} {}", self.options.flags()),
+            time: Some(timing.elapsed.as_secs_f64()),
+            cases,
+        };
+        crate::junit::render(CLASS, &[suite])
     }
 }
 
@@ -296,6 +379,8 @@ impl fmt::Display for Rendered<'_> {
             exchanges as f64 / secs / self.timing.busy.max(1) as f64,
             s.seeds.len() as f64 * 60.0 / secs
         )?;
+        writeln!(f)?;
+        write!(f, "{}", s.exercised().render(s.checked()))?;
         let groups = s.by_group();
         if !groups.is_empty() {
             writeln!(f)?;

@@ -19,7 +19,9 @@ use crate::config::Options;
 /// Says "this file is an exploration's result", so `merge` refuses any
 /// other JSON.
 pub const FORMAT: &str = "peek-sim-explore-results";
-/// Bumped when the file's shape changes.
+/// Bumped when the file's shape changes incompatibly. A key added with a
+/// default (each seed's `exercised` counts) does not bump it: older files
+/// read as zeros, and older readers ignore the key.
 pub const VERSION: u32 = 1;
 
 /// Shard `index` of `count` (1-based, as people count them).
@@ -185,6 +187,11 @@ mod tests {
     use std::time::Duration;
 
     fn report(seed: u64, ok: bool) -> SeedReport {
+        let mut exercised = crate::explore::Exercised::default();
+        exercised
+            .faults
+            .add(crate::session::AppliedFault::ResponseLost);
+        exercised.crashes = seed % 2;
         SeedReport {
             seed,
             verdict: if ok {
@@ -197,6 +204,7 @@ mod tests {
             },
             exchanges: 10,
             faults: 1,
+            exercised,
         }
     }
 
@@ -260,6 +268,34 @@ mod tests {
         assert_eq!(timing.busy, 6);
         assert_eq!(timing.elapsed, Duration::from_secs(3));
         assert_eq!(summary.repro_lines().len(), 1);
+        // What the worlds went through is merged too.
+        let ex = summary.exercised();
+        assert_eq!(ex.faults.response_lost, 10);
+        assert_eq!(
+            ex.faults.total(),
+            summary.seeds.iter().map(|s| s.faults).sum::<u64>()
+        );
+        assert_eq!(ex.crashes, 5);
+    }
+
+    /// A results file written before seeds carried what they exercised
+    /// still merges (its counts read as zeros): the format grew
+    /// compatibly, so its version stays 1.
+    #[test]
+    fn a_file_without_exercised_counts_still_reads() {
+        let (_, r) = shard_file(1, 1, 3);
+        let mut v = serde_json::to_value(&r).unwrap();
+        for seed in v["results"].as_array_mut().unwrap() {
+            seed.as_object_mut().unwrap().remove("exercised");
+        }
+        let old = Results::parse(&v.to_string()).unwrap();
+        assert_eq!(old.version, 1);
+        assert!(old
+            .results
+            .iter()
+            .all(|s| s.exercised == crate::explore::Exercised::default()));
+        let (summary, _) = merge(&[("old.json".into(), old)], false).unwrap();
+        assert_eq!(summary.seeds.len(), 3);
     }
 
     #[test]

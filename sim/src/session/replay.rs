@@ -3,33 +3,36 @@
 //! compared semantically with the recorded one (`compare`). The default
 //! target is a fresh in-process server (one per recorded server label, with
 //! the session's profiles and, when the session says when, the recorded
-//! server clock); any running server can be given by URL and key.
+//! server clock); any running server can be given by URL and key, and is
+//! then replayed into in a scratch space of that account
+//! (`crate::account`): each profile the session used (the default profile
+//! too, and a request that named none) becomes a fresh scratch profile,
+//! every request is addressed to it by UUID with `strictProfile=true` so
+//! that nothing falls back to the account's default profile, and requests
+//! that would reach outside the space (a backup of the whole account,
+//! deleting a profile the run did not make) are not sent.
 //!
 //! Replaying one session against two targets and comparing their answers
 //! with each other is a differential test of two server generations.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::Arc;
 
 use engine::sync::{Method, Request, Response};
-use engine::transport::{HttpTransport, Transport};
 
 use super::compare::{compare_responses, Divergence, IdMap};
 use super::TraceEvent;
 use super::{Exchange, Header, Line, Resp, Session, SessionError};
+use crate::account::{AccountError, Scratch};
 use crate::host::{ServerHost, KEY};
 
 /// Where replayed requests go.
 pub enum Target {
     /// Fresh in-process servers, one per recorded server label.
     InProcess(BTreeMap<String, ServerHost>),
-    /// A running server (all recorded server labels go to it).
-    Http {
-        base: String,
-        key: String,
-        transport: HttpTransport,
-        rt: tokio::runtime::Runtime,
-    },
+    /// A running server, through a scratch space on its account (all
+    /// recorded server labels go to it, each with profiles of its own).
+    Http(Arc<Scratch>),
 }
 
 /// Why a replay could not run at all (divergences are not errors).
@@ -39,6 +42,8 @@ pub enum ReplayError {
     Host(#[from] crate::host::HostError),
     #[error("{0}")]
     Setup(String),
+    #[error("scratch space: {0}")]
+    Account(#[from] AccountError),
 }
 
 impl Target {
@@ -46,26 +51,24 @@ impl Target {
         Target::InProcess(BTreeMap::new())
     }
 
-    pub fn http(base: &str, key: &str) -> Result<Target, ReplayError> {
-        let transport = HttpTransport::new(base, Duration::from_secs(30))
-            .map_err(|e| ReplayError::Setup(e.to_string()))?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ReplayError::Setup(e.to_string()))?;
-        Ok(Target::Http {
-            base: base.trim_end_matches('/').to_string(),
-            key: key.to_string(),
-            transport,
-            rt,
-        })
+    /// A running server, replayed into through `scratch`.
+    pub fn http(scratch: Arc<Scratch>) -> Target {
+        Target::Http(scratch)
     }
 
     /// A name for reports.
     pub fn name(&self) -> String {
         match self {
             Target::InProcess(_) => "in-process".into(),
-            Target::Http { base, .. } => base.clone(),
+            Target::Http(s) => s.base().to_string(),
+        }
+    }
+
+    /// The scratch space of a running server.
+    pub fn scratch(&self) -> Option<&Arc<Scratch>> {
+        match self {
+            Target::InProcess(_) => None,
+            Target::Http(s) => Some(s),
         }
     }
 
@@ -78,7 +81,7 @@ impl Target {
                 }
                 Ok(hosts.get_mut(label))
             }
-            Target::Http { .. } => Ok(None),
+            Target::Http(_) => Ok(None),
         }
     }
 
@@ -91,16 +94,14 @@ impl Target {
                 }
                 h.call(req).map_err(|e| e.to_string())
             }
-            Target::Http { transport, rt, .. } => {
-                rt.block_on(transport.send(req)).map_err(|e| e.to_string())
-            }
+            Target::Http(s) => s.call(req).map_err(|e| e.to_string()),
         }
     }
 
     fn key(&self) -> &str {
         match self {
             Target::InProcess(_) => KEY,
-            Target::Http { key, .. } => key,
+            Target::Http(s) => s.key(),
         }
     }
 }
@@ -182,6 +183,53 @@ fn profiles_of(x: &Exchange) -> Vec<String> {
         .collect()
 }
 
+/// Routes that take no `?profile=` (§1.4): the health check, the profile
+/// list and the backups.
+fn account_route(path: &str) -> bool {
+    path == "/"
+        || path == "/profiles"
+        || path.starts_with("/profiles/")
+        || path == "/backups"
+        || path.starts_with("/backups/")
+}
+
+/// Which of the session's profiles a request is in: its `profile` value
+/// (a UUID lower-cased, a slug as it is), `default` when it names none;
+/// `None` for routes that take no profile. A UUID the recorded server did
+/// not know fell back to its default profile there; here it gets a
+/// scratch profile of its own (the recording does not say which it was).
+fn profile_key(x: &Exchange) -> Option<String> {
+    if account_route(&x.request.path) {
+        return None;
+    }
+    let named = x
+        .request
+        .query
+        .split('&')
+        .find_map(|p| p.strip_prefix("profile="))
+        .filter(|v| !v.is_empty())
+        .unwrap_or("default");
+    Some(if is_uuid(named) {
+        named.to_ascii_lowercase()
+    } else {
+        named.to_string()
+    })
+}
+
+/// `path` addressed to `profile` only: any `profile` and `strictProfile`
+/// the session sent replaced by the scratch profile's UUID, strictly.
+fn scoped_path(path: &str, profile: &str) -> String {
+    let (route, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut params: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| !p.starts_with("profile=") && !p.starts_with("strictProfile="))
+        .collect();
+    let scope = format!("profile={profile}&strictProfile=true");
+    params.push(&scope);
+    format!("{route}?{}", params.join("&"))
+}
+
 /// The request to send for a recorded exchange, ids rewritten.
 fn request(x: &Exchange, ids: &IdMap, key: &str) -> Result<Request, String> {
     let method = Method::parse(&x.request.method)
@@ -213,13 +261,15 @@ struct Run<'a> {
     ids: IdMap,
     /// (server label, profile) pairs already set up on the target.
     profiles: std::collections::BTreeSet<(String, String)>,
+    /// A running server: (server label, profile key) → the scratch
+    /// profile standing in for it.
+    scoped: BTreeMap<(String, String), String>,
     report: Report,
 }
 
 impl Run<'_> {
-    /// Makes the profiles `x` names exist on the target: in-process
-    /// servers get the recorded UUIDs; a running server gets new profiles,
-    /// mapped like any other server id.
+    /// Makes the profiles `x` names exist on an in-process target, with
+    /// the recorded UUIDs.
     fn ensure_profiles(&mut self, label: &str, x: &Exchange, seed: u64) -> Result<(), ReplayError> {
         for p in profiles_of(x) {
             if !self.profiles.insert((label.to_string(), p.clone())) {
@@ -228,28 +278,89 @@ impl Run<'_> {
             let name = format!("replay {}", &p[..8]);
             if let Some(h) = self.target.host(label, seed)? {
                 h.add_profile(&p, &name)?;
-                continue;
-            }
-            let req = Request {
-                method: Method::Post,
-                path: "/profiles".into(),
-                headers: vec![
-                    (
-                        "authorization".into(),
-                        format!("Bearer {}", self.target.key()),
-                    ),
-                    ("content-type".into(), "application/json".into()),
-                ],
-                body: Some(serde_json::json!({ "name": name }).to_string().into_bytes()),
-            };
-            if let Ok(r) = self.target.send(label, None, req) {
-                let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
-                if let Some(id) = v["profile"]["id"].as_str() {
-                    self.ids.learn(&p, id);
-                }
             }
         }
         Ok(())
+    }
+
+    /// On a running server, the scratch profile `x` goes to (made on
+    /// first use); `None` for an in-process target or a route without a
+    /// profile. A profile the session made itself (`POST /profiles`,
+    /// its recorded id mapped by the answer) is used as it is: it is in
+    /// the space already.
+    fn scratch_profile(
+        &mut self,
+        label: &str,
+        x: &Exchange,
+    ) -> Result<Option<String>, ReplayError> {
+        let Some(scratch) = self.target.scratch().cloned() else {
+            return Ok(None);
+        };
+        let Some(key) = profile_key(x) else {
+            return Ok(None);
+        };
+        let slot = (label.to_string(), key.clone());
+        if let Some(id) = self.scoped.get(&slot) {
+            return Ok(Some(id.clone()));
+        }
+        let own = self
+            .ids
+            .get(&key)
+            .filter(|id| scratch.holds(id))
+            .map(str::to_string);
+        let id = match own {
+            Some(id) => id,
+            None => {
+                let short: String = key.chars().take(12).collect();
+                let id = scratch.create(&format!("{label} {short}"))?;
+                if is_uuid(&key) {
+                    self.ids.learn(&key, &id);
+                }
+                id
+            }
+        };
+        self.scoped.insert(slot, id.clone());
+        Ok(Some(id))
+    }
+
+    /// Why `req` must not reach a running server's account, if it must
+    /// not: it would act outside the scratch space.
+    fn outside(&self, req: &Request) -> Option<&'static str> {
+        let scratch = self.target.scratch()?;
+        let path = req.path.split('?').next().unwrap_or("");
+        match req.method {
+            Method::Post if path == "/backups" || path.starts_with("/backups/") => {
+                Some("it backs up the whole account")
+            }
+            Method::Delete => match path.strip_prefix("/profiles/") {
+                Some(id) if !scratch.holds(id) => {
+                    Some("it deletes a profile this run did not make")
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A profile the session made on a running server joins the scratch
+    /// space, so it is deleted with it.
+    fn adopt(&self, req: &Request, answer: &Response) {
+        let Some(scratch) = self.target.scratch() else {
+            return;
+        };
+        if req.method != Method::Post || req.path.split('?').next() != Some("/profiles") {
+            return;
+        }
+        if !(200..300).contains(&answer.status) {
+            return;
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&answer.body) else {
+            return;
+        };
+        if let Some(id) = v["profile"]["id"].as_str() {
+            let name = v["profile"]["name"].as_str().unwrap_or("");
+            scratch.adopt(id, name);
+        }
     }
 
     /// Reproduces a recorded server restart, backup or restore.
@@ -282,6 +393,7 @@ impl Run<'_> {
         let label = x.server.clone().unwrap_or_else(|| "s0".into());
         self.target.host(&label, seed)?;
         self.ensure_profiles(&label, x, seed)?;
+        let scope = self.scratch_profile(&label, x)?;
         let mut o = Outcome {
             seq: x.seq,
             device: x.device.clone(),
@@ -294,12 +406,32 @@ impl Run<'_> {
         let mut answer = None;
         if x.delivered > 0 {
             let key = self.target.key().to_string();
-            match request(x, &self.ids, &key) {
+            let req = request(x, &self.ids, &key).map(|mut r| {
+                if let Some(p) = &scope {
+                    r.path = scoped_path(&r.path, p);
+                }
+                r
+            });
+            let refused = req.as_ref().ok().and_then(|r| self.outside(r));
+            match req {
                 Err(e) => o.error = Some(e),
+                Ok(_) if refused.is_some() => {
+                    o.skipped = true;
+                    self.report.unreproduced.push(format!(
+                        "#{} {} (not sent: {})",
+                        x.seq,
+                        x.request.line(),
+                        refused.unwrap_or_default()
+                    ));
+                }
                 Ok(req) => {
                     let mut last = None;
                     for _ in 0..x.delivered {
-                        last = Some(self.target.send(&label, x.at, req.clone()));
+                        let r = self.target.send(&label, x.at, req.clone());
+                        if let Ok(answer) = &r {
+                            self.adopt(&req, answer);
+                        }
+                        last = Some(r);
                     }
                     match last {
                         Some(Ok(r)) => {
@@ -353,6 +485,7 @@ pub fn replay_all(
                 target: t,
                 ids: IdMap::default(),
                 profiles: Default::default(),
+                scoped: BTreeMap::new(),
                 report: Report {
                     target,
                     outcomes: Vec::new(),

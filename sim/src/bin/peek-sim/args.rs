@@ -90,7 +90,7 @@ pub enum Cmd {
     #[command(after_help = "Examples:\n  \
         peek-sim explore --seeds 1000 --jobs 2\n  \
         peek-sim explore --seeds 100000 --shard 3/8 --out shard-3.json   # one of 8 machines\n  \
-        peek-sim merge shard-*.json                                       # one summary, one list of repros")]
+        peek-sim merge shard-*.json --junit explore.xml                   # one summary, one list of repros")]
     Explore {
         #[arg(long, default_value_t = 100)]
         seeds: u64,
@@ -107,6 +107,11 @@ pub enum Cmd {
         /// Also write the results as JSON, for `peek-sim merge`.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also write a JUnit XML report for CI: a test case per failing
+        /// seed (its repro command in the failure) and one for the seeds
+        /// that passed.
+        #[arg(long)]
+        junit: Option<PathBuf>,
         #[command(flatten)]
         world: WorldArgs,
     },
@@ -119,6 +124,10 @@ pub enum Cmd {
         /// Merge even if some shards are missing (they are named).
         #[arg(long)]
         partial: bool,
+        /// Also write the merged summary as a JUnit XML report (as
+        /// `explore --junit`).
+        #[arg(long)]
+        junit: Option<PathBuf>,
     },
     /// Replay a file: a session (a trace, a recording, an imported HAR)
     /// against servers, or a minimized world (`run --minimized-out`).
@@ -128,6 +137,12 @@ pub enum Cmd {
     /// mapped to the new ones, time stamps compared by kind, and every answer
     /// compared with the recorded one (status, keys, items and tags as sets).
     /// Two servers give a differential report. Exit 1 only with --strict.
+    ///
+    /// A server by URL is replayed into a scratch space of the key's account:
+    /// fresh profiles named peek-scratch-replay-<run id> …, one per profile
+    /// the session used (its default profile too), every request addressed
+    /// to one by UUID with strictProfile; they are deleted at the end (also
+    /// on Ctrl-C). The account's own profiles are never written to.
     Replay {
         file: PathBuf,
         /// A server to replay against (`in-process` or a base URL); repeat
@@ -140,6 +155,10 @@ pub enum Cmd {
         /// Fail (exit 1) on any divergence and show only the first.
         #[arg(long)]
         strict: bool,
+        /// Keep the scratch profiles made on each --server URL (their ids
+        /// are printed), to look at them after the run.
+        #[arg(long)]
+        keep_scratch: bool,
         /// Minimized worlds: write the JSON-lines trace here.
         #[arg(long)]
         trace: Option<PathBuf>,

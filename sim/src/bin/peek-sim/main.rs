@@ -75,24 +75,40 @@ fn dispatch() -> i32 {
             jobs,
             shard,
             out,
+            junit,
             world,
         } => match world.options() {
-            Ok(opts) => worlds::cmd_explore(from, seeds, jobs, shard, out.as_deref(), &opts),
+            Ok(opts) => worlds::cmd_explore(
+                from,
+                seeds,
+                jobs,
+                shard,
+                worlds::Outputs {
+                    results: out.as_deref(),
+                    junit: junit.as_deref(),
+                },
+                &opts,
+            ),
             Err(e) => {
                 eprintln!("peek-sim: {e}");
                 2
             }
         },
-        Cmd::Merge { files, partial } => worlds::cmd_merge(&files, partial),
+        Cmd::Merge {
+            files,
+            partial,
+            junit,
+        } => worlds::cmd_merge(&files, partial, junit.as_deref()),
         Cmd::Replay {
             file,
             server,
             key,
             strict,
+            keep_scratch,
             trace,
         } => {
             if sim::session::Session::sniff(&file) {
-                sessions::cmd_replay(&file, &server, &key, strict)
+                sessions::cmd_replay(&file, &server, &key, strict, keep_scratch)
             } else {
                 worlds::cmd_replay(&file, trace.as_deref())
             }

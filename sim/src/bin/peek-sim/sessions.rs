@@ -8,11 +8,14 @@ use std::path::Path;
 use std::time::Instant;
 
 use engine::Model;
+use protocol::OsIds;
+use sim::account::Scratch;
 use sim::session::replay::{self, Target};
 use sim::session::{har, playback, record, Session};
 
-/// `--server`/`--key` pairs (`in-process` needs no key) → targets.
-fn targets(servers: &[String], keys: &[String]) -> Result<Vec<Target>, String> {
+/// `--server`/`--key` pairs (`in-process` needs no key) → targets; each
+/// URL gets a scratch space on its account, its run id from the OS.
+fn targets(servers: &[String], keys: &[String], keep: bool) -> Result<Vec<Target>, String> {
     if servers.is_empty() {
         return Ok(vec![Target::in_process()]);
     }
@@ -26,13 +29,45 @@ fn targets(servers: &[String], keys: &[String]) -> Result<Vec<Target>, String> {
             let key = keys
                 .next()
                 .ok_or_else(|| format!("--server {s} needs a --key (one per URL, in order)"))?;
-            Target::http(s, key).map_err(|e| e.to_string())
+            let scratch =
+                Scratch::open(s, key, "replay", &OsIds, keep).map_err(|e| format!("{s}: {e}"))?;
+            Ok(Target::http(scratch))
         })
         .collect()
 }
 
+/// Before a replay into a running server: what its account holds that the
+/// run will not touch; after it: what became of the scratch profiles.
+/// Ctrl-C in between still cleans up.
+fn open_scratch(targets: &[Target]) -> Result<(), String> {
+    for s in targets.iter().filter_map(Target::scratch) {
+        let survey = s.survey().map_err(|e| format!("{}: {e}", s.base()))?;
+        if let Some(w) = survey.warning(s) {
+            eprint!("{w}");
+        }
+        s.finish_on_interrupt();
+    }
+    Ok(())
+}
+
+/// Ends every scratch space (deleting its profiles) and says what became
+/// of it, to be printed after the report.
+fn finish_scratch(targets: &[Target]) -> String {
+    targets
+        .iter()
+        .filter_map(Target::scratch)
+        .map(|s| format!("{}: {}", s.base(), s.finish()))
+        .collect()
+}
+
 /// `peek-sim replay SESSION [--server URL --key KEY]… [--strict]`.
-pub fn cmd_replay(file: &Path, servers: &[String], keys: &[String], strict: bool) -> i32 {
+pub fn cmd_replay(
+    file: &Path,
+    servers: &[String],
+    keys: &[String],
+    strict: bool,
+    keep_scratch: bool,
+) -> i32 {
     let (header, lines) = match Session::stream(file) {
         Ok(x) => x,
         Err(e) => {
@@ -40,13 +75,18 @@ pub fn cmd_replay(file: &Path, servers: &[String], keys: &[String], strict: bool
             return 2;
         }
     };
-    let mut targets = match targets(servers, keys) {
+    let mut targets = match targets(servers, keys, keep_scratch) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("peek-sim: {e}");
             return 2;
         }
     };
+    if let Err(e) = open_scratch(&targets) {
+        eprintln!("peek-sim: {e}");
+        eprint!("{}", finish_scratch(&targets));
+        return 2;
+    }
     println!(
         "session {}: recorded by {} ({}), replaying against {}",
         file.display(),
@@ -59,9 +99,12 @@ pub fn cmd_replay(file: &Path, servers: &[String], keys: &[String], strict: bool
             .join(" and ")
     );
     let started = Instant::now();
-    let (reports, diffs) = match replay::replay_all(&header, lines, &mut targets) {
+    let replayed = replay::replay_all(&header, lines, &mut targets);
+    let cleanup = finish_scratch(&targets);
+    let (reports, diffs) = match replayed {
         Ok(r) => r,
         Err(e) => {
+            eprint!("{cleanup}");
             eprintln!("peek-sim: replay could not run: {e}");
             return 2;
         }
@@ -92,6 +135,7 @@ pub fn cmd_replay(file: &Path, servers: &[String], keys: &[String], strict: bool
         }
         diverged |= !diffs.is_empty();
     }
+    print!("{cleanup}");
     if diverged && strict {
         println!("FAIL: divergence (--strict)");
         1

@@ -90,6 +90,29 @@ pub fn cmd_run(
     code
 }
 
+/// The files `explore` writes besides its summary.
+pub struct Outputs<'a> {
+    /// `--out`: the results, for `peek-sim merge`.
+    pub results: Option<&'a Path>,
+    /// `--junit`: the JUnit XML report.
+    pub junit: Option<&'a Path>,
+}
+
+/// Writes the summary's JUnit report to `path`; false (said on stderr)
+/// when it cannot.
+fn write_junit(path: &Path, summary: &explore::Summary, timing: Timing) -> bool {
+    match std::fs::write(path, summary.junit(timing)) {
+        Ok(()) => {
+            eprintln!("JUnit report written to {}", path.display());
+            true
+        }
+        Err(e) => {
+            eprintln!("peek-sim: cannot write {}: {e}", path.display());
+            false
+        }
+    }
+}
+
 /// `peek-sim explore`: progress on stderr while the seeds run, then the
 /// summary (sorted by seed) on stdout, ending in repro lines and the
 /// `N passed, M failed` line.
@@ -98,7 +121,7 @@ pub fn cmd_explore(
     seeds: u64,
     jobs: usize,
     shard: Option<Shard>,
-    out: Option<&Path>,
+    outputs: Outputs<'_>,
     opts: &Options,
 ) -> i32 {
     let plan = Plan {
@@ -139,7 +162,12 @@ pub fn cmd_explore(
     );
     let timing = Timing::new(elapsed, jobs);
     print!("{}", summary.render(timing));
-    if let Some(path) = out {
+    if let Some(path) = outputs.junit {
+        if !write_junit(path, &summary, timing) {
+            return 2;
+        }
+    }
+    if let Some(path) = outputs.results {
         let shard = shard.unwrap_or(Shard { index: 1, count: 1 });
         let results = explore::Results::new(&summary, from, seeds, shard, timing);
         let written = serde_json::to_vec_pretty(&results)
@@ -157,7 +185,7 @@ pub fn cmd_explore(
 }
 
 /// `peek-sim merge FILE...`: the shards' results as one summary.
-pub fn cmd_merge(files: &[std::path::PathBuf], partial: bool) -> i32 {
+pub fn cmd_merge(files: &[std::path::PathBuf], partial: bool, junit: Option<&Path>) -> i32 {
     let mut read = Vec::new();
     for f in files {
         let parsed = std::fs::read_to_string(f)
@@ -179,6 +207,11 @@ pub fn cmd_merge(files: &[std::path::PathBuf], partial: bool) -> i32 {
                 summary.seeds.len()
             );
             print!("{}", summary.render(timing));
+            if let Some(path) = junit {
+                if !write_junit(path, &summary, timing) {
+                    return 2;
+                }
+            }
             i32::from(!summary.ok())
         }
         Err(e) => {
