@@ -23,8 +23,10 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
         if p.is_dir() {
-            if !matches!(name.as_str(), "target" | "node_modules" | ".git" | "out" | "data")
-                && !name.starts_with('.')
+            if !matches!(
+                name.as_str(),
+                "target" | "node_modules" | ".git" | "out" | "data"
+            ) && !name.starts_with('.')
             {
                 files(&p, out);
             }
@@ -62,7 +64,9 @@ fn d_numbers(text: &str) -> Vec<String> {
         }
         let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
         let end = i + 1 + digits;
-        let word_ends = b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'_');
+        let word_ends = b
+            .get(end)
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && *c != b'_');
         if (1..=2).contains(&digits) && word_ends {
             out.push(text[i..end].to_string());
         }
@@ -102,7 +106,10 @@ fn every_section_and_d_number_cited_is_in_original_system_md() {
             }
         }
     }
-    assert!(known_ds.contains("D1") && known_ds.contains("D34"), "{known_ds:?}");
+    assert!(
+        known_ds.contains("D1") && known_ds.contains("D34"),
+        "{known_ds:?}"
+    );
 
     let mut all = Vec::new();
     files(&root(), &mut all);
@@ -135,5 +142,8 @@ fn every_section_and_d_number_cited_is_in_original_system_md() {
 #[test]
 fn the_scanners_find_what_they_should() {
     assert_eq!(sections("see §1.4, §2.3. and §5"), ["1.4", "2.3", "5"]);
-    assert_eq!(d_numbers("D7, (D13) D100 XD4 D2x D35."), ["D7", "D13", "D35"]);
+    assert_eq!(
+        d_numbers("D7, (D13) D100 XD4 D2x D35."),
+        ["D7", "D13", "D35"]
+    );
 }
