@@ -78,7 +78,11 @@ pub fn cmd_run(
                 match minimized.save(path) {
                     Ok(()) => {
                         println!("minimized world written to {}", path.display());
-                        println!("repro (minimized): peek-sim replay {}", path.display());
+                        println!(
+                            "repro (minimized): {} replay {}",
+                            sim::report::program(),
+                            path.display()
+                        );
                     }
                     Err(e) => println!("could not write {}: {e}", path.display()),
                 }
