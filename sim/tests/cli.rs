@@ -162,7 +162,8 @@ fn explore_and_merge_write_junit_reports_with_repro_commands() {
     for f in &failures {
         let seed = f.name.strip_prefix("seed ").expect("named by seed");
         let repro = format!(
-            "repro: peek-sim run --seed {seed} --devices 4 --steps 40 --models reference,electron"
+            "repro: {} run --seed {seed} --devices 4 --steps 40 --models reference,electron",
+            env!("CARGO_BIN_EXE_peek-sim")
         );
         assert!(f.text.contains(&repro), "{f:?}");
         assert!(out.contains(&format!("| {} |", f.kind)), "{f:?}");
