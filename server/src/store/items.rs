@@ -6,12 +6,11 @@
 //! content dedup only off the sync path, `null` metadata keeps the old one.
 //! Fixed: see the D-numbers on each function and `docs/compatibility.md`.
 
-use std::collections::HashMap;
-
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::clock::IdSource;
 use crate::store::error::{StoreError, StoreResult};
+use crate::store::listing::{Listing, COLS as LIST_COLS};
 use crate::store::tags;
 
 /// The four item types and the §1.4 message for a missing or unknown one:
@@ -99,10 +98,7 @@ pub struct WriteOutcome {
     pub version: i64,
 }
 
-const COLS: &str =
-    "id, type, content, metadata, COALESCE(syncId, ''), CAST(createdAt AS INTEGER), \
-                    CAST(updatedAt AS INTEGER), CAST(COALESCE(deletedAt, 0) AS INTEGER), \
-                    COALESCE(changeSeq, 0), COALESCE(editedAt, 0)";
+const COLS: &str = LIST_COLS;
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
     let metadata: Option<String> = r.get(3)?;
@@ -451,47 +447,6 @@ pub fn set_tags(
     Ok(true)
 }
 
-/// Attaches tags to many items: one indexed query per item for answers
-/// that are small next to the profile (an incremental pull), one pass over
-/// every link for large ones (a full list).
-pub fn attach_tags(conn: &Connection, items: &mut [Item]) -> rusqlite::Result<()> {
-    match items.len() {
-        0 => return Ok(()),
-        1 => {
-            items[0].tags = tags::of_item(conn, &items[0].id)?;
-            return Ok(());
-        }
-        _ => {}
-    }
-    let mut out = vec![Vec::new(); items.len()];
-    {
-        let slot: HashMap<&str, usize> = items
-            .iter()
-            .enumerate()
-            .map(|(i, it)| (it.id.as_str(), i))
-            .collect();
-        let ids: Vec<&str> = items.iter().map(|it| it.id.as_str()).collect();
-        let subset = (items.len() <= 4000).then_some(ids.as_slice());
-        tags::of_many(conn, subset, &slot, &mut out)?;
-    }
-    for (it, t) in items.iter_mut().zip(out) {
-        it.tags = t;
-    }
-    Ok(())
-}
-
-fn query_items(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> rusqlite::Result<Vec<Item>> {
-    let mut st = conn.prepare_cached(sql)?;
-    let rows = st.query_map(params, from_row)?;
-    let mut items = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    attach_tags(conn, &mut items)?;
-    Ok(items)
-}
-
 /// `GET /items` filters and its paging extension.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -503,18 +458,19 @@ pub struct ListQuery {
 }
 
 /// `GET /items`: `createdAt` descending (ties by id, so paging is exact).
-/// Returns the page and whether more rows follow it.
-pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Vec<Item>, bool)> {
+/// Returns the page, tags attached, and whether more rows follow it.
+pub fn list_page(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Listing, bool)> {
     let (ca, cid) = q.after.clone().unwrap_or((i64::MAX, String::new()));
     let has_after = q.after.is_some();
+    // One row past the page says whether more follow.
     let limit = q.limit.map_or(-1, |l| l as i64 + 1);
     let sql = format!(
-        "SELECT {COLS} FROM items
+        "SELECT {LIST_COLS} FROM items
          WHERE (?1 IS NULL OR type = ?1) AND (?2 OR COALESCE(deletedAt, 0) = 0)
            AND (NOT ?3 OR createdAt < ?4 OR (createdAt = ?4 AND id < ?5))
          ORDER BY createdAt DESC, id DESC LIMIT ?6"
     );
-    let mut items = query_items(
+    let (mut page, more) = Listing::query(
         conn,
         &sql,
         params![
@@ -525,32 +481,39 @@ pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Vec<Item>, bo
             cid,
             limit
         ],
+        q.limit,
     )?;
-    let more = q.limit.is_some_and(|l| items.len() > l);
-    if let Some(l) = q.limit {
-        items.truncate(l);
-    }
-    Ok((items, more))
+    page.attach_tags(conn)?;
+    Ok((page, more))
+}
+
+/// [`list_page`] as owned items, for callers that keep them.
+pub fn list(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Vec<Item>, bool)> {
+    let (page, more) = list_page(conn, q)?;
+    Ok((page.into_items(), more))
 }
 
 /// `GET /items/since/:ts`: strictly newer `updatedAt`, tombstones included,
-/// oldest first (§3.7).
-pub fn since(conn: &Connection, ts: i64, kind: Option<ItemType>) -> rusqlite::Result<Vec<Item>> {
+/// oldest first (§3.7). The range is read from `idx_items_updatedAt`.
+pub fn since(conn: &Connection, ts: i64, kind: Option<ItemType>) -> rusqlite::Result<Listing> {
     let sql = format!(
-        "SELECT {COLS} FROM items WHERE updatedAt > ?1 AND (?2 IS NULL OR type = ?2)
+        "SELECT {LIST_COLS} FROM items WHERE updatedAt > ?1 AND (?2 IS NULL OR type = ?2)
          ORDER BY updatedAt, changeSeq"
     );
-    query_items(conn, &sql, params![ts, kind.map(ItemType::as_str)])
+    let (mut page, _) = Listing::query(conn, &sql, params![ts, kind.map(ItemType::as_str)], None)?;
+    page.attach_tags(conn)?;
+    Ok(page)
 }
 
 /// The change feed: every item whose latest version is after `after`, in
 /// version order, at most `limit`. Returns the page and whether more follow.
-pub fn changes(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<(Vec<Item>, bool)> {
-    let sql = format!("SELECT {COLS} FROM items WHERE changeSeq > ?1 ORDER BY changeSeq LIMIT ?2");
-    let mut items = query_items(conn, &sql, params![after, limit as i64 + 1])?;
-    let more = items.len() > limit;
-    items.truncate(limit);
-    Ok((items, more))
+pub fn changes(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<(Listing, bool)> {
+    let sql =
+        format!("SELECT {LIST_COLS} FROM items WHERE changeSeq > ?1 ORDER BY changeSeq LIMIT ?2");
+    let (mut page, more) =
+        Listing::query(conn, &sql, params![after, limit as i64 + 1], Some(limit))?;
+    page.attach_tags(conn)?;
+    Ok((page, more))
 }
 
 /// The newest version in this profile (the change feed's head).
