@@ -135,7 +135,9 @@ impl AppState {
 
     /// Runs a request's store work (SQLite, image files, backups) where
     /// [`Execution`] says, and waits for its answer. Every handler goes
-    /// through here, so no SQLite call runs on an async worker. A closure
+    /// through here, so no SQLite call runs on an async worker (but one:
+    /// the API-key lookup of `http::gate`, a single indexed read done in
+    /// place when the connection is free). A closure
     /// that panics, or whose task is cancelled, answers
     /// [`StoreError::Aborted`] (a 500 with a JSON body, by the one mapping
     /// in `crate::error`): never a panic across the handler.
