@@ -475,6 +475,19 @@ pub struct ListQuery {
 /// `GET /items`: `createdAt` descending (ties by id, so paging is exact).
 /// Returns the page, tags attached, and whether more rows follow it.
 pub fn list_page(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Listing, bool)> {
+    // A full pull (every row, tombstones included, one page): the order
+    // from the index, the rows in table order (see the function).
+    if q.include_deleted && q.kind.is_none() && q.limit.is_none() && q.after.is_none() {
+        let mut page = Listing::query_in_index_order(
+            conn,
+            "SELECT rowid FROM items ORDER BY createdAt DESC, id DESC",
+            &format!("SELECT rowid, {LIST_COLS} FROM items"),
+            &format!("SELECT {LIST_COLS} FROM items ORDER BY createdAt DESC, id DESC"),
+            params![],
+        )?;
+        page.attach_tags(conn)?;
+        return Ok((page, false));
+    }
     let (ca, cid) = q.after.clone().unwrap_or((i64::MAX, String::new()));
     let has_after = q.after.is_some();
     // One row past the page says whether more follow.

@@ -164,30 +164,84 @@ impl Listing {
     }
 
     fn push(&mut self, r: &Row<'_>) -> rusqlite::Result<()> {
+        let row = self.read(r, 0)?;
+        self.rows.push(row);
+        Ok(())
+    }
+
+    /// Copies the row's text into `self.text`; [`COLS`] start at column `at`.
+    fn read(&mut self, r: &Row<'_>, at: usize) -> rusqlite::Result<RowAt> {
         let mut put = |s: &str| {
             let start = self.text.len();
             self.text.push_str(s);
             start..self.text.len()
         };
-        let id = put(text(r, 0)?);
-        let kind = put(text(r, 1)?);
-        let content = opt_text(r, 2)?.map(&mut put);
-        let metadata = opt_text(r, 3)?.filter(|m| !m.is_empty()).map(&mut put);
-        let sync_id = put(text(r, 4)?);
-        self.rows.push(RowAt {
+        let id = put(text(r, at)?);
+        let kind = put(text(r, at + 1)?);
+        let content = opt_text(r, at + 2)?.map(&mut put);
+        let metadata = opt_text(r, at + 3)?.filter(|m| !m.is_empty()).map(&mut put);
+        let sync_id = put(text(r, at + 4)?);
+        Ok(RowAt {
             id,
             kind,
             content,
             metadata,
             sync_id,
-            created_at: int(r, 5)?,
-            updated_at: int(r, 6)?,
-            deleted_at: int(r, 7)?,
-            version: int(r, 8)?,
-            edited_at: int(r, 9)?,
+            created_at: int(r, at + 5)?,
+            updated_at: int(r, at + 6)?,
+            deleted_at: int(r, at + 7)?,
+            version: int(r, at + 8)?,
+            edited_at: int(r, at + 9)?,
             tags: 0..0,
-        });
-        Ok(())
+        })
+    }
+
+    /// The whole answer of an index-ordered query without reading the
+    /// table in index order: `order_sql` selects the rowids in answer
+    /// order (from the index alone, about 40 ns a row), `rows_sql` the same
+    /// rows as `rowid, COLS` in table order (no seek per row), and each
+    /// row is put in its place. For a full list this is a fifth cheaper
+    /// than one ordered query, whose every row was a b-tree seek from the
+    /// index into the table. Both run in the caller's transaction, so on
+    /// one snapshot; should the two ever disagree, `fallback_sql` (the
+    /// ordered query) answers instead.
+    pub fn query_in_index_order(
+        conn: &Connection,
+        order_sql: &str,
+        rows_sql: &str,
+        fallback_sql: &str,
+        params: impl rusqlite::Params + Copy,
+    ) -> rusqlite::Result<Self> {
+        let order: Vec<i64> = conn
+            .prepare_cached(order_sql)?
+            .query_map(params, |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let place = Places::new(&order);
+        let mut page = Self::default();
+        let mut slots: Vec<Option<RowAt>> = vec![None; order.len()];
+        let mut consistent = true;
+        {
+            let mut st = conn.prepare_cached(rows_sql)?;
+            let mut rows = st.query(params)?;
+            while let Some(r) = rows.next()? {
+                let slot = int(r, 0)
+                    .ok()
+                    .and_then(|rowid| place.get(rowid))
+                    .and_then(|i| slots.get_mut(i));
+                match slot {
+                    Some(slot) if slot.is_none() => *slot = Some(page.read(r, 1)?),
+                    _ => {
+                        consistent = false;
+                        break;
+                    }
+                }
+            }
+        }
+        page.rows = slots.into_iter().map_while(|s| s).collect();
+        if !consistent || page.rows.len() != order.len() {
+            return Ok(Self::query(conn, fallback_sql, params, None)?.0);
+        }
+        Ok(page)
     }
 
     pub fn len(&self) -> usize {
@@ -349,6 +403,49 @@ impl Listing {
     }
 }
 
+/// Rowid -> place in the answer: a table when the rowids are dense (they
+/// mostly are: SQLite hands them out in order), else a map.
+enum Places {
+    Dense { first: i64, at: Vec<u32> },
+    Sparse(HashMap<i64, u32>),
+}
+
+impl Places {
+    fn new(order: &[i64]) -> Self {
+        let (lo, hi) = order
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+        let span = hi.checked_sub(lo).and_then(|s| usize::try_from(s).ok());
+        match span {
+            Some(span) if span < order.len().saturating_mul(4) + 1024 => {
+                let mut at = vec![u32::MAX; span + 1];
+                for (i, &r) in order.iter().enumerate() {
+                    at[(r - lo) as usize] = i as u32;
+                }
+                Places::Dense { first: lo, at }
+            }
+            _ => Places::Sparse(
+                order
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &r)| (r, i as u32))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn get(&self, rowid: i64) -> Option<usize> {
+        let i = match self {
+            Places::Dense { first, at } => {
+                let off = usize::try_from(rowid.checked_sub(*first)?).ok()?;
+                *at.get(off)?
+            }
+            Places::Sparse(m) => *m.get(&rowid)?,
+        };
+        (i != u32::MAX).then_some(i as usize)
+    }
+}
+
 /// Strings to indices, for the ids of one answer. Each key is hashed once
 /// into 64 bits and the map holds only the hash (a hit is checked against
 /// the string); std's `HashMap<&str, _>` with SipHash took a sixth of a
@@ -451,12 +548,7 @@ mod tests {
 
     fn db() -> Connection {
         let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(crate::store::schema::CANONICAL).unwrap();
-        c.execute_batch(
-            "ALTER TABLE items ADD COLUMN changeSeq INTEGER DEFAULT 0;
-             ALTER TABLE items ADD COLUMN editedAt INTEGER DEFAULT 0;",
-        )
-        .unwrap();
+        crate::store::schema::ensure(&c, |_| Ok(())).unwrap();
         c
     }
 
@@ -504,6 +596,68 @@ mod tests {
         ];
         assert_eq!(all(&c, true), want);
         assert_eq!(all(&c, false), want);
+    }
+
+    fn ids(page: &Listing) -> Vec<String> {
+        page.iter().map(|v| v.id().to_string()).collect()
+    }
+
+    const ORDER: &str = "SELECT rowid FROM items ORDER BY createdAt DESC, id DESC";
+
+    fn ordered(c: &Connection) -> Vec<String> {
+        let sql = format!("SELECT {COLS} FROM items ORDER BY createdAt DESC, id DESC");
+        ids(&Listing::query(c, &sql, [], None).unwrap().0)
+    }
+
+    /// Rows put in index order from a table scan come out as the ordered
+    /// query returns them: ties on `createdAt` by id, dense rowids and
+    /// rowids far apart alike.
+    #[test]
+    fn rows_read_in_table_order_are_put_in_index_order() {
+        let c = db();
+        for (n, rowid) in [(0, 1i64), (1, 2), (2, 3), (3, 9), (4, 5), (5, 4)] {
+            c.execute(
+                "INSERT INTO items (rowid, id, type, content, createdAt, updatedAt)
+                 VALUES (?1, ?2, 'url', 'u', ?3, 1)",
+                rusqlite::params![rowid, format!("i{}", (n * 7) % 6), 10 - n / 2],
+            )
+            .unwrap();
+        }
+        let rows = format!("SELECT rowid, {COLS} FROM items");
+        let fallback = format!("SELECT {COLS} FROM items ORDER BY createdAt DESC, id DESC");
+        let page = Listing::query_in_index_order(&c, ORDER, &rows, &fallback, []).unwrap();
+        assert_eq!(ids(&page), ordered(&c));
+        assert_eq!(page.len(), 6);
+        // Far apart: the map instead of the table.
+        c.execute(
+            "INSERT INTO items (rowid, id, type, content, createdAt, updatedAt)
+             VALUES (1000000000, 'far', 'url', 'u', 7, 1)",
+            [],
+        )
+        .unwrap();
+        let page = Listing::query_in_index_order(&c, ORDER, &rows, &fallback, []).unwrap();
+        assert_eq!(ids(&page), ordered(&c));
+        assert_eq!(page.len(), 7);
+    }
+
+    /// Should the scan return a row the order does not have (or miss
+    /// one), the ordered query answers.
+    #[test]
+    fn rows_that_do_not_match_the_order_fall_back_to_the_ordered_query() {
+        let c = db();
+        c.execute_batch(
+            "INSERT INTO items (id, type, content, createdAt, updatedAt) VALUES
+               ('a', 'url', 'u', 1, 1), ('b', 'url', 'v', 2, 2), ('c', 'url', 'w', 3, 3);",
+        )
+        .unwrap();
+        let fallback = format!("SELECT {COLS} FROM items ORDER BY createdAt DESC, id DESC");
+        let short = "SELECT rowid FROM items WHERE id <> 'b' ORDER BY createdAt DESC, id DESC";
+        let rows = format!("SELECT rowid, {COLS} FROM items");
+        let page = Listing::query_in_index_order(&c, short, &rows, &fallback, []).unwrap();
+        assert_eq!(ids(&page), ["c", "b", "a"]);
+        let fewer = format!("SELECT rowid, {COLS} FROM items WHERE id <> 'a'");
+        let page = Listing::query_in_index_order(&c, ORDER, &fewer, &fallback, []).unwrap();
+        assert_eq!(ids(&page), ["c", "b", "a"]);
     }
 
     #[test]
