@@ -7,8 +7,9 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, Params, Segment, UserId};
+use crate::http::list_body::{self, Extras};
 use crate::http::profile;
-use crate::http::wire::{self, ItemList, ItemOut};
+use crate::http::wire::{self, ItemOut};
 use crate::state::AppState;
 use crate::store::images;
 use crate::store::items::{self, ItemType, ListQuery, WriteOutcome, WriteStatus, TYPE_ERROR};
@@ -177,22 +178,35 @@ pub async fn list_items(
         limit,
         after,
     };
-    let (page, more) = state
+    // The body is written on the blocking pool too, after the read: a
+    // full list is megabytes of JSON.
+    let body = state
         .run(move |state| {
             let db = profile::resolve(state, &user, &params)?;
-            Ok(db.read(|tx| Ok(items::list(tx, &q)?))?)
+            let (page, more) = db.read(|tx| Ok(items::list_page(tx, &q)?))?;
+            let mut extras = Extras::default();
+            if limit.is_some() {
+                let next = page
+                    .last()
+                    .filter(|_| more)
+                    .map(|l| format!("{}:{}", l.created_at(), l.id()));
+                extras.next_cursor = Some(next);
+                extras.has_more = Some(more);
+            }
+            Ok(list_body::list_json(&page, &extras))
         })
         .await?;
-    let mut out = ItemList::new(&page);
-    if limit.is_some() {
-        let next = page
-            .last()
-            .filter(|_| more)
-            .map(|l| format!("{}:{}", l.created_at, l.id));
-        out.next_cursor = Some(next);
-        out.has_more = Some(more);
-    }
-    Ok(out.into_response())
+    Ok(json_bytes(body))
+}
+
+/// A JSON body written by hand (see [`list_body`]).
+fn json_bytes(body: Vec<u8>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /items/since/:timestamp` (§1.4).
@@ -205,15 +219,18 @@ pub async fn since(
     let ts = timestamp::parse_since_param(&raw)
         .ok_or_else(|| ApiError::bad("Invalid timestamp format. Use ISO 8601 or Unix ms."))?;
     let kind = type_filter(&params)?;
-    let found = state
+    let body = state
         .run(move |state| {
             let db = profile::resolve(state, &user, &params)?;
-            Ok(db.read(|tx| Ok(items::since(tx, ts, kind)?))?)
+            let found = db.read(|tx| Ok(items::since(tx, ts, kind)?))?;
+            let extras = Extras {
+                since: Some(&raw),
+                ..Extras::default()
+            };
+            Ok(list_body::list_json(&found, &extras))
         })
         .await?;
-    let mut out = ItemList::new(&found);
-    out.since = Some(&raw);
-    Ok(out.into_response())
+    Ok(json_bytes(body))
 }
 
 /// `GET /items/changes?after=<cursor>&limit=<n>`: every item whose latest
@@ -230,20 +247,23 @@ pub async fn changes(
         .uint("limit")?
         .map_or(state.limits.page_default, |l| l as usize)
         .clamp(1, state.limits.page_max);
-    let (page, more, epoch) = state
+    let body = state
         .run(move |state| {
             let db = profile::resolve(state, &user, &params)?;
-            Ok(db.read(|tx| {
+            let (page, more, epoch) = db.read(|tx| {
                 let (page, more) = items::changes(tx, after, limit)?;
                 Ok((page, more, items::feed_epoch(tx)?))
-            })?)
+            })?;
+            let extras = Extras {
+                cursor: Some(page.last().map_or(after, |i| i.version())),
+                epoch: Some(epoch),
+                has_more: Some(more),
+                ..Extras::default()
+            };
+            Ok(list_body::list_json(&page, &extras))
         })
         .await?;
-    let mut out = ItemList::new(&page);
-    out.cursor = Some(page.last().map_or(after, |i| i.version));
-    out.has_more = Some(more);
-    out.epoch = Some(epoch);
-    Ok(out.into_response())
+    Ok(json_bytes(body))
 }
 
 /// `GET /items/:id`: live items only, without `deletedAt` (§1.3).

@@ -7,6 +7,7 @@ pub mod gate;
 pub mod images;
 pub mod items;
 pub mod legacy;
+pub mod list_body;
 pub mod observe;
 pub mod profile;
 pub mod profiles;

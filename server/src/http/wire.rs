@@ -95,60 +95,6 @@ impl<'a> ItemOut<'a> {
     }
 }
 
-pub fn items_out(items: &[Item], with_deleted: bool) -> Vec<ItemOut<'_>> {
-    items
-        .iter()
-        .map(|i| ItemOut::new(i, with_deleted))
-        .collect()
-}
-
-/// A list answer (`GET /items`, `/items/since`, `/items/changes`),
-/// serialized straight to bytes: no intermediate `serde_json::Value` tree
-/// for lists of tens of thousands of items.
-#[derive(Serialize)]
-pub struct ItemList<'a> {
-    pub items: Vec<ItemOut<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub since: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<i64>,
-    /// Change feed only: raised by a restore; a client holding a cursor of
-    /// another epoch must push everything and read the feed from 0.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub epoch: Option<i64>,
-    #[serde(rename = "nextCursor", skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<Option<String>>,
-    #[serde(rename = "hasMore", skip_serializing_if = "Option::is_none")]
-    pub has_more: Option<bool>,
-}
-
-impl<'a> ItemList<'a> {
-    pub fn new(items: &'a [Item]) -> Self {
-        Self {
-            items: items_out(items, true),
-            since: None,
-            cursor: None,
-            epoch: None,
-            next_cursor: None,
-            has_more: None,
-        }
-    }
-
-    /// The JSON response.
-    pub fn into_response(self) -> axum::response::Response {
-        use axum::response::IntoResponse;
-        let mut buf = Vec::with_capacity(256 + self.items.len() * 400);
-        match serde_json::to_writer(&mut buf, &self).map(|()| buf) {
-            Ok(bytes) => (
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                bytes,
-            )
-                .into_response(),
-            Err(e) => crate::error::ApiError::Internal(format!("item list: {e}")).into_response(),
-        }
-    }
-}
-
 fn opt_string(obj: &Map<String, Value>, keys: &[&str], what: &str) -> ApiResult<Option<String>> {
     for k in keys {
         match obj.get(*k) {

@@ -7,6 +7,7 @@ pub mod dedup;
 pub mod error;
 pub mod images;
 pub mod items;
+pub mod listing;
 pub mod schema;
 pub mod system;
 pub mod tags;

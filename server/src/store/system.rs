@@ -159,6 +159,13 @@ fn profile_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Profile> {
     })
 }
 
+/// One indexed read: the key's hash in `users` (UNIQUE, so at most one).
+fn user_of(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT id FROM users WHERE api_key_hash = ?1")?
+        .query_row([hash_key(key)], |r| r.get(0))
+        .optional()
+}
+
 const PROFILE_COLS: &str = "id, user_id, slug, name, created_at, last_used_at";
 
 impl SystemDb {
@@ -185,11 +192,19 @@ impl SystemDb {
 
     /// The user owning `key`, if any.
     pub fn user_for_key(&self, key: &str) -> rusqlite::Result<Option<String>> {
-        let hash = hash_key(key);
-        self.conn()
-            .prepare_cached("SELECT id FROM users WHERE api_key_hash = ?1")?
-            .query_row([hash], |r| r.get(0))
-            .optional()
+        user_of(&self.conn(), key)
+    }
+
+    /// [`SystemDb::user_for_key`] if the connection is free right now;
+    /// `None` (nothing done) if another request holds it, so that a caller
+    /// on an async worker never waits for the lock.
+    pub fn try_user_for_key(&self, key: &str) -> Option<rusqlite::Result<Option<String>>> {
+        let conn = match self.conn.try_lock() {
+            Ok(c) => c,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(user_of(&conn, key))
     }
 
     pub fn user_count(&self) -> rusqlite::Result<i64> {

@@ -4,8 +4,6 @@
 //! when a link is really added, not on every re-push of an unchanged item,
 //! so frecency measures use rather than sync traffic.
 
-use std::collections::HashMap;
-
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
@@ -139,46 +137,6 @@ pub fn of_item(conn: &Connection, item: &str) -> rusqlite::Result<Vec<String>> {
     )?;
     let rows = st.query_map([item], |r| r.get(0))?;
     rows.collect()
-}
-
-/// Tag names of many items at once, in link order: `slot` maps an item id
-/// to its position in `out`. With `ids`, only those items' links are read
-/// (one indexed query for an incremental pull); without, one pass over
-/// every link (a full list of tens of thousands of items).
-pub fn of_many(
-    conn: &Connection,
-    ids: Option<&[&str]>,
-    slot: &HashMap<&str, usize>,
-    out: &mut [Vec<String>],
-) -> rusqlite::Result<()> {
-    let mut names: HashMap<String, String> = HashMap::new();
-    let mut st = conn.prepare_cached("SELECT id, name FROM tags")?;
-    let mut rows = st.query([])?;
-    while let Some(r) = rows.next()? {
-        names.insert(r.get(0)?, r.get(1)?);
-    }
-    let json;
-    let (sql, params): (&str, Vec<&dyn rusqlite::ToSql>) = match ids {
-        Some(ids) => {
-            json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-            (
-                "SELECT itemId, tagId FROM item_tags WHERE itemId IN (SELECT value FROM json_each(?1)) ORDER BY rowid",
-                vec![&json],
-            )
-        }
-        None => ("SELECT itemId, tagId FROM item_tags ORDER BY rowid", vec![]),
-    };
-    let mut st = conn.prepare_cached(sql)?;
-    let mut rows = st.query(params.as_slice())?;
-    while let Some(r) = rows.next()? {
-        let item = r.get_ref(0)?.as_str().unwrap_or_default();
-        let Some(&i) = slot.get(item) else { continue };
-        let tag = r.get_ref(1)?.as_str().unwrap_or_default();
-        if let Some(n) = names.get(tag) {
-            out[i].push(n.clone());
-        }
-    }
-    Ok(())
 }
 
 /// `GET /tags`: every tag (orphans included), stored score descending.

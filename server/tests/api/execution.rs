@@ -94,8 +94,9 @@ fn reads_and_writes_answer_the_same_on_every_runtime_and_strategy() {
     }
 }
 
-/// The blocking pool takes the work off the thread that polls the
-/// handler; inline keeps it there.
+/// On a current-thread runtime (no worker to hand over) the blocking pool
+/// takes the work off the thread that polls the handler; inline keeps it
+/// there.
 #[test]
 fn the_blocking_pool_runs_store_work_on_another_thread() {
     for (execution, same) in [(Execution::BlockingPool, false), (Execution::Inline, true)] {
@@ -107,6 +108,34 @@ fn the_blocking_pool_runs_store_work_on_another_thread() {
             .unwrap();
         assert_eq!(ran_on == caller, same, "{execution:?}");
     }
+}
+
+/// On a multi-threaded runtime the work may run on the thread that polled
+/// the handler (`block_in_place`), but that thread first hands its async
+/// duties on: with a single worker, another task still runs while the
+/// store work waits for it. Inline work would wait forever (here: until
+/// the timeout) and report `false`.
+#[test]
+fn store_work_never_holds_up_the_async_workers() {
+    let s = srv(Execution::BlockingPool);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let state = s.state.clone();
+    let got = rt.block_on(async move {
+        let work = tokio::spawn(async move {
+            state
+                .run(move |_| Ok(rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok()))
+                .await
+        });
+        // Give the work a head start on the one worker, then need it.
+        tokio::task::yield_now().await;
+        let other = tokio::spawn(async move { tx.send(()).is_ok() });
+        (work.await, other.await)
+    });
+    assert!(matches!(got, (Ok(Ok(true)), Ok(true))), "{got:?}");
 }
 
 #[test]
