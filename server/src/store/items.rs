@@ -496,7 +496,7 @@ pub fn list_page(conn: &Connection, q: &ListQuery) -> rusqlite::Result<(Listing,
         "SELECT {LIST_COLS} FROM items
          WHERE (?1 IS NULL OR type = ?1) AND (?2 OR COALESCE(deletedAt, 0) = 0)
            AND (NOT ?3 OR createdAt < ?4 OR (createdAt = ?4 AND id < ?5))
-         ORDER BY createdAt DESC, id DESC LIMIT ?6"
+         ORDER BY createdAt DESC, id DESC LIMIT ?6 + 0"
     );
     let (mut page, more) = Listing::query(
         conn,
@@ -536,8 +536,12 @@ pub fn since(conn: &Connection, ts: i64, kind: Option<ItemType>) -> rusqlite::Re
 /// The change feed: every item whose latest version is after `after`, in
 /// version order, at most `limit`. Returns the page and whether more follow.
 pub fn changes(conn: &Connection, after: i64, limit: usize) -> rusqlite::Result<(Listing, bool)> {
-    let sql =
-        format!("SELECT {LIST_COLS} FROM items WHERE changeSeq > ?1 ORDER BY changeSeq LIMIT ?2");
+    // `LIMIT ?2 + 0`, not `LIMIT ?2`: the bundled SQLite re-prepares a
+    // statement with a bare bound limit every time it is re-bound (see
+    // engine/tests/statement_reuse.rs), and this one runs on every pull.
+    let sql = format!(
+        "SELECT {LIST_COLS} FROM items WHERE changeSeq > ?1 ORDER BY changeSeq LIMIT ?2 + 0"
+    );
     let (mut page, more) =
         Listing::query(conn, &sql, params![after, limit as i64 + 1], Some(limit))?;
     page.attach_tags(conn)?;
