@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::store::error::{StoreError, StoreResult};
+pub use crate::store::names::is_safe_component;
 use crate::store::schema::{self, LegacyUpgrade};
 use crate::store::writer::Writer;
 
@@ -307,16 +308,6 @@ impl Datastores {
     pub fn close_all(&self) {
         self.open.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
-}
-
-/// A single path component that cannot climb out of its parent.
-pub fn is_safe_component(s: &str) -> bool {
-    !s.is_empty()
-        && s != "."
-        && s != ".."
-        && s.len() <= 128
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
 }
 
 #[cfg(test)]

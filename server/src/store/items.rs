@@ -17,30 +17,9 @@ use crate::store::tags;
 /// the ground floor's, so server and clients read the same names.
 pub use protocol::item::{ItemType, TYPE_ERROR};
 
-/// A stored item with its tags.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Item {
-    pub id: String,
-    pub kind: String,
-    pub content: Option<String>,
-    /// The stored JSON text, `None` when absent or empty.
-    pub metadata: Option<String>,
-    pub sync_id: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub deleted_at: i64,
-    /// `changeSeq`: the change-feed position of this version.
-    pub version: i64,
-    /// Edit time of this version (client clock when known, else arrival).
-    pub edited_at: i64,
-    pub tags: Vec<String>,
-}
-
-impl Item {
-    pub fn is_live(&self) -> bool {
-        self.deleted_at == 0
-    }
-}
+/// A stored item with its tags (its own module, which the list writer
+/// reads too without importing the write semantics).
+pub use crate::store::item::Item;
 
 /// One item write as it arrives on the sync or non-sync path.
 #[derive(Debug, Clone, Default)]

@@ -26,7 +26,7 @@ use std::ops::Range;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, Row};
 
-use crate::store::items::Item;
+use crate::store::item::Item;
 
 /// The columns every list reads, in [`Listing::push`]'s order.
 pub const COLS: &str =

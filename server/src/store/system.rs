@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::store::datastore::is_safe_component;
+use crate::store::names::is_safe_component;
 
 /// SHA-256 of an API key, lower-case hex: what `users.api_key_hash` holds.
 pub fn hash_key(key: &str) -> String {
