@@ -15,6 +15,7 @@ pub mod front;
 pub mod host;
 pub mod invariant;
 pub mod junit;
+pub mod markup;
 pub mod observe;
 pub mod oracle;
 pub mod report;

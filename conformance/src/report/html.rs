@@ -73,12 +73,7 @@ pub(super) fn esc_for_test(x: &str) -> String {
     esc(x)
 }
 
-fn esc(x: &str) -> String {
-    x.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use sim::markup::escape as esc;
 
 const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:18px 22px;color:#111}

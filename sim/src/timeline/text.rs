@@ -367,20 +367,7 @@ pub fn instant(ms: i64) -> String {
 }
 
 /// XML/HTML text escaping (also safe inside attributes).
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::markup::escape as esc;
 
 #[cfg(test)]
 mod tests {
