@@ -173,6 +173,30 @@ pub fn check(obs: &Observation) -> Vec<Violation> {
             )),
         }
     }
+    // no-redundant-transfer: judged on the wire, not on end states (which
+    // an echo applied again, or a page re-sent on every pull, leave right).
+    for (d, moved) in obs.devices.iter().zip(&obs.last_round) {
+        if moved.items() > 0 {
+            out.push(Violation::new(
+                Invariant::NoRedundantTransfer,
+                format!(
+                    "{}: one more sync after healing moved items ({moved})",
+                    d.name
+                ),
+                Vec::new(),
+            ));
+        }
+    }
+    for &(dev, t, excess) in &obs.reapplied {
+        let name = obs.devices.get(dev).map_or("?", |d| d.name.as_str());
+        out.push(Violation::new(
+            Invariant::NoRedundantTransfer,
+            format!(
+                "{name}: a sync ending at t={t} ms applied {excess} pulled item(s) as news that it had already been handed"
+            ),
+            Vec::new(),
+        ));
+    }
     out.sort_by(|a, b| (a.invariant, &a.detail).cmp(&(b.invariant, &b.detail)));
     out.dedup();
     out

@@ -23,6 +23,7 @@ use server::clock::SeededIds;
 
 use crate::upstream::Net;
 use crate::workload::{self, Change, NewItem};
+use protocol::wire::{Response, TransportError};
 
 /// How a device's sync advances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +174,14 @@ pub trait Device {
     /// Advances the running sync: one request, or the whole sync
     /// ([`Stepping`]), every request through `net`.
     fn advance(&mut self, now: Now, net: &mut dyn Net) -> Progress;
+    /// Sends the running sync's next request through `net` and keeps its
+    /// answer in flight: the next [`advance`](Device::advance) applies it
+    /// (and sends nothing), and local operations before that run while
+    /// the request is in flight. A device that cannot hold an answer
+    /// (a driver syncs on its own) advances as usual: the default.
+    fn advance_in_flight(&mut self, now: Now, net: &mut dyn Net) -> Progress {
+        self.advance(now, net)
+    }
     /// The process dies; what it wrote stays.
     fn crash(&mut self) -> Result<(), DeviceError>;
     fn observe(&self) -> Result<DeviceState, DeviceError>;
@@ -191,6 +200,9 @@ pub struct EngineDevice {
     store: Store,
     cfg: Option<SyncConfig>,
     session: Option<SyncSession>,
+    /// The answer to the session's last request, not applied yet
+    /// ([`Device::advance_in_flight`]).
+    in_flight: Option<Result<Response, TransportError>>,
     ids: Arc<SeededIds>,
 }
 
@@ -241,6 +253,7 @@ impl EngineDevice {
             store,
             cfg: None,
             session: None,
+            in_flight: None,
             ids: Arc::new(SeededIds::new(id_seed)),
         }
     }
@@ -248,6 +261,43 @@ impl EngineDevice {
     /// The local database (tests and tools read it).
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// One request of the running sync: the answer in flight is applied
+    /// if there is one; else the next request is sent, and its answer
+    /// applied now or, when `hold`, kept in flight.
+    fn go(&mut self, now: Now, net: &mut dyn Net, hold: bool) -> Progress {
+        let Some(session) = self.session.as_mut() else {
+            return Progress::Idle;
+        };
+        let resp = match self.in_flight.take() {
+            Some(resp) => resp,
+            None => match session.poll(&mut self.store, now.at) {
+                Err(e) => {
+                    self.session = None;
+                    return Progress::Failed(e.to_string());
+                }
+                Ok(Step::Done(summary)) => {
+                    self.session = None;
+                    return Progress::Done(summary);
+                }
+                Ok(Step::Send(req)) => {
+                    let resp = net.send(req);
+                    if hold {
+                        self.in_flight = Some(resp);
+                        return Progress::Sent;
+                    }
+                    resp
+                }
+            },
+        };
+        match session.on_response(&mut self.store, resp, now.at) {
+            Ok(()) => Progress::Sent,
+            Err(e) => {
+                self.session = None;
+                Progress::Failed(e.to_string())
+            }
+        }
     }
 
     fn state(&self, it: LocalItem, key: Option<&str>) -> Result<ItemState, DeviceError> {
@@ -295,6 +345,7 @@ impl Device for EngineDevice {
 
     fn point(&mut self, at: &Point) -> Result<(), DeviceError> {
         self.session = None;
+        self.in_flight = None;
         let cfg = SyncConfig {
             server_url: at.url.clone(),
             api_key: at.key.clone(),
@@ -369,34 +420,18 @@ impl Device for EngineDevice {
     }
 
     fn advance(&mut self, now: Now, net: &mut dyn Net) -> Progress {
-        let Some(session) = self.session.as_mut() else {
-            return Progress::Idle;
-        };
-        match session.poll(&mut self.store, now.at) {
-            Err(e) => {
-                self.session = None;
-                Progress::Failed(e.to_string())
-            }
-            Ok(Step::Done(summary)) => {
-                self.session = None;
-                Progress::Done(summary)
-            }
-            Ok(Step::Send(req)) => {
-                let resp = net.send(req);
-                match session.on_response(&mut self.store, resp, now.at) {
-                    Ok(()) => Progress::Sent,
-                    Err(e) => {
-                        self.session = None;
-                        Progress::Failed(e.to_string())
-                    }
-                }
-            }
-        }
+        self.go(now, net, false)
+    }
+
+    fn advance_in_flight(&mut self, now: Now, net: &mut dyn Net) -> Progress {
+        self.go(now, net, true)
     }
 
     fn crash(&mut self) -> Result<(), DeviceError> {
-        // The store is the whole state of the engine between syncs.
+        // The store is the whole state of the engine between syncs; an
+        // answer in flight dies with the process.
         self.session = None;
+        self.in_flight = None;
         Ok(())
     }
 

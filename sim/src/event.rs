@@ -81,7 +81,19 @@ pub enum Event {
         dev: usize,
     },
     /// The device's running sync makes its next request, maybe faulted.
+    /// If an answer is in flight (a `Send` before), this step is that
+    /// answer arriving instead.
     Step {
+        dev: usize,
+        fault: Option<Fault>,
+    },
+    /// The device's running sync sends its next request, maybe faulted;
+    /// the server handles it now, and its answer stays in flight until
+    /// the device's next `Step`. Whatever happens between (above all the
+    /// device's own local edits, as a user edits while a sync runs)
+    /// happens while the request is in flight. A device that cannot hold
+    /// an answer takes this as a `Step`.
+    Send {
         dev: usize,
         fault: Option<Fault>,
     },
@@ -137,6 +149,7 @@ impl Event {
             | Event::Untag { dev, .. }
             | Event::Sync { dev }
             | Event::Step { dev, .. }
+            | Event::Send { dev, .. }
             | Event::Crash { dev }
             | Event::Partition { dev, .. }
             | Event::SwitchServer { dev, .. }
@@ -149,6 +162,10 @@ impl Event {
         serde_json::to_string(self).unwrap_or_else(|_| format!("{self:?}"))
     }
 }
+
+/// The share of a device's requests whose answer stays in flight while
+/// other events happen (`Event::Send`).
+const IN_FLIGHT: f64 = 0.15;
 
 const TAGS: [&str; 6] = ["work", "read", "Work", "日本", "later", "a/b"];
 
@@ -208,10 +225,29 @@ pub fn generate(cfg: &WorldConfig, steps: usize) -> Vec<Event> {
                 } else {
                     None
                 };
-                Event::Step { dev, fault }
+                if rng.chance(IN_FLIGHT) {
+                    Event::Send { dev, fault }
+                } else {
+                    Event::Step { dev, fault }
+                }
             }
         };
+        let in_flight = matches!(ev, Event::Send { .. });
         out.push(ev);
+        // A user who edits while the device's own request is in flight:
+        // the one window a whole-request step never opens.
+        if in_flight && rng.chance(0.6) {
+            let pick = rng.next_u64() as u32;
+            out.push(match rng.below(4) {
+                0 => Event::Tag {
+                    dev,
+                    pick,
+                    tag: rng.pick(&TAGS).to_string(),
+                },
+                1 => Event::Delete { dev, pick },
+                _ => Event::Edit { dev, pick },
+            });
+        }
         if rng.chance(f.device_crash) {
             out.push(Event::Crash { dev });
         }

@@ -19,6 +19,9 @@ pub enum Invariant {
     CursorCompleteness,
     /// Every local write reaches the server.
     NoLostWrite,
+    /// Nothing a device was handed is applied again as news, and a healed
+    /// world moves nothing.
+    NoRedundantTransfer,
     /// A delete that is the last write stays deleted.
     NoResurrection,
     /// One live row per origin, on every device and server profile.
@@ -31,10 +34,11 @@ pub enum Invariant {
 
 impl Invariant {
     /// Every invariant, in name order.
-    pub const ALL: [Invariant; 7] = [
+    pub const ALL: [Invariant; 8] = [
         Invariant::Convergence,
         Invariant::CursorCompleteness,
         Invariant::NoLostWrite,
+        Invariant::NoRedundantTransfer,
         Invariant::NoResurrection,
         Invariant::NoSyncDuplicates,
         Invariant::ProfileIsolation,
@@ -47,6 +51,7 @@ impl Invariant {
             Invariant::Convergence => "convergence",
             Invariant::CursorCompleteness => "cursor-completeness",
             Invariant::NoLostWrite => "no-lost-write",
+            Invariant::NoRedundantTransfer => "no-redundant-transfer",
             Invariant::NoResurrection => "no-resurrection",
             Invariant::NoSyncDuplicates => "no-sync-duplicates",
             Invariant::ProfileIsolation => "profile-isolation",
@@ -65,6 +70,9 @@ impl Invariant {
             }
             Invariant::NoLostWrite => {
                 "every local create or edit reaches the server, unless a newer write replaced it"
+            }
+            Invariant::NoRedundantTransfer => {
+                "no device applies as news an item version it was already handed, and after healing one more round moves no item on the wire"
             }
             Invariant::NoResurrection => {
                 "an item whose last (and newest) write is a delete stays deleted everywhere"

@@ -25,6 +25,7 @@ pub mod scratch;
 pub mod session;
 pub mod timeline;
 pub mod trace;
+pub mod transfer;
 pub mod upstream;
 pub mod vclock;
 pub mod workload;

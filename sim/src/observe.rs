@@ -15,6 +15,7 @@ use serde_json::Value;
 pub use crate::device::Cursor;
 use crate::device::DeviceState;
 use crate::host::PROFILES;
+use crate::transfer::Moved;
 use crate::world::{World, Write};
 
 /// The state of one item, as compared across server and devices.
@@ -85,6 +86,12 @@ pub struct Observation {
     /// Per device, the summary of one more sync after healing (`None`: it
     /// failed), for `stability`.
     pub stability: Vec<Option<Summary>>,
+    /// Per device, what that sync moved on the wire
+    /// (`no-redundant-transfer`).
+    pub last_round: Vec<Moved>,
+    /// Syncs that applied more pulled items as news than the wire brought
+    /// new: (device, true time, excess) (`World::reapplied`).
+    pub reapplied: Vec<(usize, i64, u64)>,
 }
 
 impl Observation {
@@ -143,6 +150,8 @@ impl Observation {
             writes: world.writes.clone(),
             allowed: world.allowed.clone(),
             stability: stability.to_vec(),
+            last_round: world.last_round.clone(),
+            reapplied: world.reapplied.clone(),
         }
     }
 

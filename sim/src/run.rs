@@ -10,6 +10,7 @@ use crate::diagnose::Diagnosis;
 use crate::event::{self, Event};
 use crate::observe::Observation;
 use crate::trace::{TraceEvent, TraceMode};
+use crate::transfer::{Cost, Moved};
 use crate::world::{Stats, World, WorldError};
 
 pub use crate::world::HEAL_ROUNDS;
@@ -24,6 +25,10 @@ pub struct Outcome {
     pub trace_lines: u64,
     #[serde(skip)]
     pub stats: Stats,
+    /// What moved on every device's wire, and the local changes it was
+    /// for (`crate::transfer`).
+    #[serde(skip)]
+    pub cost: Cost,
     /// The trace, when asked for.
     #[serde(skip)]
     pub trace: Option<Vec<u8>>,
@@ -81,8 +86,17 @@ pub fn run_cast(
             .filter_map(|d| Some((d.device.name().to_string(), d.device.log_tail()?)))
             .collect()
     };
+    let mut moved = Moved::default();
+    for d in &w.devices {
+        moved.add(&d.ledger.moved);
+    }
+    let cost = Cost {
+        moved,
+        changes: w.writes.len() as u64,
+    };
     Ok(Outcome {
         seed: cfg.seed,
+        cost,
         logs,
         violations,
         trace_hash: w.trace.hash(),
@@ -163,7 +177,26 @@ pub fn shrink(cfg: &WorldConfig, events: &[Event], invariant: Invariant, budget:
         }
         chunk = if chunk == 1 { 1 } else { chunk / 2 };
     }
-    // 2. Faults off, one step at a time.
+    // 2. Faults off, and answers no longer in flight, one step at a time.
+    for i in 0..evs.len() {
+        if runs >= budget {
+            break;
+        }
+        let simpler = match evs[i] {
+            Event::Step {
+                dev,
+                fault: Some(_),
+            } => Event::Step { dev, fault: None },
+            Event::Send { dev, fault } => Event::Step { dev, fault },
+            _ => continue,
+        };
+        let mut trial = evs.clone();
+        trial[i] = simpler;
+        if still_fails(&cfg, &trial, &mut runs, &mut last) {
+            evs = trial;
+        }
+    }
+    // A step made plain may still carry a fault.
     for i in 0..evs.len() {
         if runs >= budget {
             break;

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use engine::sync::{Request, Response};
 use engine::transport::TransportError;
 
+use crate::transfer::{Ledger, Traffic};
+
 use crate::account::{Lease, Scratch};
 use crate::event::Fault;
 use crate::host::{HostError, KEY, PROFILES};
@@ -252,6 +254,10 @@ pub struct Stats {
     pub restarts: u64,
     pub backups: u64,
     pub restores: u64,
+    /// Requests whose answer stayed in flight while other events ran
+    /// (`Event::Send`; counted when asked for, also when the device could
+    /// not hold it or had no request to send).
+    pub in_flight: u64,
 }
 
 /// Requests that met a fault, by [`AppliedFault`] kind. Serialized with
@@ -333,6 +339,8 @@ pub struct Wire<'a> {
     pub partitioned: bool,
     pub trace: &'a mut Trace,
     pub stats: &'a mut Stats,
+    /// The device's account of what moved (`crate::transfer`).
+    pub ledger: &'a mut Ledger,
 }
 
 impl Net for Wire<'_> {
@@ -355,7 +363,13 @@ impl Net for Wire<'_> {
         self.up.set_time(at);
         self.stats.exchanges += 1;
         let fault = self.faults.pop_front().flatten();
+        let what = Traffic::of(&req);
+        let sent = req.body.as_ref().map_or(0, |b| b.len() as u64);
         let d = deliver(self.up, req, fault, self.partitioned, x.is_some());
+        match &d.seen {
+            Ok(resp) => self.ledger.on_answer(self.server, what, sent, resp),
+            Err(_) => self.ledger.on_unanswered(what, sent),
+        }
         if let Some(f) = d.fault {
             self.stats.faults += 1;
             self.stats.by_fault.add(f);
@@ -476,6 +490,7 @@ mod tests {
             partitioned: false,
             trace: &mut trace,
             stats: &mut stats,
+            ledger: &mut Ledger::default(),
         };
         assert!(wire.send(get()).is_err());
         assert!(wire.send(get()).is_ok());

@@ -22,6 +22,7 @@ use crate::event::{Event, Fault, Kind};
 use crate::host::PROFILES;
 use crate::session::{Header, Line};
 use crate::trace::{DeviceFault, Trace, TraceEvent, TraceMode};
+use crate::transfer::{Ledger, Moved};
 use crate::upstream::{Upstream, UpstreamError, Wire};
 use crate::workload;
 
@@ -49,6 +50,8 @@ pub struct Slot {
     plan: VecDeque<Option<Fault>>,
     /// Summary of the last sync that finished.
     pub last_summary: Option<Summary>,
+    /// What moved on its wire (`crate::transfer`).
+    pub ledger: Ledger,
 }
 
 /// Why a world could not be set up or run (not an invariant failure).
@@ -77,6 +80,11 @@ pub struct World {
     /// to. `profile-isolation` checks server profiles against it.
     pub allowed: BTreeMap<String, BTreeSet<(usize, usize)>>,
     pub stats: Stats,
+    /// Syncs that applied as news more pulled items than the wire brought
+    /// them new (`no-redundant-transfer`): (device, true time, excess).
+    pub reapplied: Vec<(usize, i64, u64)>,
+    /// Per device, what moved in the round after healing (`play`).
+    pub last_round: Vec<Moved>,
     /// Per device: what answers it instead of its server (client replay
     /// of a session: its recorded answers); `None` for a live device.
     overrides: Vec<Option<Box<dyn Upstream>>>,
@@ -130,6 +138,7 @@ impl World {
                     edits: 0,
                     plan: VecDeque::new(),
                     last_summary: None,
+                    ledger: Ledger::default(),
                 })
                 .collect(),
             servers,
@@ -138,6 +147,8 @@ impl World {
             writes: Vec::new(),
             allowed: BTreeMap::new(),
             stats: Stats::default(),
+            reapplied: Vec::new(),
+            last_round: Vec::new(),
             real_time: (!virtual_ok).then(|| cast.real_time.clone()).flatten(),
             shared: 0,
             _dir: dir,
@@ -248,9 +259,17 @@ impl World {
             self.apply(ev)?;
         }
         self.heal(HEAL_ROUNDS);
-        Ok((0..self.devices.len())
+        let before: Vec<Moved> = self.devices.iter().map(|d| d.ledger.moved).collect();
+        let last = (0..self.devices.len())
             .map(|d| self.sync_to_end(d))
-            .collect())
+            .collect();
+        self.last_round = self
+            .devices
+            .iter()
+            .zip(&before)
+            .map(|(d, b)| d.ledger.moved.since(b))
+            .collect();
+        Ok(last)
     }
 
     fn per_sync(&self, dev: usize) -> bool {
@@ -333,15 +352,17 @@ impl World {
             Event::Sync { dev } => {
                 self.devices[*dev].device.start_sync();
                 if self.per_sync(*dev) {
-                    self.step(*dev, None);
+                    self.step(*dev, None, false);
                 }
             }
             // A device stepped sync by sync took this step's fault into
             // its plan when its sync began.
-            Event::Step { dev, .. } if self.per_sync(*dev) => {}
-            Event::Step { dev, fault } => self.step(*dev, *fault),
+            Event::Step { dev, .. } | Event::Send { dev, .. } if self.per_sync(*dev) => {}
+            Event::Step { dev, fault } => self.step(*dev, *fault, false),
+            Event::Send { dev, fault } => self.step(*dev, *fault, true),
             Event::Crash { dev } => {
                 self.devices[*dev].device.crash()?;
+                self.devices[*dev].ledger.abandon();
                 self.stats.crashes += 1;
                 self.trace.emit(&TraceEvent::Crash {
                     t: self.t,
@@ -412,8 +433,9 @@ impl World {
     }
 
     /// Advances the device's running sync (one request, or a whole sync
-    /// with its plan), every request through the device's wire.
-    fn step(&mut self, dev: usize, fault: Option<Fault>) {
+    /// with its plan), every request through the device's wire; `hold`
+    /// keeps the answer of a new request in flight (`Event::Send`).
+    fn step(&mut self, dev: usize, fault: Option<Fault>, hold: bool) {
         let now = self.now(dev);
         let t = self.t;
         let World {
@@ -424,6 +446,7 @@ impl World {
             stats,
             overrides,
             real_time,
+            reapplied,
             ..
         } = self;
         let slot = &mut devices[dev];
@@ -450,10 +473,20 @@ impl World {
             partitioned: t < slot.partitioned_until,
             trace,
             stats,
+            ledger: &mut slot.ledger,
         };
-        match slot.device.advance(now, &mut wire) {
+        let progress = if hold {
+            wire.stats.in_flight += 1;
+            slot.device.advance_in_flight(now, &mut wire)
+        } else {
+            slot.device.advance(now, &mut wire)
+        };
+        match progress {
             Progress::Idle | Progress::Sent => {}
             Progress::Done(summary) => {
+                if let Some(excess) = slot.ledger.finish(summary.pulled) {
+                    reapplied.push((dev, t, excess));
+                }
                 stats.syncs_done += 1;
                 trace.emit(&TraceEvent::SyncDone {
                     t,
@@ -463,6 +496,7 @@ impl World {
                 slot.last_summary = Some(summary);
             }
             Progress::Failed(error) => {
+                slot.ledger.abandon();
                 stats.syncs_failed += 1;
                 trace.emit(&TraceEvent::SyncError { t, dev, error });
             }
@@ -479,7 +513,7 @@ impl World {
                 break;
             }
             self.t += 1;
-            self.step(dev, None);
+            self.step(dev, None, false);
         }
         self.devices[dev].last_summary.take()
     }
@@ -525,7 +559,9 @@ fn plan_after(rest: &[Event], dev: usize) -> VecDeque<Option<Fault>> {
     let mut plan = VecDeque::new();
     for ev in rest {
         match ev {
-            Event::Step { dev: d, fault } if *d == dev => plan.push_back(*fault),
+            Event::Step { dev: d, fault } | Event::Send { dev: d, fault } if *d == dev => {
+                plan.push_back(*fault)
+            }
             Event::Sync { dev: d }
             | Event::Crash { dev: d }
             | Event::SwitchServer { dev: d, .. }

@@ -39,6 +39,16 @@ pub fn push_state(
     }
 }
 
+/// Whether a refused push of an item means the server does not have its
+/// row and cannot get it from this device: an image without its bytes,
+/// linked only by a link a restore marked (`pushedRev` -1). Its link is
+/// then dropped, which makes it [`PushState::HeldBack`]: pushing it again
+/// on every sync would be refused every time (found by the simulator's
+/// transfer check, `no-redundant-transfer`).
+pub fn refused_for_good(kind: ItemType, has_bytes: bool, link: Option<&LinkState>) -> bool {
+    uncarriable(kind, has_bytes) && link.is_some_and(|l| !l.trusted())
+}
+
 /// Whether an item is an image this device cannot bring to a server that
 /// does not have it (no bytes held locally).
 pub fn uncarriable(kind: ItemType, has_bytes: bool) -> bool {
@@ -111,6 +121,31 @@ pub fn on_push_result<'a>(
             created: status == "created",
         },
         (_, None) => PushAnswer::Malformed,
+    }
+}
+
+/// What to do with the server's winning copy (a `stale` answer, or its
+/// refetch) when it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStale {
+    /// The local item is as it was sent: the server's copy replaces it.
+    Adopt,
+    /// The user changed the item while the push was in flight: that edit
+    /// is newer than both the copy sent and the server's, so it is kept
+    /// and stays pending; only the link moves to the server's row and
+    /// version, so the next push is based on what the server has. Taking
+    /// the server's copy here would silently drop the edit (found by the
+    /// simulator once local edits could run while a request was in flight).
+    KeepNewer,
+}
+
+/// The stale-answer rule: `sent_rev` is the local revision the push sent,
+/// `local_rev` the item's revision now.
+pub fn on_stale(sent_rev: i64, local_rev: i64) -> OnStale {
+    if local_rev > sent_rev {
+        OnStale::KeepNewer
+    } else {
+        OnStale::Adopt
     }
 }
 

@@ -446,6 +446,44 @@ pub fn adopt(
     overwrite(conn, ids, key, &local, s, now)
 }
 
+/// Takes the server's winning copy `s` after a `stale` answer to a push
+/// that sent revision `sent_rev` of `local_id` (`rules::push::on_stale`):
+/// adopted if the item is unchanged since, else only linked to the
+/// server's row and version, the newer local edit kept pending.
+#[allow(clippy::too_many_arguments)]
+pub fn adopt_stale(
+    conn: &Connection,
+    ids: &dyn IdSource,
+    key: &str,
+    local_id: &str,
+    sent_rev: i64,
+    s: &ServerItem,
+    now: i64,
+) -> Result<()> {
+    let local = items::get(conn, local_id)?.ok_or_else(|| Error::NoSuchItem(local_id.into()))?;
+    match push_rules::on_stale(sent_rev, local.local_rev) {
+        push_rules::OnStale::Adopt => adopt(conn, ids, key, local_id, s, now),
+        push_rules::OnStale::KeepNewer => {
+            record_push(conn, key, local_id, sent_rev, &s.id, s.version, false, now)
+        }
+    }
+}
+
+/// After a refused push of `local_id`: drops its link on this server
+/// when the server cannot have the row (`rules::push::refused_for_good`).
+pub fn on_refused(conn: &Connection, key: &str, local_id: &str) -> Result<()> {
+    let Some(item) = items::get(conn, local_id)? else {
+        return Ok(());
+    };
+    let has_bytes = !uncarriable(conn, local_id)?;
+    let link = by_local(conn, key, local_id)?.map(|l| l.state());
+    if push_rules::refused_for_good(item.kind, has_bytes, link.as_ref()) {
+        conn.prepare_cached("DELETE FROM server_links WHERE serverKey = ?1 AND localId = ?2")?
+            .execute([key, local_id])?;
+    }
+    Ok(())
+}
+
 /// Local rows, as the reference sees them for one server (tests, status).
 pub fn linked_item(conn: &Connection, key: &str, server_id: &str) -> Result<Option<LocalItem>> {
     match by_server(conn, key, server_id)? {

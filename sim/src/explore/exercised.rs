@@ -33,6 +33,9 @@ pub struct Exercised {
     pub backups: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub restores: u64,
+    /// Requests whose answer stayed in flight while other events ran.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub in_flight: u64,
     #[serde(skip_serializing_if = "is_default")]
     pub device_clocks: ClockCounts,
     #[serde(skip_serializing_if = "is_default")]
@@ -119,6 +122,7 @@ impl Exercised {
             restarts: stats.restarts,
             backups: stats.backups,
             restores: stats.restores,
+            in_flight: stats.in_flight,
             device_clocks,
             server_clocks,
         }
@@ -132,6 +136,7 @@ impl Exercised {
         self.restarts += other.restarts;
         self.backups += other.backups;
         self.restores += other.restores;
+        self.in_flight += other.in_flight;
         self.device_clocks.merge(&other.device_clocks);
         self.server_clocks.merge(&other.server_clocks);
     }
@@ -178,6 +183,12 @@ impl fmt::Display for Block<'_> {
             f,
             "device faults",
             &[("crash", c.crashes), ("partition", c.partitions)],
+            None,
+        )?;
+        line(
+            f,
+            "interleavings",
+            &[("answer in flight", c.in_flight)],
             None,
         )?;
         line(

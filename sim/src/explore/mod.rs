@@ -28,6 +28,7 @@ use crate::config::Options;
 use crate::report;
 use crate::run;
 use crate::trace::TraceMode;
+use crate::transfer::Cost;
 
 /// What to explore: `seeds` seeds from `from` on, each a world described
 /// by `options`, on `jobs` worker threads; with a `shard`, only that
@@ -91,6 +92,10 @@ pub struct SeedReport {
     /// from results files written before it existed: read as zeros.
     #[serde(default)]
     pub exercised: Exercised,
+    /// What moved on the wire, and for how many local changes (zeros in
+    /// files written before it existed).
+    #[serde(default)]
+    pub cost: Cost,
 }
 
 /// Told about each seed as soon as its world is done, from the worker
@@ -150,7 +155,7 @@ pub fn run_one(seed: u64, options: &Options) -> SeedReport {
     let ran = panic::catch_unwind(AssertUnwindSafe(|| {
         run::run_seed(seed, options, TraceMode::Off)
     }));
-    let (verdict, stats, exercised) = match ran {
+    let (verdict, stats, exercised, cost) = match ran {
         Ok(Ok((cfg, _, o))) => {
             let verdict = match o.violations.first() {
                 None => Verdict::Passed,
@@ -159,7 +164,7 @@ pub fn run_one(seed: u64, options: &Options) -> SeedReport {
                     violations: o.violations.len(),
                 },
             };
-            (verdict, o.stats, Exercised::of(&cfg, &o.stats))
+            (verdict, o.stats, Exercised::of(&cfg, &o.stats), o.cost)
         }
         Ok(Err(e)) => (
             Verdict::WorldError {
@@ -167,6 +172,7 @@ pub fn run_one(seed: u64, options: &Options) -> SeedReport {
             },
             Default::default(),
             Exercised::default(),
+            Cost::default(),
         ),
         Err(p) => (
             Verdict::Panicked {
@@ -174,6 +180,7 @@ pub fn run_one(seed: u64, options: &Options) -> SeedReport {
             },
             Default::default(),
             Exercised::default(),
+            Cost::default(),
         ),
     };
     SeedReport {
@@ -182,6 +189,7 @@ pub fn run_one(seed: u64, options: &Options) -> SeedReport {
         exchanges: stats.exchanges,
         faults: stats.faults,
         exercised,
+        cost,
     }
 }
 
@@ -209,6 +217,23 @@ impl Summary {
     /// Exchanges made by every world that ran.
     pub fn exchanges(&self) -> u64 {
         self.seeds.iter().map(|s| s.exchanges).sum()
+    }
+
+    /// What every world moved, for how many local changes, added up.
+    pub fn cost(&self) -> Cost {
+        let mut sum = Cost::default();
+        for s in &self.seeds {
+            sum.add(&s.cost);
+        }
+        sum
+    }
+
+    /// The seed that moved the most items per local change, if any ran.
+    pub fn costliest(&self) -> Option<&SeedReport> {
+        self.seeds
+            .iter()
+            .filter(|s| s.cost.changes > 0)
+            .max_by(|a, b| a.cost.per_change().1.total_cmp(&b.cost.per_change().1))
     }
 
     /// What every world that ran went through, added up.
@@ -381,6 +406,12 @@ impl fmt::Display for Rendered<'_> {
         )?;
         writeln!(f)?;
         write!(f, "{}", s.exercised().render(s.checked()))?;
+        let cost = s.cost();
+        writeln!(f, "cost: {cost}")?;
+        writeln!(f, "  moved: {}", cost.moved)?;
+        if let Some(worst) = s.costliest() {
+            writeln!(f, "  costliest: seed {}, {}", worst.seed, worst.cost)?;
+        }
         let groups = s.by_group();
         if !groups.is_empty() {
             writeln!(f)?;

@@ -205,6 +205,14 @@ mod tests {
             exchanges: 10,
             faults: 1,
             exercised,
+            cost: crate::transfer::Cost {
+                moved: crate::transfer::Moved {
+                    requests: 10,
+                    pushed: seed,
+                    ..Default::default()
+                },
+                changes: 4,
+            },
         }
     }
 
@@ -276,6 +284,10 @@ mod tests {
             summary.seeds.iter().map(|s| s.faults).sum::<u64>()
         );
         assert_eq!(ex.crashes, 5);
+        // And what they moved: seeds 0..10 pushed 0 + 1 + … + 9 items.
+        let cost = summary.cost();
+        assert_eq!((cost.moved.pushed, cost.changes), (45, 40));
+        assert_eq!(summary.costliest().map(|s| s.seed), Some(9));
     }
 
     /// A results file written before seeds carried what they exercised

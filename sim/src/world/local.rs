@@ -51,6 +51,7 @@ impl World {
         self.devices[dev].server = server;
         self.devices[dev].profile = profile;
         let at = self.point_of(dev);
+        self.devices[dev].ledger.abandon();
         let d = &mut self.devices[dev].device;
         d.point(&at)?;
         for it in d.observe()?.items {

@@ -75,6 +75,8 @@ struct Refetch {
     local_id: String,
     server_id: String,
     version: Option<i64>,
+    /// The local revision the push sent (`rules::push::on_stale`).
+    rev: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -425,6 +427,7 @@ impl ReferenceSession {
                 let version = || r.get("version").and_then(Value::as_i64);
                 match push_rules::on_push_result(status, id, item.is_some()) {
                     PushAnswer::Refused => {
+                        links::on_refused(tx, &key, &s.local_id)?;
                         failed.push(s.local_id.clone());
                         tally.failed += 1;
                     }
@@ -433,7 +436,15 @@ impl ReferenceSession {
                         if let Some(item) = item {
                             let mut si = parse_server_item(item, TimestampKeys::Lenient)?;
                             si.version = si.version.or(version());
-                            links::adopt(tx, ids.as_ref(), &key, &s.local_id, &si, now)?;
+                            links::adopt_stale(
+                                tx,
+                                ids.as_ref(),
+                                &key,
+                                &s.local_id,
+                                s.rev,
+                                &si,
+                                now,
+                            )?;
                         }
                     }
                     PushAnswer::StaleRefetch { server_id } => {
@@ -443,6 +454,7 @@ impl ReferenceSession {
                             local_id: s.local_id.clone(),
                             server_id: server_id.to_string(),
                             version: version(),
+                            rev: s.rev,
                         });
                     }
                     PushAnswer::Recorded { server_id, created } => {
@@ -500,7 +512,7 @@ impl ReferenceSession {
             }
         };
         let (key, ids) = (self.key.clone(), self.ids.clone());
-        store.tx(|tx| links::adopt(tx, ids.as_ref(), &key, &r.local_id, &si, now))
+        store.tx(|tx| links::adopt_stale(tx, ids.as_ref(), &key, &r.local_id, r.rev, &si, now))
     }
 }
 

@@ -117,3 +117,67 @@ fn a_refetched_winner_is_taken() {
     assert_eq!(d.live(), vec!["https://theirs"]);
     assert_eq!(d.pending(), 0);
 }
+
+/// A user edits the item while its push is in flight, and the server
+/// answers `stale` with its winner: that winner is older than the edit
+/// made since, so the edit is kept and pushed, based on the server's
+/// version (in the same session; after a refetched winner, in the next
+/// one, as a refetched item is not pushed again in its session).
+#[test]
+fn an_edit_made_while_the_push_is_in_flight_survives_a_stale_answer() {
+    for refetch in [false, true] {
+        let (mut d, id) = synced();
+        d.edit(&id, "https://sent");
+        let mut stale = json!({"id": "s1", "status": "stale", "version": 2});
+        let push_again = || {
+            (
+                Method::Post,
+                "/items/batch",
+                batch(vec![result("s1", "updated", 3)]),
+            )
+        };
+        let mut s = Script::new().hello(ALL);
+        if refetch {
+            s = s.on(Method::Post, "/items/batch", batch(vec![stale])).on(
+                Method::Get,
+                "/items/s1",
+                ok(json!({"item": item("s1", "https://theirs", 2, 10)})),
+            );
+        } else {
+            stale["item"] = item("s1", "https://theirs", 2, 10);
+            let (m, p, a) = push_again();
+            s = s
+                .on(Method::Post, "/items/batch", batch(vec![stale]))
+                .on(m, p, a);
+        }
+        let seen = if refetch { 2 } else { 3 };
+        let mut s = s.on(
+            Method::Get,
+            "/items/changes?after=1",
+            feed(vec![item("s1", "https://theirs", 2, 10)], seen, false),
+        );
+        let in_flight = if refetch { "/items/s1" } else { "/items/batch" };
+        d.sync_editing_in_flight(&mut s, in_flight, |d| d.edit(&id, "https://newest"));
+        assert_eq!(d.live(), vec!["https://newest"], "refetch={refetch}");
+        let pushed = if refetch {
+            assert_eq!(d.pending(), 1, "the newest edit is still to push");
+            let (m, p, a) = push_again();
+            let mut next = Script::new().hello(ALL).on(m, p, a).on(
+                Method::Get,
+                "/items/changes?after=2",
+                feed(vec![], 3, false),
+            );
+            d.sync(&mut next);
+            next.pushed()[0].clone()
+        } else {
+            s.pushed()[1].clone()
+        };
+        assert_eq!(pushed["content"], json!("https://newest"));
+        assert_eq!(
+            pushed["baseVersion"],
+            json!(2),
+            "based on the server's winner"
+        );
+        assert_eq!(d.pending(), 0);
+    }
+}

@@ -287,6 +287,43 @@ impl Device {
         }
     }
 
+    /// One full sync in which `during` runs (a user's local edit) after
+    /// the first request whose path starts with `path` reached the server
+    /// and before its answer is applied: the window a real app opens
+    /// whenever someone edits while a sync runs.
+    pub fn sync_editing_in_flight(
+        &mut self,
+        script: &mut Script,
+        path: &str,
+        during: impl FnOnce(&mut Self),
+    ) -> Summary {
+        let mut session = SyncSession::new(self.cfg.clone(), Mode::Full, self.ids.clone());
+        let mut during = Some(during);
+        loop {
+            let now = self.tick();
+            match session.poll(&mut self.store, now).expect("poll") {
+                Step::Send(req) => {
+                    let hit = req.path.starts_with(path);
+                    let resp = script.answer(&req);
+                    if hit {
+                        if let Some(f) = during.take() {
+                            f(self);
+                        }
+                    }
+                    let now = self.tick();
+                    session
+                        .on_response(&mut self.store, resp, now)
+                        .expect("answer");
+                }
+                Step::Done(s) => {
+                    assert!(during.is_none(), "no request to {path} was sent");
+                    script.assert_done();
+                    return s;
+                }
+            }
+        }
+    }
+
     pub fn sync(&mut self, script: &mut Script) -> Summary {
         let s = self.sync_mode(script, Mode::Full).expect("sync");
         script.assert_done();

@@ -13,7 +13,7 @@ use sim::config::Options;
     name = "peek-sim",
     version,
     about = "Deterministic simulator of Peek Sync: virtual devices with their own clocks against the real server, in-process, under faults",
-    long_about = "Deterministic simulator of Peek Sync.\n\nEach world is derived from one seed: K devices (reference engine or models of the original clients) with skewed, drifting or jumping clocks, one or two real servers (the production router over real SQLite files, in-process), a workload of creates/edits/deletes/tags/syncs, and a fault schedule (lost requests, lost responses after commit, duplicates, 5xx, partitions, device crashes, server restarts, server backups and restores from older backups, server and profile switches). After the fault phase everything heals, every device syncs, and the invariants are checked: convergence, no-lost-write, no-resurrection, no-sync-duplicates, stability, profile-isolation, cursor-completeness.\n\nThe same seed and code give a byte-identical trace. A failure is shrunk to a minimal event list and ends with a `repro:` line.\n\nExamples:\n  peek-sim explore --seeds 200            # many worlds, summary table\n  peek-sim run --seed 42 --trace t.jsonl  # one world, full trace\n  peek-sim run --seed 7 --models electron # what today's Electron app does\n  peek-sim timeline t.jsonl --out run.html # picture of a trace (HTML; .svg for SVG)\n  peek-sim replay t.jsonl                 # a trace is a session: replay it against a fresh server\n  peek-sim record --upstream https://peek.example --out s.jsonl  # record a real app's sync\n\nSessions (traces, recordings, HAR imports) are described in docs/session-format.md.\n\nWorlds keep their SQLite files in /dev/shm when it is usable (PEEK_SIM_TMPDIR overrides)."
+    long_about = "Deterministic simulator of Peek Sync.\n\nEach world is derived from one seed: K devices (reference engine or models of the original clients) with skewed, drifting or jumping clocks, one or two real servers (the production router over real SQLite files, in-process), a workload of creates/edits/deletes/tags/syncs (some edits made while the device's own request is in flight), and a fault schedule (lost requests, lost responses after commit, duplicates, 5xx, partitions, device crashes, server restarts, server backups and restores from older backups, server and profile switches). After the fault phase everything heals, every device syncs, and the invariants are checked: convergence, no-lost-write, no-resurrection, no-sync-duplicates, stability, profile-isolation, cursor-completeness, no-redundant-transfer (judged on the wire: nothing applied twice as news, nothing moved once healed). The summary ends with the run's cost: requests, items and bytes moved per local change (`--max-cost` fails a run over a budget).\n\nThe same seed and code give a byte-identical trace. A failure is shrunk to a minimal event list and ends with a `repro:` line.\n\nExamples:\n  peek-sim explore --seeds 200            # many worlds, summary table\n  peek-sim run --seed 42 --trace t.jsonl  # one world, full trace\n  peek-sim run --seed 7 --models electron # what today's Electron app does\n  peek-sim timeline t.jsonl --out run.html # picture of a trace (HTML; .svg for SVG)\n  peek-sim replay t.jsonl                 # a trace is a session: replay it against a fresh server\n  peek-sim record --upstream https://peek.example --out s.jsonl  # record a real app's sync\n\nSessions (traces, recordings, HAR imports) are described in docs/session-format.md.\n\nWorlds keep their SQLite files in /dev/shm when it is usable (PEEK_SIM_TMPDIR overrides)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -89,6 +89,7 @@ pub enum Cmd {
     /// Run many seeds; print progress and a summary table.
     #[command(after_help = "Examples:\n  \
         peek-sim explore --seeds 1000 --jobs 2\n  \
+        peek-sim explore --seeds 200 --max-cost requests=4,items=2   # fail if sync moves more\n  \
         peek-sim explore --seeds 100000 --shard 3/8 --out shard-3.json   # one of 8 machines\n  \
         peek-sim merge shard-*.json --junit explore.xml                   # one summary, one list of repros")]
     Explore {
@@ -112,6 +113,11 @@ pub enum Cmd {
         /// that passed.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Fail (exit 1) when the run moves more than this per local
+        /// change, over all seeds: e.g. `requests=4,items=2.5,bytes=3000`
+        /// (any of the three). The summary's `cost:` line shows the figures.
+        #[arg(long, value_name = "LIMITS", value_parser = sim::transfer::Budget::parse)]
+        max_cost: Option<sim::transfer::Budget>,
         #[command(flatten)]
         world: WorldArgs,
     },
@@ -128,6 +134,9 @@ pub enum Cmd {
         /// `explore --junit`).
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// As `explore --max-cost`, over the merged seeds.
+        #[arg(long, value_name = "LIMITS", value_parser = sim::transfer::Budget::parse)]
+        max_cost: Option<sim::transfer::Budget>,
     },
     /// Replay a file: a session (a trace, a recording, an imported HAR)
     /// against servers, or a minimized world (`run --minimized-out`).

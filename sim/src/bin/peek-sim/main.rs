@@ -76,6 +76,7 @@ fn dispatch() -> i32 {
             shard,
             out,
             junit,
+            max_cost,
             world,
         } => match world.options() {
             Ok(opts) => worlds::cmd_explore(
@@ -86,6 +87,7 @@ fn dispatch() -> i32 {
                 worlds::Outputs {
                     results: out.as_deref(),
                     junit: junit.as_deref(),
+                    max_cost,
                 },
                 &opts,
             ),
@@ -98,7 +100,8 @@ fn dispatch() -> i32 {
             files,
             partial,
             junit,
-        } => worlds::cmd_merge(&files, partial, junit.as_deref()),
+            max_cost,
+        } => worlds::cmd_merge(&files, partial, junit.as_deref(), max_cost),
         Cmd::Replay {
             file,
             server,

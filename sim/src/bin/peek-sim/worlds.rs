@@ -10,6 +10,7 @@ use sim::config::Options;
 use sim::explore::{self, Plan, Shard, Timing};
 use sim::report::{self, Failure};
 use sim::run;
+use sim::transfer::Budget;
 
 use crate::progress::Watch;
 
@@ -100,6 +101,19 @@ pub struct Outputs<'a> {
     pub results: Option<&'a Path>,
     /// `--junit`: the JUnit XML report.
     pub junit: Option<&'a Path>,
+    /// `--max-cost`: what the run may move per local change.
+    pub max_cost: Option<Budget>,
+}
+
+/// Says which `--max-cost` limits the summary's cost exceeds; `true`
+/// when within them (or there are none).
+fn within_budget(summary: &explore::Summary, budget: Option<Budget>) -> bool {
+    let Some(b) = budget else { return true };
+    let over = b.exceeded(&summary.cost());
+    for line in &over {
+        println!("cost over --max-cost: {line}");
+    }
+    over.is_empty()
 }
 
 /// Writes the summary's JUnit report to `path`; false (said on stderr)
@@ -185,11 +199,17 @@ pub fn cmd_explore(
             }
         }
     }
-    i32::from(!summary.ok())
+    let within = within_budget(&summary, outputs.max_cost);
+    i32::from(!summary.ok() || !within)
 }
 
 /// `peek-sim merge FILE...`: the shards' results as one summary.
-pub fn cmd_merge(files: &[std::path::PathBuf], partial: bool, junit: Option<&Path>) -> i32 {
+pub fn cmd_merge(
+    files: &[std::path::PathBuf],
+    partial: bool,
+    junit: Option<&Path>,
+    max_cost: Option<Budget>,
+) -> i32 {
     let mut read = Vec::new();
     for f in files {
         let parsed = std::fs::read_to_string(f)
@@ -216,7 +236,8 @@ pub fn cmd_merge(files: &[std::path::PathBuf], partial: bool, junit: Option<&Pat
                     return 2;
                 }
             }
-            i32::from(!summary.ok())
+            let within = within_budget(&summary, max_cost);
+            i32::from(!summary.ok() || !within)
         }
         Err(e) => {
             eprintln!("peek-sim: {e}");
