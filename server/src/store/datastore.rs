@@ -55,7 +55,11 @@ impl ProfileDb {
     ) -> StoreResult<Self> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("datastore.sqlite");
+        let new = !path.exists();
         let conn = open_datastore(&path, legacy)?;
+        if new {
+            super::items::set_first_epoch(&conn, profile)?;
+        }
         if background_checkpoints {
             conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
         }

@@ -126,8 +126,34 @@ pub fn next_version(conn: &Connection) -> rusqlite::Result<i64> {
         .query_row([], |r| r.get(0))
 }
 
-/// The change feed's epoch: starts at 1, raised by every restore, so a
-/// client whose cursor belongs to the pre-restore history can tell.
+/// The epoch a datastore this server creates starts its feed history at:
+/// derived from its profile's id, so a profile deleted and created again
+/// under the same name (a new id, an empty history) answers with another
+/// epoch than the one its devices knew. A device that names the profile
+/// by slug cannot tell otherwise, and would trust links and a cursor into
+/// a history that is gone (found by the simulator's profile events). A
+/// file made before this, or by the Node server, has none: epoch 1.
+pub fn first_epoch(profile_id: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(profile_id.as_bytes());
+    let mut b = [0u8; 8];
+    b[2..].copy_from_slice(&h[..6]);
+    // 2 and up: 1 stays the epoch of files without one.
+    i64::from_be_bytes(b) + 2
+}
+
+/// Records a new datastore's first epoch (`first_epoch`).
+pub fn set_first_epoch(conn: &Connection, profile_id: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO settings (key, value) VALUES ('feed_epoch', ?1)",
+        [first_epoch(profile_id).to_string()],
+    )?;
+    Ok(())
+}
+
+/// The change feed's epoch: where a datastore's history began
+/// (`first_epoch`, or 1), raised by every restore, so a client whose
+/// cursor belongs to another history can tell.
 pub fn feed_epoch(conn: &Connection) -> rusqlite::Result<i64> {
     conn.prepare_cached("SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'feed_epoch'), 1)")?
         .query_row([], |r| r.get(0))

@@ -409,6 +409,17 @@ impl SystemDb {
         }
     }
 
+    /// Renames a profile; its slug follows the name (as on creation).
+    /// False for an unknown profile. An operator's edit of `system.db`:
+    /// no endpoint renames (the Node server has none).
+    pub fn rename_profile(&self, user: &str, id: &str, name: &str) -> rusqlite::Result<bool> {
+        let n = self.conn().execute(
+            "UPDATE profiles SET name = ?3, slug = ?4 WHERE user_id = ?1 AND id = ?2",
+            params![user, id, name, slugify(name)],
+        )?;
+        Ok(n == 1)
+    }
+
     /// Deletes the `system.db` row only; the data folder stays (§1.4).
     pub fn delete_profile(&self, user: &str, id: &str) -> rusqlite::Result<bool> {
         let n = self.conn().execute(

@@ -159,7 +159,8 @@ async fn restore_keeps_sequences_fresh_and_raises_the_epoch() {
     )
     .await;
     let before = s.get("/items/changes").await.body.clone();
-    assert_eq!(before["epoch"], 1);
+    let first = before["epoch"].as_i64().unwrap();
+    assert!(first > 1, "a new profile's history has an epoch of its own");
     let b = s.post("/backups", json!({})).await.body["filename"]
         .as_str()
         .unwrap()
@@ -182,7 +183,7 @@ async fn restore_keeps_sequences_fresh_and_raises_the_epoch() {
     let all = s.all("default").await;
     assert_eq!(all.len(), 1, "the backup's data only");
     let feed = s.get("/items/changes?after=0").await.body.clone();
-    assert_eq!(feed["epoch"], 2);
+    assert_eq!(feed["epoch"], first + 1);
     let r = s
         .post(
             "/items",
@@ -193,4 +194,41 @@ async fn restore_keeps_sequences_fresh_and_raises_the_epoch() {
         r.body["version"].as_i64().unwrap() > head,
         "a version from before the restore is never reused"
     );
+}
+
+/// A profile deleted and created again under its name is a new, empty
+/// history behind the same slug: its feed answers with another epoch, so
+/// a device that names it by slug pushes everything again instead of
+/// trusting a cursor into the history that is gone.
+#[tokio::test]
+async fn a_profile_created_again_under_its_name_has_another_epoch() {
+    let s = Srv::new();
+    let first = s.post("/profiles", json!({"name":"Work"})).await.body["profile"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let epoch = |v: &serde_json::Value| v["epoch"].as_i64().unwrap();
+    let old = s
+        .get("/items/changes?profile=work&strictProfile=true")
+        .await;
+    assert_eq!(old.status, StatusCode::OK);
+    s.delete(&format!("/profiles/{first}")).await;
+    let gone = s
+        .get("/items/changes?profile=work&strictProfile=true")
+        .await;
+    assert_eq!(
+        gone.status,
+        StatusCode::NOT_FOUND,
+        "a deleted profile is not served"
+    );
+    let second = s.post("/profiles", json!({"name":"Work"})).await.body["profile"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(first, second);
+    let new = s
+        .get("/items/changes?profile=work&strictProfile=true")
+        .await;
+    assert_ne!(epoch(&old.body), epoch(&new.body));
+    assert!(epoch(&new.body) > 1);
 }

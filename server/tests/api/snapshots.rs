@@ -24,6 +24,9 @@ fn shape(v: &Value) -> Value {
                             json!("[iso]")
                         }
                         "size" if v.is_u64() => json!("[bytes]"),
+                        // Where the profile's history began: derived from
+                        // its id (`store::items::first_epoch`).
+                        "epoch" if v.is_i64() => json!("[epoch]"),
                         _ => shape(v),
                     };
                     (k.clone(), redacted)
