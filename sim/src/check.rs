@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub use crate::invariant::{Invariant, Violation};
 pub use crate::observe::{server_items, tags_of, Seen, ServerView};
 use crate::observe::{Cursor, DeviceItem, Observation};
-use crate::oracle::WriteKind;
+use crate::oracle::{WriteKind, Writer};
 
 /// A value for a report line: long content (64 KiB items) is cut.
 fn brief(v: &impl std::fmt::Debug) -> String {
@@ -153,6 +153,19 @@ pub fn check(obs: &Observation) -> Vec<Violation> {
         }
     }
 
+    // profile-isolation: nothing in the world targets a server's default
+    // profile, so whatever is there was filed under a profile its writer
+    // did not name (the silent fallback of D16).
+    for (s, rows) in &obs.strays {
+        for row in rows.values() {
+            out.push(Violation::new(
+                Invariant::ProfileIsolation,
+                format!("server s{s}'s default profile, which nothing targets, holds an item"),
+                vec![row.seen.origin.clone()],
+            ));
+        }
+    }
+
     out.extend(check_writes(obs));
 
     for (d, sum) in obs.devices.iter().zip(&obs.stability) {
@@ -202,6 +215,15 @@ pub fn check(obs: &Observation) -> Vec<Violation> {
     out
 }
 
+/// Where a writer's writes are meant to end up: a device's server profile
+/// at the end, an API writer's own.
+fn target_of(obs: &Observation, by: Writer) -> (usize, usize) {
+    match by {
+        Writer::Device(d) => (obs.devices[d].server, obs.devices[d].profile),
+        Writer::Api { server, profile } => (server, profile),
+    }
+}
+
 /// `no-lost-write` and `no-resurrection`, from the oracle's write log.
 fn check_writes(obs: &Observation) -> Vec<Violation> {
     let mut out = Vec::new();
@@ -210,16 +232,25 @@ fn check_writes(obs: &Observation) -> Vec<Violation> {
     for w in &obs.writes {
         by_origin.entry(&w.origin).or_default().push(w);
     }
+    let writer = |by: Writer| match by {
+        Writer::Device(d) => obs.devices[d].name.clone(),
+        Writer::Api { server, profile } => format!("the API writer on s{server}/profile {profile}"),
+    };
     for (origin, writes) in by_origin {
-        let creator = writes[0].dev;
-        let d = &obs.devices[creator];
+        let creator = writes[0].by;
         // Only judge items whose every writer targets the creator's
         // server and profile at the end (a switch moves the goalposts).
-        let target = (d.server, d.profile);
-        if writes
-            .iter()
-            .any(|w| (obs.devices[w.dev].server, obs.devices[w.dev].profile) != target)
-        {
+        let target = target_of(obs, creator);
+        if writes.iter().any(|w| target_of(obs, w.by) != target) {
+            continue;
+        }
+        // A write straight to the server that a restore or a deleted
+        // profile took back is gone for good unless a device had pulled
+        // it: not judged (convergence still is).
+        if writes.iter().any(|w| {
+            matches!(w.by, Writer::Api { .. })
+                && obs.lost_after.get(&target).is_some_and(|&t| t >= w.at)
+        }) {
             continue;
         }
         let Some(items) = server.get(&target) else {
@@ -231,7 +262,7 @@ fn check_writes(obs: &Observation) -> Vec<Violation> {
             .filter(|s| s.origin == origin)
             .collect();
         let last = writes[writes.len() - 1];
-        let single_writer = writes.iter().all(|w| w.dev == creator);
+        let single_writer = writes.iter().all(|w| w.by == creator);
         let Some(now) = found.iter().find(|s| !s.deleted).or(found.first()) else {
             if last.what == WriteKind::Delete {
                 continue; // deleted before it was ever synced: nothing to send
@@ -264,7 +295,7 @@ fn check_writes(obs: &Observation) -> Vec<Violation> {
                     rule,
                     format!(
                         "only {} wrote it; its last write is {}, the server has {}",
-                        obs.devices[creator].name,
+                        writer(creator),
                         brief(&last.what),
                         brief(now)
                     ),
@@ -284,10 +315,7 @@ fn check_writes(obs: &Observation) -> Vec<Violation> {
             if last.edited_at > newest_other && !now.deleted {
                 out.push(Violation::new(
                     Invariant::NoResurrection,
-                    format!(
-                        "deleted last (by {}), live on the server",
-                        obs.devices[last.dev].name
-                    ),
+                    format!("deleted last (by {}), live on the server", writer(last.by)),
                     vec![origin.to_string()],
                 ));
             }

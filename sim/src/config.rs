@@ -118,6 +118,10 @@ pub struct DeviceSpec {
     /// Index into `host::PROFILES`: the server profile the device starts
     /// on (`SwitchProfile` moves it).
     pub profile: usize,
+    /// The device names its server profile by slug (`?profile=home`), as
+    /// a user who typed its name would, instead of by UUID.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_slug: bool,
 }
 
 fn model_from_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Model, D::Error> {
@@ -157,6 +161,13 @@ pub struct WorldConfig {
     /// Image items in the workload.
     #[serde(default)]
     pub images: bool,
+    /// Chance per step of a write outside the sync path (`Event::Api`).
+    #[serde(default)]
+    pub api_writes: f64,
+    /// Chance per step of a change to the account on a server: a profile
+    /// deleted, re-created or renamed, the key rotated (`Event::Account`).
+    #[serde(default)]
+    pub account_events: f64,
 }
 
 impl WorldConfig {
@@ -172,8 +183,9 @@ impl WorldConfig {
                 // Most devices share the Home profile; some use Work, so
                 // that profile isolation is exercised.
                 profile: usize::from(rng.chance(0.2)),
+                by_slug: false,
             })
-            .collect();
+            .collect::<Vec<_>>();
         let server_clock = ClockShape::random(&mut rng, opts.max_skew_ms / 4, horizon);
         let servers = if rng.chance(0.3) { 2 } else { 1 };
         let faults = if opts.faults {
@@ -183,6 +195,17 @@ impl WorldConfig {
         };
         // A third of worlds switch profiles now and then.
         let profile_switch = if rng.chance(0.33) { 0.01 } else { 0.0 };
+        // The server side of the world, from its own stream so that the
+        // draws above stay what they were: some devices target by slug,
+        // half the worlds have writers outside sync, a third see their
+        // account change under them.
+        let mut side = root.fork("server-side");
+        let mut devices = devices;
+        for d in &mut devices {
+            d.by_slug = side.chance(0.25);
+        }
+        let api_writes = if side.chance(0.5) { 0.03 } else { 0.0 };
+        let account_events = if side.chance(0.33) { 0.01 } else { 0.0 };
         Self {
             seed,
             devices,
@@ -191,6 +214,8 @@ impl WorldConfig {
             faults,
             profile_switch,
             images: opts.images,
+            api_writes,
+            account_events,
         }
     }
 }

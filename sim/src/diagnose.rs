@@ -248,13 +248,13 @@ fn deletes(obs: &Observation) -> Vec<Diagnosis> {
         let mine: BTreeSet<&str> = obs
             .writes
             .iter()
-            .filter(|w| w.dev == dev && w.what == WriteKind::Delete)
+            .filter(|w| w.dev() == Some(dev) && w.what == WriteKind::Delete)
             .map(|w| w.origin.as_str())
             .collect();
         for origin in mine {
             // Only if this delete is the origin's last write.
             let last = obs.writes.iter().rev().find(|w| w.origin == origin);
-            if last.is_none_or(|w| w.dev != dev || w.what != WriteKind::Delete) {
+            if last.is_none_or(|w| w.dev() != Some(dev) || w.what != WriteKind::Delete) {
                 continue;
             }
             let local_live = d
@@ -292,7 +292,7 @@ fn deletes(obs: &Observation) -> Vec<Diagnosis> {
                 .iter()
                 .any(|i| i.seen.origin == row.seen.origin && !i.seen.deleted);
             let deleted_here = obs.writes.iter().any(|w| {
-                w.dev == dev && w.origin == row.seen.origin && w.what == WriteKind::Delete
+                w.dev() == Some(dev) && w.origin == row.seen.origin && w.what == WriteKind::Delete
             });
             if live_here && !deleted_here {
                 out.push(Diagnosis {
@@ -393,7 +393,7 @@ fn profile_targeting(obs: &Observation, lanes: &[Lane<'_>]) -> Vec<Diagnosis> {
         let items: Vec<String> = obs
             .writes
             .iter()
-            .filter(|w| w.dev == dev && matches!(w.what, WriteKind::Create { .. }))
+            .filter(|w| w.dev() == Some(dev) && matches!(w.what, WriteKind::Create { .. }))
             .map(|w| w.origin.clone())
             .filter(|o| {
                 let misplaced = obs.servers.iter().any(|(t, rows)| {
@@ -441,7 +441,10 @@ fn lost_writes(obs: &Observation, lanes: &[Lane<'_>]) -> Vec<Diagnosis> {
         else {
             continue;
         };
-        let Some(srv) = obs.target(newest.dev) else {
+        let Some(newest_dev) = newest.dev() else {
+            continue;
+        };
+        let Some(srv) = obs.target(newest_dev) else {
             continue;
         };
         let Some(row) = srv
@@ -453,9 +456,9 @@ fn lost_writes(obs: &Observation, lanes: &[Lane<'_>]) -> Vec<Diagnosis> {
         if &row.seen.content == content {
             continue;
         }
-        let name = &obs.devices[newest.dev].name;
+        let name = &obs.devices[newest_dev].name;
         let kept = writes.iter().find(|w| {
-            w.dev != newest.dev
+            w.dev().is_some_and(|d| d != newest_dev)
                 && matches!(&w.what, WriteKind::Edit { content: c, .. } | WriteKind::Create { content: c, .. } if c == &row.seen.content)
         });
         if let Some(k) = kept {
@@ -464,14 +467,14 @@ fn lost_writes(obs: &Observation, lanes: &[Lane<'_>]) -> Vec<Diagnosis> {
                 bug: "arrival time wins, not the edit time",
                 seen: format!(
                     "the server kept {}'s edit of {origin} (its clock {}) over {name}'s later edit (its clock {}): the one that reached the server last won",
-                    obs.devices[k.dev].name, k.edited_at, newest.edited_at
+                    k.dev().map_or("?", |d| obs.devices[d].name.as_str()), k.edited_at, newest.edited_at
                 ),
                 items: vec![origin.to_string()],
             });
             continue;
         }
         let needle = content.as_deref().unwrap_or_default();
-        let lane = &lanes[newest.dev];
+        let lane = &lanes[newest_dev];
         let after: Vec<&&Exchange> = lane
             .exchanges
             .iter()

@@ -34,6 +34,42 @@ pub enum Kind {
     Image,
 }
 
+/// A write through one of the server's non-sync endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "kebab-case")]
+pub enum ApiWrite {
+    /// `PATCH /items/:id/tags`: the row `pick` selects gets `tag` added.
+    Retag { pick: u32, tag: String },
+    /// `DELETE /items/:id` of the live row `pick` selects.
+    Delete { pick: u32 },
+    /// `POST /webhook` with one url (the shortcuts' endpoint).
+    Webhook { tags: Vec<String> },
+    /// `POST /texts` (the legacy endpoint).
+    Text { tags: Vec<String> },
+    /// `POST /tagsets` (the legacy endpoint).
+    Tagset { tags: Vec<String> },
+}
+
+/// A change to the account that devices do not make themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "kebab-case")]
+pub enum AccountChange {
+    /// `DELETE /profiles/:id` of a profile devices may target: its rows
+    /// are no longer served, its devices' syncs are refused.
+    DeleteProfile { profile: usize },
+    /// `POST /profiles` of a deleted profile again, by its name: a new
+    /// UUID, empty (no-op while it exists). A user re-points their
+    /// devices at it; they bring back what they hold.
+    RecreateProfile { profile: usize },
+    /// The profile's name (and so its slug) changes, or changes back: a
+    /// device that targets it by slug no longer finds it.
+    RenameProfile { profile: usize },
+    /// The user's API key is replaced (`peek-server user rotate-key`):
+    /// every request with the old key is refused until its device is
+    /// given the new one.
+    RotateKey,
+}
+
 /// One step of the world. `dev` indexes `WorldConfig::devices`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
@@ -121,6 +157,19 @@ pub enum Event {
     RestartServer {
         server: usize,
     },
+    /// A writer outside the sync path (the extension's save button, a
+    /// shortcut, a script) writes to a server profile directly.
+    Api {
+        server: usize,
+        /// `host::PROFILES` index.
+        profile: usize,
+        write: ApiWrite,
+    },
+    /// The account changes on a server under the devices' feet.
+    Account {
+        server: usize,
+        change: AccountChange,
+    },
     /// The server takes a backup (`POST /backups` semantics).
     BackupServer {
         server: usize,
@@ -137,6 +186,8 @@ impl Event {
     pub fn device(&self) -> Option<usize> {
         match self {
             Event::Wait { .. }
+            | Event::Api { .. }
+            | Event::Account { .. }
             | Event::RestartServer { .. }
             | Event::BackupServer { .. }
             | Event::RestoreServer { .. } => None,
@@ -271,6 +322,47 @@ pub fn generate(cfg: &WorldConfig, steps: usize) -> Vec<Event> {
             out.push(Event::RestoreServer {
                 server: rng.below(cfg.servers as u64) as usize,
             });
+        }
+        if rng.chance(cfg.api_writes) {
+            let server = rng.below(cfg.servers as u64) as usize;
+            let profile = rng.below(PROFILES.len() as u64) as usize;
+            let tags: Vec<String> = (0..rng.below(3))
+                .map(|_| rng.pick(&TAGS).to_string())
+                .collect();
+            let write = match rng.below(5) {
+                0 => ApiWrite::Retag {
+                    pick: rng.next_u64() as u32,
+                    tag: rng.pick(&TAGS).to_string(),
+                },
+                1 => ApiWrite::Delete {
+                    pick: rng.next_u64() as u32,
+                },
+                2 => ApiWrite::Webhook { tags },
+                3 => ApiWrite::Text { tags },
+                _ => ApiWrite::Tagset {
+                    tags: if tags.is_empty() {
+                        vec![rng.pick(&TAGS).to_string()]
+                    } else {
+                        tags
+                    },
+                },
+            };
+            out.push(Event::Api {
+                server,
+                profile,
+                write,
+            });
+        }
+        if rng.chance(cfg.account_events) {
+            let server = rng.below(cfg.servers as u64) as usize;
+            let profile = rng.below(PROFILES.len() as u64) as usize;
+            let change = match rng.below(4) {
+                0 => AccountChange::DeleteProfile { profile },
+                1 => AccountChange::RecreateProfile { profile },
+                2 => AccountChange::RenameProfile { profile },
+                _ => AccountChange::RotateKey,
+            };
+            out.push(Event::Account { server, change });
         }
         if cfg.servers > 1 && rng.chance(0.01) {
             out.push(Event::SwitchServer {

@@ -91,6 +91,24 @@ impl ServerHost {
         }
     }
 
+    /// Gives the simulation user a new API key (what `peek-server user
+    /// rotate-key` does).
+    pub fn set_key(&self, key: &str) -> Result<(), HostError> {
+        match self.state.system.set_key(USER, key) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(HostError::Setup(format!("no user {USER}"))),
+            Err(e) => Err(HostError::Setup(e.to_string())),
+        }
+    }
+
+    /// Renames one of the user's profiles (an operator's edit).
+    pub fn rename_profile(&self, id: &str, name: &str) -> Result<(), HostError> {
+        match self.state.system.rename_profile(USER, id, name) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(HostError::Setup(e.to_string())),
+        }
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }

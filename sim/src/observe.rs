@@ -92,6 +92,12 @@ pub struct Observation {
     /// Syncs that applied more pulled items as news than the wire brought
     /// new: (device, true time, excess) (`World::reapplied`).
     pub reapplied: Vec<(usize, i64, u64)>,
+    /// When each (server, profile) last lost what only the server held
+    /// (`World::lost_at`).
+    pub lost_after: BTreeMap<(usize, usize), i64>,
+    /// Per server, the rows of the user's default profile, which nothing
+    /// in the world targets: a write that lands there was misfiled (D16).
+    pub strays: Vec<(usize, ServerView)>,
 }
 
 impl Observation {
@@ -152,6 +158,14 @@ impl Observation {
             stability: stability.to_vec(),
             last_round: world.last_round.clone(),
             reapplied: world.reapplied.clone(),
+            lost_after: world.lost_at.clone(),
+            // Only a server the world owns whole: a live account's own
+            // default profile holds the account's own items.
+            strays: (0..world.servers.len())
+                .filter(|&s| world.servers[s].caps().lifecycle)
+                .map(|s| (s, rows_of(world, s, world.list_of(s, "default"))))
+                .filter(|(_, rows)| !rows.is_empty())
+                .collect(),
         }
     }
 
@@ -182,7 +196,12 @@ pub fn tags_of(item: &Value) -> Vec<String> {
 
 /// Every item of a server profile, by server id, through `GET /items`.
 pub fn server_items(world: &World, server: usize, profile: usize) -> ServerView {
-    let req = world.list_request(server, profile);
+    rows_of(world, server, world.list_request(server, profile))
+}
+
+/// The rows a list request (`World::list_of`) answers; none when refused
+/// (a profile that does not exist).
+fn rows_of(world: &World, server: usize, req: engine::sync::Request) -> ServerView {
     let mut out = BTreeMap::new();
     let Ok(resp) = world.servers[server].call(req) else {
         return out;

@@ -95,20 +95,31 @@ impl fmt::Display for Moved {
 #[derive(Debug, Default)]
 pub struct Ledger {
     pub moved: Moved,
-    /// (server, row id) → the newest version handed to the device by a
+    /// Where the device syncs now, as it names it (server and profile):
+    /// what it was handed is kept per target, as a client keeps its links
+    /// per target (one re-pointed at a new name for the same profile
+    /// rightly links every row again; one pointed back reuses them).
+    target: String,
+    /// (target, row id) → the newest version handed to the device by a
     /// sync that finished (a push answer or a pulled page).
-    given: BTreeMap<(usize, String), i64>,
+    given: BTreeMap<(String, String), i64>,
     /// The same for the running sync: kept only if it finishes (a sync
     /// that fails or dies may not have applied what it was handed).
-    running: BTreeMap<(usize, String), i64>,
+    running: BTreeMap<(String, String), i64>,
     /// Items pulled in the running sync that the device had not been
     /// handed at that version before.
     news: u64,
 }
 
 impl Ledger {
+    /// The device now syncs with `target`; a running sync is gone.
+    pub fn point(&mut self, target: String) {
+        self.abandon();
+        self.target = target;
+    }
+
     /// Records an exchange whose answer the device saw.
-    pub fn on_answer(&mut self, server: usize, what: Traffic, sent: u64, resp: &Response) {
+    pub fn on_answer(&mut self, what: Traffic, sent: u64, resp: &Response) {
         self.moved.requests += 1;
         self.moved.bytes += sent + resp.body.len() as u64;
         if !(200..300).contains(&resp.status) {
@@ -118,16 +129,16 @@ impl Ledger {
             Traffic::Push { items } => {
                 self.moved.pushed += items;
                 for (id, v) in rows(&resp.body, "results") {
-                    self.hand(server, id, v);
+                    self.hand(id, v);
                 }
             }
             Traffic::Pull => {
                 for (id, v) in rows(&resp.body, "items") {
                     self.moved.pulled += 1;
-                    if !self.had(server, &id, v) {
+                    if !self.had(&id, v) {
                         self.news += 1;
                     }
-                    self.hand(server, id, v);
+                    self.hand(id, v);
                 }
             }
             Traffic::Other => {}
@@ -143,17 +154,17 @@ impl Ledger {
         }
     }
 
-    fn had(&self, server: usize, id: &str, v: Option<i64>) -> bool {
+    fn had(&self, id: &str, v: Option<i64>) -> bool {
         let Some(v) = v else { return false };
-        let key = (server, id.to_string());
+        let key = (self.target.clone(), id.to_string());
         [&self.given, &self.running]
             .iter()
             .any(|m| m.get(&key).is_some_and(|&have| have >= v))
     }
 
-    fn hand(&mut self, server: usize, id: String, v: Option<i64>) {
+    fn hand(&mut self, id: String, v: Option<i64>) {
         if let Some(v) = v {
-            let e = self.running.entry((server, id)).or_insert(v);
+            let e = self.running.entry((self.target.clone(), id)).or_insert(v);
             *e = (*e).max(v);
         }
     }
@@ -326,40 +337,38 @@ mod tests {
     #[test]
     fn an_echo_is_not_news_and_applying_it_is_caught() {
         let mut l = Ledger::default();
+        l.point("s0/home".into());
         let push = Traffic::Push { items: 1 };
-        l.on_answer(0, push, 10, &ok(r#"{"results":[{"id":"r1","version":4}]}"#));
+        l.on_answer(push, 10, &ok(r#"{"results":[{"id":"r1","version":4}]}"#));
         let page = r#"{"items":[{"id":"r1","version":4},{"id":"r2","version":5}],"cursor":5}"#;
-        l.on_answer(0, Traffic::Pull, 0, &ok(page));
+        l.on_answer(Traffic::Pull, 0, &ok(page));
         // Only r2 was new: a device that applied both re-applied its echo.
         assert_eq!(l.finish(2), Some(1));
         // The same page again in a later sync is not news either.
-        l.on_answer(0, Traffic::Pull, 0, &ok(page));
+        l.on_answer(Traffic::Pull, 0, &ok(page));
         assert_eq!(l.finish(0), None);
         assert_eq!(l.moved.pulled, 4);
         assert_eq!(l.moved.pushed, 1);
-        // A newer version of a row is news; on another server, too.
-        l.on_answer(
-            0,
-            Traffic::Pull,
-            0,
-            &ok(r#"{"items":[{"id":"r1","version":6}]}"#),
-        );
-        l.on_answer(
-            1,
-            Traffic::Pull,
-            0,
-            &ok(r#"{"items":[{"id":"r1","version":4}]}"#),
-        );
-        assert_eq!(l.finish(2), None);
+        // A newer version of a row is news; under another target, too.
+        let v6 = r#"{"items":[{"id":"r1","version":6}]}"#;
+        l.on_answer(Traffic::Pull, 0, &ok(v6));
+        assert_eq!(l.finish(1), None);
+        l.point("s0/work".into());
+        l.on_answer(Traffic::Pull, 0, &ok(v6));
+        assert_eq!(l.finish(1), None);
+        // Back at the first target, what it was handed there still counts.
+        l.point("s0/home".into());
+        l.on_answer(Traffic::Pull, 0, &ok(v6));
+        assert_eq!(l.finish(1), Some(1));
     }
 
     #[test]
     fn an_abandoned_sync_forgets_what_it_was_handed() {
         let mut l = Ledger::default();
         let page = r#"{"items":[{"id":"r1","version":1}]}"#;
-        l.on_answer(0, Traffic::Pull, 0, &ok(page));
+        l.on_answer(Traffic::Pull, 0, &ok(page));
         l.abandon();
-        l.on_answer(0, Traffic::Pull, 0, &ok(page));
+        l.on_answer(Traffic::Pull, 0, &ok(page));
         assert_eq!(l.finish(1), None, "never applied before: news");
     }
 

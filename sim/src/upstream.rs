@@ -71,6 +71,14 @@ pub trait Upstream {
     fn restore_newest(&mut self) -> Result<Option<String>, UpstreamError> {
         Err(UpstreamError::Unsupported("restore"))
     }
+    /// Replaces the world user's key (an operator's `user rotate-key`).
+    fn set_key(&mut self, _key: &str) -> Result<(), UpstreamError> {
+        Err(UpstreamError::Unsupported("key rotation"))
+    }
+    /// Renames a profile (an operator's edit; no endpoint does it).
+    fn rename_profile(&mut self, _id: &str, _name: &str) -> Result<(), UpstreamError> {
+        Err(UpstreamError::Unsupported("profile rename"))
+    }
 }
 
 impl Upstream for crate::host::ServerHost {
@@ -95,6 +103,12 @@ impl Upstream for crate::host::ServerHost {
     }
     fn restore_newest(&mut self) -> Result<Option<String>, UpstreamError> {
         Ok(crate::host::ServerHost::restore_newest(self)?)
+    }
+    fn set_key(&mut self, key: &str) -> Result<(), UpstreamError> {
+        Ok(crate::host::ServerHost::set_key(self, key)?)
+    }
+    fn rename_profile(&mut self, id: &str, name: &str) -> Result<(), UpstreamError> {
+        Ok(crate::host::ServerHost::rename_profile(self, id, name)?)
     }
 }
 
@@ -258,6 +272,10 @@ pub struct Stats {
     /// (`Event::Send`; counted when asked for, also when the device could
     /// not hold it or had no request to send).
     pub in_flight: u64,
+    /// Writes outside the sync path that the server took (`Event::Api`).
+    pub api_writes: u64,
+    /// Account changes made (`Event::Account`).
+    pub account_changes: u64,
 }
 
 /// Requests that met a fault, by [`AppliedFault`] kind. Serialized with
@@ -367,7 +385,7 @@ impl Net for Wire<'_> {
         let sent = req.body.as_ref().map_or(0, |b| b.len() as u64);
         let d = deliver(self.up, req, fault, self.partitioned, x.is_some());
         match &d.seen {
-            Ok(resp) => self.ledger.on_answer(self.server, what, sent, resp),
+            Ok(resp) => self.ledger.on_answer(what, sent, resp),
             Err(_) => self.ledger.on_unanswered(what, sent),
         }
         if let Some(f) = d.fault {

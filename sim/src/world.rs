@@ -30,6 +30,9 @@ pub use crate::oracle::{Write, WriteKind};
 pub use crate::upstream::Stats;
 
 mod local;
+mod server_side;
+
+pub use server_side::{Name, Names};
 
 /// Sync rounds after the fault phase before checking.
 pub const HEAL_ROUNDS: usize = 3;
@@ -52,6 +55,8 @@ pub struct Slot {
     pub last_summary: Option<Summary>,
     /// What moved on its wire (`crate::transfer`).
     pub ledger: Ledger,
+    /// Where it was last pointed (a changed account re-points it).
+    pointed: Option<Point>,
 }
 
 /// Why a world could not be set up or run (not an invariant failure).
@@ -85,6 +90,15 @@ pub struct World {
     pub reapplied: Vec<(usize, i64, u64)>,
     /// Per device, what moved in the round after healing (`play`).
     pub last_round: Vec<Moved>,
+    /// Every server's profiles and key as they are now
+    /// (`world/server_side`).
+    pub names: Names,
+    /// When each (server, profile) last lost what only the server held
+    /// (a restore, a deleted profile), true time.
+    pub lost_at: BTreeMap<(usize, usize), i64>,
+    /// Items created by writers outside sync, and keys rotated.
+    api_creates: u64,
+    rotations: u64,
     /// Per device: what answers it instead of its server (client replay
     /// of a session: its recorded answers); `None` for a live device.
     overrides: Vec<Option<Box<dyn Upstream>>>,
@@ -139,6 +153,7 @@ impl World {
                     plan: VecDeque::new(),
                     last_summary: None,
                     ledger: Ledger::default(),
+                    pointed: None,
                 })
                 .collect(),
             servers,
@@ -149,13 +164,39 @@ impl World {
             stats: Stats::default(),
             reapplied: Vec::new(),
             last_round: Vec::new(),
+            names: Names::default(),
+            lost_at: BTreeMap::new(),
+            api_creates: 0,
+            rotations: 0,
             real_time: (!virtual_ok).then(|| cast.real_time.clone()).flatten(),
             shared: 0,
             _dir: dir,
         };
+        w.names = Names {
+            profiles: w
+                .servers
+                .iter()
+                .map(|up| {
+                    let known = up.caps().lifecycle;
+                    (0..PROFILES.len())
+                        .map(|p| Name {
+                            id: up.profile_id(p),
+                            // Only an in-process server's profiles are named
+                            // as the world made them; by URL, UUIDs only.
+                            name: if known {
+                                PROFILES[p].1.to_string()
+                            } else {
+                                String::new()
+                            },
+                            deleted: false,
+                        })
+                        .collect()
+                })
+                .collect(),
+            keys: w.servers.iter().map(|up| up.key()).collect(),
+        };
         for dev in 0..w.devices.len() {
-            let at = w.point_of(dev);
-            w.devices[dev].device.point(&at)?;
+            w.repoint(dev)?;
         }
         Ok(w)
     }
@@ -167,13 +208,27 @@ impl World {
 
     fn point_of(&self, dev: usize) -> Point {
         let d = &self.devices[dev];
-        let up = &self.servers[d.server];
         Point {
             server: d.server,
             url: format!("sim://s{}", d.server),
-            key: up.key(),
-            profile_id: up.profile_id(d.profile),
+            key: self.names.keys[d.server].clone(),
+            profile_id: self.names.profiles[d.server][d.profile].target(d.spec.by_slug),
         }
+    }
+
+    /// Points an idle device at where it should sync now, if that moved
+    /// (a profile re-created or renamed, a key rotated): the user telling
+    /// the app. A running sync is left to fail first, as it would.
+    fn repoint(&mut self, dev: usize) -> Result<(), WorldError> {
+        let at = self.point_of(dev);
+        let d = &mut self.devices[dev];
+        if d.device.syncing() || d.pointed.as_ref() == Some(&at) {
+            return Ok(());
+        }
+        d.ledger.point(format!("{}/{}", at.url, at.profile_id));
+        d.device.point(&at)?;
+        d.pointed = Some(at);
+        Ok(())
     }
 
     fn base(&self) -> i64 {
@@ -214,14 +269,18 @@ impl World {
     /// The request that lists every item of a server profile, tombstones
     /// too (what the checker reads servers with).
     pub fn list_request(&self, server: usize, profile: usize) -> Request {
-        let up = &self.servers[server];
+        self.list_of(server, &self.names.profiles[server][profile].id)
+    }
+
+    /// The same for a profile named by `id` (a UUID or a slug).
+    pub fn list_of(&self, server: usize, id: &str) -> Request {
         Request {
             method: Method::Get,
-            path: format!(
-                "/items?includeDeleted=true&profile={}&strictProfile=true",
-                up.profile_id(profile)
-            ),
-            headers: vec![("Authorization".into(), format!("Bearer {}", up.key()))],
+            path: format!("/items?includeDeleted=true&profile={id}&strictProfile=true"),
+            headers: vec![(
+                "Authorization".into(),
+                format!("Bearer {}", self.names.keys[server]),
+            )],
             body: None,
         }
     }
@@ -350,6 +409,7 @@ impl World {
                 }
             }
             Event::Sync { dev } => {
+                self.repoint(*dev)?;
                 self.devices[*dev].device.start_sync();
                 if self.per_sync(*dev) {
                     self.step(*dev, None, false);
@@ -391,6 +451,12 @@ impl World {
                     self.switch(*dev, server, *profile)?;
                 }
             }
+            Event::Api {
+                server,
+                profile,
+                write,
+            } => self.api_write(*server, *profile, write)?,
+            Event::Account { server, change } => self.account_change(*server, change)?,
             Event::RestartServer { server } => {
                 if let Some(s) = self.servers.get_mut(*server) {
                     if lifecycle(s.restart())?.is_some() {
@@ -419,6 +485,9 @@ impl World {
             Event::RestoreServer { server } => {
                 if let Some(s) = self.servers.get_mut(*server) {
                     if let Some(Some(name)) = lifecycle(s.restore_newest())? {
+                        for p in 0..PROFILES.len() {
+                            self.lost_at.insert((*server, p), self.t);
+                        }
                         self.stats.restores += 1;
                         self.trace.emit(&TraceEvent::ServerRestore {
                             t: self.t,
@@ -525,6 +594,7 @@ impl World {
         for d in &mut self.devices {
             d.partitioned_until = 0;
         }
+        self.restore_account();
         for _ in 0..rounds {
             for dev in 0..self.devices.len() {
                 self.t += 100;

@@ -195,6 +195,7 @@ pub fn strategy(group: Group, model: Model) -> BoxedStrategy<Case> {
                         model,
                         clock: clocks[i].clone(),
                         profile: 0,
+                        by_slug: false,
                     })
                     .collect(),
                 servers,
@@ -203,6 +204,8 @@ pub fn strategy(group: Group, model: Model) -> BoxedStrategy<Case> {
                 faults: FaultRates::none(),
                 images: false,
                 profile_switch: 0.0,
+                api_writes: 0.0,
+                account_events: 0.0,
             },
             events: seeded(n)
                 .into_iter()

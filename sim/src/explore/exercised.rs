@@ -36,6 +36,11 @@ pub struct Exercised {
     /// Requests whose answer stayed in flight while other events ran.
     #[serde(skip_serializing_if = "is_zero")]
     pub in_flight: u64,
+    /// Writes outside the sync path, and changes to the account.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub api_writes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub account_changes: u64,
     #[serde(skip_serializing_if = "is_default")]
     pub device_clocks: ClockCounts,
     #[serde(skip_serializing_if = "is_default")]
@@ -123,6 +128,8 @@ impl Exercised {
             backups: stats.backups,
             restores: stats.restores,
             in_flight: stats.in_flight,
+            api_writes: stats.api_writes,
+            account_changes: stats.account_changes,
             device_clocks,
             server_clocks,
         }
@@ -137,6 +144,8 @@ impl Exercised {
         self.backups += other.backups;
         self.restores += other.restores;
         self.in_flight += other.in_flight;
+        self.api_writes += other.api_writes;
+        self.account_changes += other.account_changes;
         self.device_clocks.merge(&other.device_clocks);
         self.server_clocks.merge(&other.server_clocks);
     }
@@ -189,6 +198,15 @@ impl fmt::Display for Block<'_> {
             f,
             "interleavings",
             &[("answer in flight", c.in_flight)],
+            None,
+        )?;
+        line(
+            f,
+            "outside sync",
+            &[
+                ("api write", c.api_writes),
+                ("account change", c.account_changes),
+            ],
             None,
         )?;
         line(

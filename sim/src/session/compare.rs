@@ -218,6 +218,24 @@ pub fn compare_values(
                         continue;
                     }
                 }
+                // A feed epoch names a history (where a datastore began,
+                // raised by each restore): opaque like an id, so mapped.
+                if k == "epoch" {
+                    if let (Some(re), Some(ae)) = (rv.as_i64(), av.as_i64()) {
+                        let (re, ae) = (format!("epoch {re}"), format!("epoch {ae}"));
+                        if !ids.learn(&re, &ae) {
+                            out.push(Divergence {
+                                at: here,
+                                recorded: format!(
+                                    "{re} (seen before as {})",
+                                    ids.get(&re).unwrap_or("?")
+                                ),
+                                actual: ae,
+                            });
+                        }
+                        continue;
+                    }
+                }
                 if is_time_key(k) {
                     if time_kind(rv) != time_kind(av) {
                         out.push(Divergence {

@@ -7,7 +7,7 @@ use engine::store::items::normalize_tags;
 use super::{World, WorldError};
 use crate::device::ItemState;
 use crate::event::Kind;
-use crate::oracle::{Write, WriteKind};
+use crate::oracle::{Write, WriteKind, Writer};
 use crate::workload;
 
 impl World {
@@ -29,7 +29,7 @@ impl World {
     pub(super) fn record(&mut self, dev: usize, origin: String, what: WriteKind) {
         let edited_at = self.device_now(dev);
         self.writes.push(Write {
-            dev,
+            by: Writer::Device(dev),
             origin,
             what,
             at: self.t,
@@ -51,7 +51,10 @@ impl World {
         self.devices[dev].server = server;
         self.devices[dev].profile = profile;
         let at = self.point_of(dev);
-        self.devices[dev].ledger.abandon();
+        self.devices[dev]
+            .ledger
+            .point(format!("{}/{}", at.url, at.profile_id));
+        self.devices[dev].pointed = Some(at.clone());
         let d = &mut self.devices[dev].device;
         d.point(&at)?;
         for it in d.observe()?.items {
