@@ -30,7 +30,7 @@ impl ReferenceSession {
             for si in items {
                 match links::apply(tx, ids.as_ref(), &key, si, now)? {
                     PullAction::Insert | PullAction::Take => tally.pulled += 1,
-                    PullAction::Defer => tally.conflicts += 1,
+                    PullAction::Defer | PullAction::Keep => tally.conflicts += 1,
                     PullAction::Skip => {}
                 }
             }
