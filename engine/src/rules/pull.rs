@@ -35,7 +35,8 @@ pub enum PullAction {
     /// A held image ([`Local::HeldImage`]) whose local state is a later
     /// edit than this row: linked to the row ([`link_kept`]) but not
     /// overwritten, and pending, so the push brings the later state there
-    /// (in the update form: the server has the bytes). Taking the row
+    /// (in the update form: the server has the bytes); the reference
+    /// pushes again in the same sync, after its pull. Taking the row
     /// would turn the item back into an older state, which the device
     /// then pushes on as its own edit wherever else it is linked (found by
     /// the simulator, seed 6483).

@@ -145,11 +145,11 @@ fn an_image_without_bytes_is_held_back_from_a_new_server() {
 /// device pulled the edited image in one profile, switched, and pulled
 /// the unedited one in the other). That row is the same item, but an
 /// older state of it: the device links to it and keeps its later edit,
-/// which it then pushes there in the update form (the server has the
-/// bytes). Taking the row instead would have turned the local item back
-/// into the old state, and a later sync in the first profile would have
-/// pushed that over the edit (a sequential push: its `baseVersion` was
-/// current there), so the edit was lost everywhere.
+/// which it pushes there in the same sync, in the update form (the
+/// server has the bytes). Taking the row instead would have turned the
+/// local item back into the old state, and a later sync in the first
+/// profile would have pushed that over the edit (a sequential push: its
+/// `baseVersion` was current there), so the edit was lost everywhere.
 #[test]
 fn a_held_image_keeps_its_later_edit_over_an_older_row_elsewhere() {
     let image = |id: &str, name: &str, edited_at: i64| {
@@ -186,15 +186,6 @@ fn a_held_image_keeps_its_later_edit_over_an_older_row_elsewhere() {
             feed(vec![image("p0-img", "pic.png", 10)], 1, false),
         )
         .on(
-            Method::Get,
-            "/images/p0-img?profile=p0",
-            answer(404, json!({"error": "gone"})),
-        );
-    d.sync(&mut p0);
-    assert_eq!(d.live(), vec!["pic.png ~edit"], "the later edit stays");
-    let mut again = Script::new()
-        .hello(ALL)
-        .on(
             Method::Post,
             "/items/batch?profile=p0",
             batch(vec![result("p0-img", "updated", 2)]),
@@ -209,8 +200,10 @@ fn a_held_image_keeps_its_later_edit_over_an_older_row_elsewhere() {
             "/images/p0-img?profile=p0",
             answer(404, json!({"error": "gone"})),
         );
-    d.sync(&mut again);
-    let pushed = again.pushed();
+    let sum = d.sync(&mut p0);
+    assert_eq!((sum.pulled, sum.pushed), (0, 1));
+    assert_eq!(d.live(), vec!["pic.png ~edit"], "the later edit stays");
+    let pushed = p0.pushed();
     assert_eq!(pushed.len(), 1);
     assert_eq!(pushed[0]["content"], json!("pic.png ~edit"));
     assert_eq!(pushed[0]["baseVersion"], json!(1), "based on the row seen");
