@@ -731,3 +731,62 @@ mod server_side {
         }
     }
 }
+
+/// Healing finishes the syncs the fault phase left running before its
+/// rounds begin, and does not count them as rounds: such a sync began
+/// before the last faults and may end without meeting them (seed 7513).
+/// Here it takes three full rounds after a restore for the edit of an
+/// image by a device without its bytes to reach everyone: d1 cannot push
+/// it until d2, who has the bytes, has brought the lost row back, and
+/// only then can d0 pull it. When the two syncs left running took the
+/// first round, d0 met the edit only in the extra round `stability`
+/// judges.
+#[test]
+fn syncs_left_running_at_the_heal_are_not_counted_as_its_rounds() {
+    use sim::event::{Event, Kind};
+    let mut cfg = sim::config::WorldConfig::from_seed(
+        7513,
+        &Options {
+            devices: 3,
+            faults: false,
+            max_skew_ms: 0,
+            ..Options::default()
+        },
+    );
+    cfg.servers = 1;
+    cfg.profile_switch = 0.0;
+    for d in &mut cfg.devices {
+        d.profile = 0;
+    }
+    let create = |dev, kind| Event::Create {
+        dev,
+        kind,
+        tags: vec![],
+        unicode: false,
+    };
+    let sync = |dev, steps| {
+        let mut evs = vec![Event::Sync { dev }];
+        evs.extend((0..steps).map(|_| Event::Step { dev, fault: None }));
+        evs
+    };
+    let mut events = vec![create(0, Kind::Text)];
+    events.extend(sync(0, 4));
+    events.extend([
+        Event::Wait { ms: 10 },
+        Event::BackupServer { server: 0 },
+        Event::Wait { ms: 10 },
+        // Made after the backup: the restore loses its row.
+        create(2, Kind::Image),
+    ]);
+    events.extend(sync(2, 4));
+    // d1 pulls the image and edits it before fetching its bytes.
+    events.extend(sync(1, 2));
+    events.push(Event::Edit { dev: 1, pick: 1 });
+    // d2's next sync has pulled and would end with no request: it cannot
+    // learn of the restore.
+    events.extend(sync(2, 2));
+    events.push(Event::RestoreServer { server: 0 });
+    let o = run::run_events(&cfg, &events, false).unwrap();
+    assert_eq!(o.stats.restores, 1, "the restore happened");
+    assert!(o.ok(), "{:#?}", o.violations);
+}

@@ -32,12 +32,25 @@ pub enum PullAction {
     Skip,
     /// A local edit is pending: the push decides (guarantee 5).
     Defer,
+    /// A held image ([`Local::HeldImage`]) whose local state is a later
+    /// edit than this row: linked to the row ([`link_kept`]) but not
+    /// overwritten, and pending, so the push brings the later state there
+    /// (in the update form: the server has the bytes); the reference
+    /// pushes again in the same sync, after its pull. Taking the row
+    /// would turn the item back into an older state, which the device
+    /// then pushes on as its own edit wherever else it is linked (found by
+    /// the simulator, seed 6483).
+    Keep,
 }
 
 /// The pull rule.
 pub fn on_pulled(local: Local<'_>, s: &ServerItem) -> PullAction {
     match local {
         Local::Unknown => PullAction::Insert,
+        // The first contact of this item with this row: judged by edit
+        // time, as the server judges a push without `baseVersion`, and an
+        // exact tie goes to the row the server holds (docs/protocol.md).
+        Local::HeldImage(it) if it.updated_at > s.edit_time() => PullAction::Keep,
         Local::HeldImage(_) => PullAction::Take,
         Local::Linked(link, item) if already_seen(&link, item, s) => PullAction::Skip,
         Local::Linked(link, item) if item.local_rev > link.pushed_rev => PullAction::Defer,
@@ -59,7 +72,9 @@ pub fn already_seen(link: &LinkState, local: &LocalItem, s: &ServerItem) -> bool
 /// Whether a local image was held back from this server for want of its
 /// bytes: no bytes here and no trustworthy link here (never linked, or
 /// its row lost in a restore). A pulled row with its identity is then
-/// the same item, and the image takes it (its bytes are fetched after).
+/// the same item: the image links to it and takes it, unless its own
+/// state is the later edit ([`PullAction::Keep`]); its bytes are fetched
+/// after.
 pub fn held_for_bytes(kind: ItemType, has_bytes: bool, link_here: Option<&LinkState>) -> bool {
     kind == ItemType::Image && !has_bytes && !link_here.is_some_and(LinkState::trusted)
 }
@@ -120,6 +135,18 @@ pub fn link_after_pull(s: &ServerItem, rev: i64) -> LinkState {
         server_version: s.version,
         server_updated_at: s.updated_at,
         pushed_rev: rev,
+    }
+}
+
+/// The link of a held image kept over an older row ([`PullAction::Keep`]):
+/// at the row's version, so the push that follows is based on it, and
+/// with `pushedRev` 0 (no local revision of the item is there), so the
+/// item is pending.
+pub fn link_kept(s: &ServerItem) -> LinkState {
+    LinkState {
+        server_version: s.version,
+        server_updated_at: s.updated_at,
+        pushed_rev: 0,
     }
 }
 
@@ -313,7 +340,13 @@ mod tests {
         let it = local(1);
         let s = server(Some(1), 1, "x");
         assert_eq!(on_pulled(Local::Unknown, &s), Insert);
-        assert_eq!(on_pulled(Local::HeldImage(&it), &s), Take);
+        // A held image against a row of the same item: the later edit
+        // stays (local `updatedAt` 100), the row's wins from 100 on.
+        for (edited, want) in [(99, Keep), (100, Take), (101, Take)] {
+            let mut s = server(Some(1), 1, "x");
+            s.edited_at = Some(edited);
+            assert_eq!(on_pulled(Local::HeldImage(&it), &s), want, "{edited}");
+        }
     }
 
     #[test]

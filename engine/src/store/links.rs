@@ -391,6 +391,9 @@ pub fn apply(
     match (action, &local) {
         (PullAction::Take, Some(local)) => overwrite(conn, ids, key, local, s, now)?,
         (PullAction::Insert, _) => insert_pulled(conn, ids, key, s, now)?,
+        (PullAction::Keep, Some(local)) => {
+            upsert_link(conn, key, &Link::new(&local.id, &s.id, pull::link_kept(s)))?
+        }
         _ => {}
     }
     Ok(action)

@@ -114,6 +114,10 @@ pub struct ReferenceSession {
     refetch: VecDeque<Refetch>,
     /// Images whose bytes could not be fetched in this session.
     no_bytes: BTreeSet<String>,
+    /// A pull of this session kept a held image's later edit over the
+    /// server's row (`PullAction::Keep`): the item is pending here now,
+    /// so the session pushes again after the pull.
+    kept: bool,
     /// `X-Peek-Client` (`SyncSession::with_client`).
     pub(in crate::sync) client: String,
     /// `X-Peek-Device`, if any (`SyncSession::with_device`).
@@ -148,6 +152,7 @@ impl ReferenceSession {
             failed: BTreeSet::new(),
             refetch: VecDeque::new(),
             no_bytes: BTreeSet::new(),
+            kept: false,
         }
     }
 

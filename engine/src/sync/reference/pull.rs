@@ -13,7 +13,7 @@ use crate::store::cursor::{self, Cursor};
 use crate::store::links;
 use crate::store::Store;
 use crate::sync::wire::parse_items;
-use crate::sync::{Response, Summary};
+use crate::sync::{Mode, Response, Summary};
 
 impl ReferenceSession {
     pub(super) fn apply_page(
@@ -25,12 +25,17 @@ impl ReferenceSession {
     ) -> Result<()> {
         let (key, ids) = (self.key.clone(), self.ids.clone());
         let mut tally = Summary::default();
+        let mut kept = false;
         // The page and the cursor move together, or not at all (guarantee 2).
         store.tx(|tx| {
             for si in items {
                 match links::apply(tx, ids.as_ref(), &key, si, now)? {
                     PullAction::Insert | PullAction::Take => tally.pulled += 1,
                     PullAction::Defer => tally.conflicts += 1,
+                    PullAction::Keep => {
+                        tally.conflicts += 1;
+                        kept = true;
+                    }
                     PullAction::Skip => {}
                 }
             }
@@ -41,7 +46,20 @@ impl ReferenceSession {
         })?;
         self.summary.pulled += tally.pulled;
         self.summary.conflicts += tally.conflicts;
+        self.kept |= kept;
         Ok(())
+    }
+
+    /// Where a finished pull goes: back to the push phase when it kept a
+    /// held image's later edit, so the edit reaches this server in this
+    /// sync, not the next one (a round later for every other device:
+    /// found by the simulator); else on to the images.
+    fn after_pull(&mut self) -> Phase {
+        if std::mem::take(&mut self.kept) && self.mode != Mode::PullOnly {
+            Phase::Push
+        } else {
+            Phase::Images
+        }
     }
 
     /// The feed's `epoch` in an answer (`rules::cursor::on_epoch`). On a
@@ -102,7 +120,7 @@ impl ReferenceSession {
         }
         self.apply_page(store, &items, Some((Cursor::Feed, cursor)), now)?;
         if !more {
-            self.phase = Phase::Images;
+            self.phase = self.after_pull();
         }
         Ok(())
     }
@@ -119,7 +137,7 @@ impl ReferenceSession {
         let newest = items.iter().map(|i| i.updated_at).max();
         let cursor = cursor_rules::timestamp_cursor(since, newest).map(|c| (Cursor::Timestamp, c));
         self.apply_page(store, &items, cursor, now)?;
-        self.phase = Phase::Images;
+        self.phase = self.after_pull();
         Ok(())
     }
 
