@@ -515,7 +515,7 @@ def render(run: dict, results: list[dict], mutants: dict[str, dict]) -> str:
         if r.get("shrunk"):
             L.append("")
             inv = r.get("shrunk_invariant") or r.get("invariant")
-            L.append(f"Shrunk world ({len(r['shrunk'])} events, breaks `{inv}`):")
+            L.append(f"Shrunk world ({len(r['shrunk'])} event(s), breaks `{inv}`):")
             L.append("")
             L.append("```")
             for e in r["shrunk"]:
