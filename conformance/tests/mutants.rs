@@ -19,6 +19,9 @@ struct Mutant {
     find: String,
     replace: String,
     why: String,
+    /// The argument that the mutant is equivalent, if someone made one.
+    #[serde(default)]
+    equivalence: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +48,12 @@ fn problems(m: &Mutant, read: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
     }
     if m.kind.is_empty() || m.why.is_empty() {
         out.push(format!("{}: kind and why must be given", m.id));
+    }
+    if m.equivalence
+        .as_deref()
+        .is_some_and(|e| e.trim().is_empty())
+    {
+        out.push(format!("{}: an equivalence must say why", m.id));
     }
     if m.find.is_empty() || m.find == m.replace {
         out.push(format!(
@@ -108,6 +117,7 @@ fn the_check_reports_missing_doubled_and_orphaned_snippets() {
         find: find.into(),
         replace: "y".into(),
         why: "a probe".into(),
+        equivalence: None,
     };
     let read = |f: &str| (f == "a.rs").then(|| "let x = 1; let x = 1; let z = 2;".to_string());
     assert!(problems(&mutant("a.rs", "let z = 2;"), &read).is_empty());
@@ -120,4 +130,7 @@ fn the_check_reports_missing_doubled_and_orphaned_snippets() {
     let mut bad_id = mutant("a.rs", "let z = 2;");
     bad_id.id = "Not_Kebab".into();
     assert!(problems(&bad_id, &read)[0].contains("kebab-case"));
+    let mut empty_argument = mutant("a.rs", "let z = 2;");
+    empty_argument.equivalence = Some(" ".into());
+    assert!(problems(&empty_argument, &read)[0].contains("must say why"));
 }

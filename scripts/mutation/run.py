@@ -45,6 +45,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 MUTANTS = REPO / "scripts" / "mutation" / "mutants.toml"
 FIELDS = ("id", "kind", "file", "find", "replace", "why")
+# The argument that a mutant is equivalent (no run can tell it from the
+# original), written by a person; the report shows it under a survivor.
+OPTIONAL = ("equivalence",)
 ID_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 BINS = ("peek-sim", "peek-conform")
 
@@ -86,7 +89,10 @@ def load_mutants(path: Path) -> list[dict]:
         for k in FIELDS:
             if not isinstance(m.get(k), str):
                 problems.append(f"{where}: `{k}` missing or not a string")
-        extra = set(m) - set(FIELDS)
+        for k in OPTIONAL:
+            if k in m and not isinstance(m[k], str):
+                problems.append(f"{where}: `{k}` is not a string")
+        extra = set(m) - set(FIELDS) - set(OPTIONAL)
         if extra:
             problems.append(f"{where}: unknown keys {sorted(extra)}")
         mid = m.get("id", "")
@@ -352,17 +358,31 @@ def judge(r: Runner, m: dict, base: dict, idx: int, total: int) -> dict:
                        invariant=group)
             groups = sorted({g for _, g in new})
             res["invariants"] = groups
-            progress(f"killed by the simulator at seed {seed} ({group}); shrinking")
-            sh = r.shrink(log, mid, seed)
-            res["shrink_s"] = sh["seconds"]
-            if "error" in sh:
-                res["note"] = f"no shrunk repro: {sh['error']}"
+            tries = [s for s, _ in new[: max(1, r.a.repro_seeds)]]
+            progress(f"killed by the simulator at seed {seed} ({group}); shrinking seed(s) "
+                     + ", ".join(map(str, tries)))
+            best, errors, shrink_s = None, [], 0.0
+            for s in tries:
+                sh = r.shrink(log, f"{mid}-{s}", s)
+                shrink_s += sh["seconds"]
+                if "error" in sh:
+                    errors.append(f"seed {s}: {sh['error']}")
+                elif best is None or len(sh["events"]) < len(best[1]["events"]):
+                    best = (s, sh)
+            res["shrink_s"] = round(shrink_s, 1)
+            res["shrunk_seeds"] = tries
+            flags = (" " + shlex.join(r.sim_args)) if r.sim_args else ""
+            if best is None:
+                res["note"] = "no shrunk repro: " + "; ".join(errors)
+                res["repro"] = f"peek-sim run --seed {seed}{flags}"
             else:
+                s, sh = best
+                res["repro_seed"] = s
                 res["repro_events"] = len(sh["events"])
                 res["shrunk_invariant"] = sh["invariant"]
                 res["shrunk"] = sh["events"]
-            flags = (" " + shlex.join(r.sim_args)) if r.sim_args else ""
-            res["repro"] = f"peek-sim run --seed {seed}{flags}"
+                res["repro"] = f"peek-sim run --seed {s}{flags}"
+                progress(f"smallest repro: {len(sh['events'])} event(s), seed {s}")
             return finish(res, started)
         if not r.a.no_conform:
             progress("simulator: nothing new; conformance (peek-conform --client reference)")
@@ -487,6 +507,10 @@ def render(run: dict, results: list[dict], mutants: dict[str, dict]) -> str:
             fmt_s(r.get("total_s")),
         ]) + " |")
     L.append("")
+    L.append(f"Seeds to first failure: the seeds from {run['from']} up to and including the "
+             "first one that fails (and the baseline passes). The shrunk repro is the smallest "
+             f"minimized world of the first {run['repro_seeds']} such seeds.")
+    L.append("")
     L.append("A simulator repro runs in a tree with the mutant applied: "
              "`python3 scripts/mutation/run.py --apply ID DIR`, then in DIR "
              "`cargo run --release -p sim --bin peek-sim -- run --seed N` (it shrinks the world "
@@ -515,7 +539,9 @@ def render(run: dict, results: list[dict], mutants: dict[str, dict]) -> str:
         if r.get("shrunk"):
             L.append("")
             inv = r.get("shrunk_invariant") or r.get("invariant")
-            L.append(f"Shrunk world ({len(r['shrunk'])} event(s), breaks `{inv}`):")
+            L.append(f"Shrunk world of seed {r.get('repro_seed')} ({len(r['shrunk'])} event(s), "
+                     f"breaks `{inv}`; the smallest of seeds "
+                     f"{', '.join(map(str, r.get('shrunk_seeds', [])))}):")
             L.append("")
             L.append("```")
             for e in r["shrunk"]:
@@ -530,14 +556,26 @@ def render(run: dict, results: list[dict], mutants: dict[str, dict]) -> str:
     surv = [r for r in results if r["status"] == "survived"]
     if not surv:
         L.append("No mutant survived.")
+    else:
+        argued = sum(1 for r in surv if mutants[r["id"]].get("equivalence"))
+        L.append(f"{len(surv)} survivor(s), {argued} argued equivalent. An argument is the "
+                 "mutant's `equivalence` entry in `scripts/mutation/mutants.toml`, so it "
+                 "outlives this report; a survivor without one is a gap of the detectors "
+                 "until it is argued or killed.")
+        L.append("")
     for r in surv:
-        L.append(f"### `{r['id']}`")
+        L.append(f"### `{r['id']}` ({r['kind']})")
         L.append("")
         L.append(f"{r['why']}")
         L.append("")
-        L.append("- Equivalent? _To be argued: either why no run of the system can tell this "
-                 "mutant from the original (then it is equivalent, shown here), or which "
-                 "capability the detectors lack to see it (then it is a gap to close)._")
+        arg = mutants[r["id"]].get("equivalence")
+        if arg:
+            L.append(f"- Equivalent: {arg}")
+        else:
+            L.append("- Equivalent? _To be argued: either why no run of the system can tell this "
+                     "mutant from the original (then it is equivalent: write the argument as the "
+                     "mutant's `equivalence`), or which capability the detectors lack to see it "
+                     "(then it is a gap to close)._")
         L.append("")
     L.append("## Times")
     L.append("")
@@ -603,6 +641,9 @@ def parse_args(argv):
     p.add_argument("--jobs", type=int, default=2, help="peek-sim explore --jobs (default: %(default)s)")
     p.add_argument("--shrink-budget", type=int, default=300,
                    help="most worlds run while shrinking a kill (default: %(default)s)")
+    p.add_argument("--repro-seeds", type=int, default=5,
+                   help="shrink up to this many of a kill's lowest failing seeds and report the "
+                        "smallest repro (default: %(default)s)")
     p.add_argument("--sim-args", default="",
                    help="extra world flags for explore and run, e.g. '--models reference,electron'")
     p.add_argument("--conform-args", default="",
@@ -674,6 +715,7 @@ def main(argv=None) -> int:
         "sim_cmd": f"peek-sim explore --seeds {a.seeds} --from {a.from_seed} --jobs {a.jobs}"
                    + (" " + a.sim_args if a.sim_args else ""),
         "conform_cmd": "peek-conform --client reference" + (" " + a.conform_args if a.conform_args else ""),
+        "repro_seeds": a.repro_seeds,
         "target_dir": a.target_dir,
         "incremental": a.incremental,
     }
