@@ -383,18 +383,22 @@ def judge(r: Runner, m: dict, base: dict, idx: int, total: int) -> dict:
                 res["shrunk"] = sh["events"]
                 res["repro"] = f"peek-sim run --seed {s}{flags}"
                 progress(f"smallest repro: {len(sh['events'])} event(s), seed {s}")
+            if r.a.all_detectors and not r.a.no_conform:
+                progress("--all-detectors: conformance too")
+                con, failed = conform_kills(r, log, mid, base)
+                res["conform_s"] = con["seconds"]
+                res["conformance_alone"] = (
+                    {"error": con["error"]} if "error" in con
+                    else {"killed": bool(failed), "scenarios": [sc for sc, _ in failed]})
             return finish(res, started)
         if not r.a.no_conform:
             progress("simulator: nothing new; conformance (peek-conform --client reference)")
-            con = r.conform(log, mid)
+            con, failed = conform_kills(r, log, mid, base)
             res["conform_s"] = con["seconds"]
             if "error" in con:
                 res.update(status="detector-error", detector="conformance", note=con["error"])
                 progress(f"conformance error: {con['error']}")
                 return finish(res, started)
-            failed = [(s, c) for s, c in con["cells"].items()
-                      if c["judgement"] == "unexpected-failure"
-                      and base["conform"].get(s, {}).get("judgement") != "unexpected-failure"]
             if failed:
                 scen, cell = failed[0]
                 res.update(status="killed", detector="conformance", invariant=scen,
@@ -409,6 +413,17 @@ def judge(r: Runner, m: dict, base: dict, idx: int, total: int) -> dict:
         return finish(res, started)
     finally:
         restore(m, r.tree, original)
+
+
+def conform_kills(r: Runner, log: Path, mid: str, base: dict):
+    """The suite's run and the cells it fails that the baseline passes."""
+    con = r.conform(log, mid)
+    if "error" in con:
+        return con, []
+    failed = [(s, c) for s, c in con["cells"].items()
+              if c["judgement"] == "unexpected-failure"
+              and base["conform"].get(s, {}).get("judgement") != "unexpected-failure"]
+    return con, failed
 
 
 def finish(res: dict, started: float) -> dict:
@@ -516,6 +531,14 @@ def render(run: dict, results: list[dict], mutants: dict[str, dict]) -> str:
              "`cargo run --release -p sim --bin peek-sim -- run --seed N` (it shrinks the world "
              "and prints the minimized events). A conformance repro is the failing cell's "
              "replay command, in such a tree.")
+    alone = [r for r in results if "conformance_alone" in r]
+    if alone:
+        found = [r for r in alone if r["conformance_alone"].get("killed")]
+        L.append("")
+        L.append(f"With `--all-detectors`, the suite alone also kills {len(found)} of the "
+                 f"{len(alone)} simulator kills"
+                 + (": " + ", ".join(f"`{r['id']}` ({', '.join(r['conformance_alone']['scenarios'])})"
+                                     for r in found) if found else "") + ".")
     notes = [r for r in results if r.get("note")]
     if notes:
         L.append("")
@@ -649,6 +672,8 @@ def parse_args(argv):
     p.add_argument("--conform-args", default="",
                    help="extra peek-conform flags, e.g. '--cases 64'")
     p.add_argument("--no-conform", action="store_true", help="the simulator is the only detector")
+    p.add_argument("--all-detectors", action="store_true",
+                   help="run conformance on simulator kills too, to see what the suite finds alone")
     p.add_argument("--target-dir", default=None,
                    help="cargo target directory shared by every mutant (default: "
                         "$CARGO_TARGET_DIR/mutation, else target/mutation in the repository)")
@@ -716,6 +741,7 @@ def main(argv=None) -> int:
                    + (" " + a.sim_args if a.sim_args else ""),
         "conform_cmd": "peek-conform --client reference" + (" " + a.conform_args if a.conform_args else ""),
         "repro_seeds": a.repro_seeds,
+        "all_detectors": a.all_detectors,
         "target_dir": a.target_dir,
         "incremental": a.incremental,
     }
