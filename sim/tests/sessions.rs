@@ -369,9 +369,12 @@ fn an_exported_failing_seed_is_a_regression_fixture() {
         .collect();
     assert!(!recorded.is_empty(), "the fixture records no violation");
     let cfg: WorldConfig = serde_json::from_value(s.header.world.clone().unwrap()).unwrap();
+    // The fault phase's events: what follows the `heal` line is the
+    // world's own healing, which the run does again.
     let events: Vec<Event> = s
         .lines
         .iter()
+        .take_while(|l| !matches!(l, Line::Event(TraceEvent::Heal { .. })))
         .filter_map(|l| match l {
             Line::Event(TraceEvent::Event { event, .. }) => Some(event.clone()),
             _ => None,

@@ -243,11 +243,17 @@ pub fn replay_client_lines(
         }
     }
     let mut events = Vec::new();
+    // The events of the fault phase only: the syncs after the `heal` line
+    // are the world's own healing, which `play` does again. Replayed as
+    // events they would start a sync on every device before it heals,
+    // and a device that was idle would sync once more than recorded.
+    let mut healed = false;
     // What each device sent and was answered, once per delivery.
     let mut recorded: Vec<Vec<(Req, Resp)>> = vec![Vec::new(); cfg.devices.len()];
     for line in lines {
         match line.map_err(|e| PlaybackError::Bad(e.to_string()))? {
-            Line::Event(super::TraceEvent::Event { event, .. }) => events.push(event),
+            Line::Event(super::TraceEvent::Heal { .. }) => healed = true,
+            Line::Event(super::TraceEvent::Event { event, .. }) if !healed => events.push(event),
             Line::Exchange(x) => {
                 let Some(i) = cfg.devices.iter().position(|d| d.name == x.device) else {
                     continue;
