@@ -16,6 +16,7 @@ pub use crate::device::Cursor;
 use crate::device::DeviceState;
 use crate::host::PROFILES;
 use crate::transfer::Moved;
+pub use crate::workload::tags_of;
 use crate::world::{World, Write};
 
 /// The state of one item, as compared across server and devices.
@@ -180,18 +181,6 @@ fn origin_of(meta: Option<&Value>) -> Option<String> {
     meta.and_then(|m| m.get("origin"))
         .and_then(Value::as_str)
         .map(str::to_string)
-}
-
-/// A server item's tags, sorted (tags are a set).
-pub fn tags_of(item: &Value) -> Vec<String> {
-    let mut tags: Vec<String> = item["tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.as_str().map(str::to_string))
-        .collect();
-    tags.sort();
-    tags
 }
 
 /// Every item of a server profile, by server id, through `GET /items`.

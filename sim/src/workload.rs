@@ -159,3 +159,15 @@ mod tests {
         );
     }
 }
+
+/// A server item's tags, sorted (tags are a set).
+pub fn tags_of(item: &serde_json::Value) -> Vec<String> {
+    let mut tags: Vec<String> = item["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_string))
+        .collect();
+    tags.sort();
+    tags
+}

@@ -132,7 +132,7 @@ impl World {
                 id: it["id"].as_str().unwrap_or_default().to_string(),
                 origin: it["metadata"]["origin"].as_str().map(str::to_string),
                 content: it["content"].as_str().map(str::to_string),
-                tags: crate::observe::tags_of(it),
+                tags: crate::workload::tags_of(it),
             })
             .collect()
     }
