@@ -302,6 +302,35 @@ fn check_writes(obs: &Observation) -> Vec<Violation> {
                     vec![origin.to_string()],
                 ));
             }
+        } else if let WriteKind::Create { content, tags } | WriteKind::Edit { content, tags } =
+            &last.what
+        {
+            // The same for a device's edit: the last write, strictly the
+            // latest by every clock, is what every concurrent or
+            // later-based write loses to (baseVersion + editedAt), so the
+            // server holds it. Not for a writer outside sync: `PATCH` tags
+            // and a merged re-save change tags only, and a concurrent edit
+            // of the content, or a delete, rightly keeps its part.
+            let newest_other = writes[..writes.len() - 1]
+                .iter()
+                .map(|w| w.edited_at)
+                .max()
+                .unwrap_or(i64::MIN);
+            if matches!(last.by, Writer::Device(_))
+                && last.edited_at > newest_other
+                && (now.deleted || &now.content != content || &now.tags != tags)
+            {
+                out.push(Violation::new(
+                    Invariant::NoLostWrite,
+                    format!(
+                        "edited last (by {}), latest by every clock, to {}; the server has {}",
+                        writer(last.by),
+                        brief(&last.what),
+                        brief(now)
+                    ),
+                    vec![origin.to_string()],
+                ));
+            }
         } else if let WriteKind::Delete = last.what {
             // A delete that is both the last write and strictly the latest
             // edit by every clock must win everywhere. On an exact tie the

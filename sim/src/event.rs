@@ -48,6 +48,10 @@ pub enum ApiWrite {
     Text { tags: Vec<String> },
     /// `POST /tagsets` (the legacy endpoint).
     Tagset { tags: Vec<String> },
+    /// The url or text `pick` selects saved again without a sync id
+    /// (`POST /webhook`, `POST /texts`), with `tag` added: the server's
+    /// content dedup merges it into that row (§3.2), tags replaced.
+    Resave { pick: u32, tag: String },
 }
 
 /// A change to the account that devices do not make themselves.
@@ -329,7 +333,11 @@ pub fn generate(cfg: &WorldConfig, steps: usize) -> Vec<Event> {
             let tags: Vec<String> = (0..rng.below(3))
                 .map(|_| rng.pick(&TAGS).to_string())
                 .collect();
-            let write = match rng.below(5) {
+            let write = match rng.below(6) {
+                5 => ApiWrite::Resave {
+                    pick: rng.next_u64() as u32,
+                    tag: rng.pick(&TAGS).to_string(),
+                },
                 0 => ApiWrite::Retag {
                     pick: rng.next_u64() as u32,
                     tag: rng.pick(&TAGS).to_string(),

@@ -56,6 +56,7 @@ pub struct Names {
 #[derive(Debug, Clone)]
 struct LiveRow {
     id: String,
+    kind: String,
     origin: Option<String>,
     content: Option<String>,
     tags: Vec<String>,
@@ -130,6 +131,7 @@ impl World {
             .filter(|it| it["deletedAt"].as_i64().unwrap_or(0) == 0)
             .map(|it| LiveRow {
                 id: it["id"].as_str().unwrap_or_default().to_string(),
+                kind: it["type"].as_str().unwrap_or_default().to_string(),
                 origin: it["metadata"]["origin"].as_str().map(str::to_string),
                 content: it["content"].as_str().map(str::to_string),
                 tags: crate::workload::tags_of(it),
@@ -173,6 +175,7 @@ impl World {
                     origin,
                     content,
                     mut tags,
+                    ..
                 } = rows[*pick as usize % rows.len()].clone();
                 tags.push(tag.clone());
                 let tags = normalize_tags(&tags);
@@ -185,6 +188,45 @@ impl World {
                 );
                 if self.api_call(s, req).is_some() {
                     if let Some(origin) = origin {
+                        self.record_api(s, p, origin, WriteKind::Edit { content, tags });
+                    }
+                }
+            }
+            ApiWrite::Resave { pick, tag } => {
+                let rows: Vec<LiveRow> = self
+                    .live_rows(s, p)
+                    .into_iter()
+                    .filter(|r| r.kind == "url" || r.kind == "text")
+                    .collect();
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let row = rows[*pick as usize % rows.len()].clone();
+                // Two rows of one content (made apart, §5.6): the merge
+                // goes to the older, which the writer does not know.
+                if rows
+                    .iter()
+                    .filter(|r| r.kind == row.kind && r.content == row.content)
+                    .count()
+                    > 1
+                {
+                    return Ok(());
+                }
+                let mut tags = row.tags.clone();
+                tags.push(tag.clone());
+                let tags = normalize_tags(&tags);
+                let body = if row.kind == "url" {
+                    (
+                        "/webhook",
+                        json!({ "urls": [{ "url": row.content, "tags": tags }] }),
+                    )
+                } else {
+                    ("/texts", json!({ "content": row.content, "tags": tags }))
+                };
+                let req = self.api_request(s, p, Method::Post, body.0, Some(body.1));
+                if self.api_call(s, req).is_some() {
+                    if let Some(origin) = row.origin {
+                        let content = row.content;
                         self.record_api(s, p, origin, WriteKind::Edit { content, tags });
                     }
                 }
