@@ -130,6 +130,18 @@ pub fn origin_in(metadata: Option<&str>) -> Option<String> {
         .and_then(|m| m.get("origin").and_then(|o| o.as_str()).map(str::to_string))
 }
 
+/// A server item's tags, sorted (tags are a set).
+pub fn tags_of(item: &serde_json::Value) -> Vec<String> {
+    let mut tags: Vec<String> = item["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.as_str().map(str::to_string))
+        .collect();
+    tags.sort();
+    tags
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,16 +170,4 @@ mod tests {
             Some(vec!["set-d0-e3".to_string()])
         );
     }
-}
-
-/// A server item's tags, sorted (tags are a set).
-pub fn tags_of(item: &serde_json::Value) -> Vec<String> {
-    let mut tags: Vec<String> = item["tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.as_str().map(str::to_string))
-        .collect();
-    tags.sort();
-    tags
 }
