@@ -1,5 +1,8 @@
 //! Writers outside sync and the account's changes, in the one world.
 
+#[path = "support/wrap.rs"]
+mod wrap;
+
 use engine::sync::{Request, Response};
 use engine::transport::TransportError;
 use sim::check::{check, Invariant};
@@ -163,22 +166,7 @@ fn a_server_falling_back_to_the_default_profile_is_caught() {
     let mut fair = world(true);
     assert_eq!(judged(&mut fair, &events()), Vec::<Invariant>::new());
     let mut w = world(true);
-    let real = std::mem::replace(&mut w.servers[0], Box::new(Unused));
-    w.servers[0] = Box::new(NoStrictProfile(real));
+    wrap::wrap_server(&mut w, 0, |real| Box::new(NoStrictProfile(real)));
     let found = judged(&mut w, &events());
     assert!(found.contains(&Invariant::ProfileIsolation), "{found:?}");
-}
-
-struct Unused;
-
-impl Upstream for Unused {
-    fn call(&self, _: Request) -> Result<Response, TransportError> {
-        Err(TransportError::Connect("placeholder".into()))
-    }
-    fn caps(&self) -> UpstreamCaps {
-        UpstreamCaps {
-            virtual_clock: true,
-            lifecycle: true,
-        }
-    }
 }

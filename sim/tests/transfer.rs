@@ -1,5 +1,8 @@
 //! A world with one planted transfer bug, and no other: every end state
 //! stays right, so only `no-redundant-transfer` can see it.
+
+#[path = "support/wrap.rs"]
+mod wrap;
 use engine::sync::{Request, Response};
 use engine::transport::TransportError;
 use sim::check::{check, Invariant};
@@ -77,8 +80,7 @@ impl Upstream for FeedOffByOne {
 #[test]
 fn a_feed_that_resends_the_row_at_its_cursor_is_caught() {
     let mut w = world();
-    let real = std::mem::replace(&mut w.servers[0], Box::new(Nothing));
-    w.servers[0] = Box::new(FeedOffByOne(real));
+    wrap::wrap_server(&mut w, 0, |real| Box::new(FeedOffByOne(real)));
     assert_eq!(judged(&mut w), vec![Invariant::NoRedundantTransfer]);
 }
 
@@ -152,21 +154,7 @@ fn a_device_that_applies_its_own_echo_is_caught() {
     assert_eq!(judged(&mut w), vec![Invariant::NoRedundantTransfer]);
 }
 
-/// Placeholders while a real part is moved into its wrapper.
-struct Nothing;
-
-impl Upstream for Nothing {
-    fn call(&self, _: Request) -> Result<Response, TransportError> {
-        Err(TransportError::Connect("placeholder".into()))
-    }
-    fn caps(&self) -> UpstreamCaps {
-        UpstreamCaps {
-            virtual_clock: true,
-            lifecycle: false,
-        }
-    }
-}
-
+/// A placeholder while the real device is moved into its wrapper.
 struct Gone;
 
 impl Device for Gone {
