@@ -100,12 +100,13 @@ pub struct Ledger {
     /// per target (one re-pointed at a new name for the same profile
     /// rightly links every row again; one pointed back reuses them).
     target: String,
-    /// (target, row id) → the newest version handed to the device by a
+    /// Target → row id → the newest version handed to the device by a
     /// sync that finished (a push answer or a pulled page).
-    given: BTreeMap<(String, String), i64>,
-    /// The same for the running sync: kept only if it finishes (a sync
-    /// that fails or dies may not have applied what it was handed).
-    running: BTreeMap<(String, String), i64>,
+    given: BTreeMap<String, BTreeMap<String, i64>>,
+    /// The same for the running sync, whose target is `target` (a
+    /// re-pointed device's sync is abandoned): kept only if it finishes
+    /// (a sync that fails or dies may not have applied what it was handed).
+    running: BTreeMap<String, i64>,
     /// Items pulled in the running sync that the device had not been
     /// handed at that version before.
     news: u64,
@@ -156,15 +157,15 @@ impl Ledger {
 
     fn had(&self, id: &str, v: Option<i64>) -> bool {
         let Some(v) = v else { return false };
-        let key = (self.target.clone(), id.to_string());
-        [&self.given, &self.running]
-            .iter()
-            .any(|m| m.get(&key).is_some_and(|&have| have >= v))
+        let before = self.given.get(&self.target).and_then(|m| m.get(id));
+        [before, self.running.get(id)]
+            .into_iter()
+            .any(|have| have.is_some_and(|&have| have >= v))
     }
 
     fn hand(&mut self, id: String, v: Option<i64>) {
         if let Some(v) = v {
-            let e = self.running.entry((self.target.clone(), id)).or_insert(v);
+            let e = self.running.entry(id).or_insert(v);
             *e = (*e).max(v);
         }
     }
@@ -174,8 +175,9 @@ impl Ledger {
     /// re-application: returned as the excess.
     pub fn finish(&mut self, applied: u64) -> Option<u64> {
         let news = std::mem::take(&mut self.news);
+        let given = self.given.entry(self.target.clone()).or_default();
         for (k, v) in std::mem::take(&mut self.running) {
-            let e = self.given.entry(k).or_insert(v);
+            let e = given.entry(k).or_insert(v);
             *e = (*e).max(v);
         }
         (applied > news).then(|| applied - news)
