@@ -86,13 +86,18 @@ pub struct Pending {
     pub link: Option<Link>,
 }
 
-/// What the pending rule reads of every local row, oldest row first:
-/// (local id, its `PushState` here, linked here).
+/// What the pending rule reads of every local row that may not be synced
+/// here, oldest row first: (local id, its `PushState` here, linked here).
+///
+/// The `WHERE` leaves out only rows the rule calls `Synced` (linked, and
+/// `pushedRev >= localRev`), so the rule still decides every other row;
+/// without it every sync built a string for every row of the store.
 fn push_states(conn: &Connection, key: &str) -> Result<Vec<(String, PushState, bool)>> {
     let mut st = conn.prepare_cached(
         "SELECT i.id, i.type, i.deletedAt, i.localRev, l.pushedRev,
                 EXISTS (SELECT 1 FROM blobs b WHERE b.itemId = i.id)
            FROM items i LEFT JOIN server_links l ON l.localId = i.id AND l.serverKey = ?1
+          WHERE l.pushedRev IS NULL OR l.pushedRev < i.localRev
           ORDER BY i.rowid",
     )?;
     let rows = st.query_map([key], |r| {

@@ -20,7 +20,7 @@ pub mod recognize;
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::Result;
 
@@ -222,12 +222,29 @@ impl Store {
     }
 
     /// Runs `f` in one immediate transaction: all of it or none of it.
-    pub fn tx<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
+    ///
+    /// `BEGIN`, `COMMIT` and `ROLLBACK` are cached statements rather than
+    /// rusqlite's `Transaction`, which parses its SQL text on every call.
+    /// A guard rolls back when `f` fails or panics, or `COMMIT` fails.
+    pub fn tx<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        struct Open<'c>(&'c Connection, bool);
+        impl Drop for Open<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    // Nothing to report a failed rollback to: SQLite rolls
+                    // back by itself when a transaction cannot go on.
+                    let _ = self
+                        .0
+                        .prepare_cached("ROLLBACK")
+                        .and_then(|mut st| st.execute([]));
+                }
+            }
+        }
+        self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let mut open = Open(&self.conn, false);
+        let out = f(open.0)?;
+        open.0.prepare_cached("COMMIT")?.execute([])?;
+        open.1 = true;
         Ok(out)
     }
 
@@ -289,5 +306,23 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(s.setting("a").expect("get").as_deref(), Some("1"));
+    }
+
+    /// A transaction whose body panics is rolled back, and the store
+    /// takes the next one (no transaction left open behind it).
+    #[test]
+    fn a_panicking_transaction_rolls_back() {
+        let mut s = Store::open_in_memory().expect("open");
+        s.set_setting("a", "1").expect("set");
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = s.tx(|tx| -> Result<()> {
+                set_setting(tx, "a", "2")?;
+                panic!("mid-transaction");
+            });
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(s.setting("a").expect("get").as_deref(), Some("1"));
+        s.tx(|tx| set_setting(tx, "a", "3")).expect("next tx");
+        assert_eq!(s.setting("a").expect("get").as_deref(), Some("3"));
     }
 }

@@ -15,6 +15,9 @@ mod worlds;
 use args::{Cli, Cmd};
 use clap::Parser as _;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     sim::report::set_program(invocation());
     std::process::exit(dispatch());
