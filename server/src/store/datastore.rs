@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::Connection;
+
+use super::txn::Txn;
 
 use crate::store::error::{StoreError, StoreResult};
 pub use crate::store::names::is_safe_component;
@@ -91,7 +93,7 @@ impl ProfileDb {
     /// type, anything a [`StoreError`] converts into.
     pub fn write<T, E>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
     where
         T: Send + 'static,
@@ -103,10 +105,11 @@ impl ProfileDb {
     /// Runs `f` in a read transaction (a consistent snapshot of what is
     /// committed) on a free reader connection. Blocks like
     /// [`ProfileDb::write`].
-    pub fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         self.readers.with(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            f(&tx)
+            // Ended by rolling back: a reader has nothing to commit.
+            let tx = Txn::deferred(conn)?;
+            f(tx.conn())
         })
     }
 

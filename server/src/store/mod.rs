@@ -13,4 +13,5 @@ pub mod names;
 pub mod schema;
 pub mod system;
 pub mod tags;
+pub(crate) mod txn;
 pub mod writer;

@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::Connection;
+
+use super::txn::{exec_cached, Txn};
 
 use crate::store::error::{StoreError, StoreResult};
 
@@ -31,7 +33,7 @@ type Completion = Box<dyn FnOnce(Option<&rusqlite::Error>) + Send>;
 /// the error instead of a transaction when there is none to run in (the
 /// transaction could not begin, or SQLite rolled it back), it answers
 /// with that error.
-type Job = Box<dyn FnOnce(Result<&Transaction<'_>, &rusqlite::Error>) -> (bool, Completion) + Send>;
+type Job = Box<dyn FnOnce(Result<&Connection, &rusqlite::Error>) -> (bool, Completion) + Send>;
 
 /// Handle on a profile's write connection; dropping it stops and joins
 /// the writer thread.
@@ -66,7 +68,7 @@ impl Writer {
 
     fn job<T, E>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         answer: impl FnOnce(Result<T, E>) + Send + 'static,
     ) -> Job
     where
@@ -80,7 +82,7 @@ impl Writer {
             drop(guard);
             answer(r)
         };
-        Box::new(move |tx: Result<&Transaction<'_>, &rusqlite::Error>| {
+        Box::new(move |tx: Result<&Connection, &rusqlite::Error>| {
             let tx = match tx {
                 Ok(tx) => tx,
                 Err(e) => {
@@ -134,7 +136,7 @@ impl Writer {
     /// (a commit that did not land, a panic) convert into.
     pub fn submit<T, E>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E>
     where
         T: Send + 'static,
@@ -216,7 +218,7 @@ fn run(conn: &Mutex<Connection>, pending: &AtomicUsize, rx: mpsc::Receiver<Job>)
 
 /// One transaction, a savepoint per job, answers after the commit.
 fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let tx = match Txn::immediate(conn) {
         Ok(tx) => tx,
         Err(e) => {
             // Each caller hears why (disk full, read-only...); nothing
@@ -235,7 +237,7 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
     if jobs.len() == 1 {
         let mut jobs = jobs;
         let Some(job) = jobs.pop() else { return };
-        let (ok, completion) = job(Ok(&tx));
+        let (ok, completion) = job(Ok(tx.conn()));
         let result = if ok { tx.commit() } else { tx.rollback() };
         if let Err(e) = &result {
             tracing::error!(error = %e, "commit failed; nothing was written");
@@ -250,27 +252,28 @@ fn run_group(conn: &mut Connection, jobs: Vec<Job>) {
         // its RELEASE would commit it: jobs reported as failed would be
         // half written. So the jobs not run yet are answered with the
         // error, unrun, and the ones run are told below.
-        if tx.is_autocommit() {
+        if tx.conn().is_autocommit() {
             let (_, d) = job(Err(&rolled_back()));
             done.push(d);
             continue;
         }
-        if let Err(e) = tx.execute_batch("SAVEPOINT request") {
+        if let Err(e) = exec_cached(tx.conn(), "SAVEPOINT request") {
             tracing::error!(error = %e, "savepoint failed");
             continue;
         }
-        let (ok, completion) = job(Ok(&tx));
+        let (ok, completion) = job(Ok(tx.conn()));
         let end = if ok {
-            "RELEASE request"
+            exec_cached(tx.conn(), "RELEASE request")
         } else {
-            "ROLLBACK TO request; RELEASE request"
+            exec_cached(tx.conn(), "ROLLBACK TO request")
+                .and_then(|()| exec_cached(tx.conn(), "RELEASE request"))
         };
-        if let Err(e) = tx.execute_batch(end) {
+        if let Err(e) = end {
             tracing::error!(error = %e, "savepoint end failed");
         }
         done.push(completion);
     }
-    let result = if tx.is_autocommit() {
+    let result = if tx.conn().is_autocommit() {
         Err(rolled_back())
     } else {
         tx.commit()
