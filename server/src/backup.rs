@@ -136,14 +136,34 @@ fn user_backup_dir(state: &AppState, user: &str) -> StoreResult<PathBuf> {
 
 /// Copies a live SQLite file with the online backup API (consistent even
 /// while the server writes to it).
-fn copy_db(src: &Path, dst: &Path) -> StoreResult<()> {
+/// Copies a live database with SQLite's backup API (a consistent snapshot
+/// even while it is written) and returns the copy's connection, so that
+/// what is read of the copy next does not open it a second time.
+fn copy_db(src: &Path, dst: &Path) -> StoreResult<Connection> {
     let from = Connection::open_with_flags(
         src,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     from.busy_timeout(std::time::Duration::from_secs(5))?;
-    from.backup(rusqlite::MAIN_DB, dst, None)?;
-    Ok(())
+    let mut to = Connection::open(dst)?;
+    {
+        use rusqlite::backup::{Backup, StepResult};
+        let backup = Backup::new(&from, &mut to)?;
+        // All pages in one step; busy or locked is an error, not a wait
+        // (the source's busy timeout has already waited).
+        loop {
+            match backup.step(-1)? {
+                StepResult::Done => break,
+                StepResult::More => continue,
+                _ => {
+                    return Err(StoreError::Unavailable(
+                        "database busy during backup".into(),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(to)
 }
 
 fn link_or_copy_tree(src: &Path, dst: &Path) -> StoreResult<()> {
@@ -163,21 +183,25 @@ fn link_or_copy_tree(src: &Path, dst: &Path) -> StoreResult<()> {
     Ok(())
 }
 
-fn counts(db: &Path) -> StoreResult<TableCounts> {
-    let c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let n = |sql: &str| -> rusqlite::Result<i64> { c.query_row(sql, [], |r| r.get(0)) };
-    let live = |t: &str| {
-        n(&format!(
-            "SELECT COUNT(*) FROM items WHERE type = '{t}' AND COALESCE(deletedAt, 0) = 0"
-        ))
-    };
-    Ok(TableCounts {
-        urls: live("url")?,
-        texts: live("text")?,
-        tagsets: live("tagset")?,
-        images: live("image")?,
-        tags: n("SELECT COUNT(*) FROM tags")?,
-    })
+/// What the manifest says a profile's copy holds: live items by type, and
+/// tags. One pass over `items`.
+fn counts(c: &Connection) -> StoreResult<TableCounts> {
+    let live = "COALESCE(deletedAt, 0) = 0";
+    let sql = format!(
+        "SELECT COALESCE(SUM(type = 'url' AND {live}), 0), COALESCE(SUM(type = 'text' AND {live}), 0),
+                COALESCE(SUM(type = 'tagset' AND {live}), 0), COALESCE(SUM(type = 'image' AND {live}), 0),
+                (SELECT COUNT(*) FROM tags)
+           FROM items"
+    );
+    Ok(c.query_row(&sql, [], |r| {
+        Ok(TableCounts {
+            urls: r.get(0)?,
+            texts: r.get(1)?,
+            tagsets: r.get(2)?,
+            images: r.get(3)?,
+            tags: r.get(4)?,
+        })
+    })?)
 }
 
 /// Backs up every profile of `user`; `None` when there is no such user.
@@ -205,10 +229,12 @@ pub fn backup_user(state: &AppState, user: &str) -> StoreResult<Option<Backup>> 
         let dst_dir = tmp.join("profiles").join(&p.id);
         std::fs::create_dir_all(&dst_dir)?;
         let dst = dst_dir.join("datastore.sqlite");
-        copy_db(&src, &dst)?;
+        let copy = copy_db(&src, &dst)?;
+        let table_counts = counts(&copy)?;
+        drop(copy);
         link_or_copy_tree(&src_dir.join("images"), &dst_dir.join("images"))?;
         profiles.push(BackedUpProfile {
-            table_counts: counts(&dst)?,
+            table_counts,
             id: p.id,
             slug: p.slug,
             name: p.name,
@@ -311,6 +337,12 @@ fn prune(root: &Path, user: &str, keep: usize) -> StoreResult<()> {
 
 fn seq_and_epoch(db: &Path) -> StoreResult<(i64, i64)> {
     let c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    seq_and_epoch_of(&c)
+}
+
+/// The highest change sequence and the feed epoch (at least 1) of a
+/// datastore, or of a copy of one.
+fn seq_and_epoch_of(c: &Connection) -> StoreResult<(i64, i64)> {
     let max: i64 = c.query_row("SELECT COALESCE(MAX(changeSeq), 0) FROM items", [], |r| {
         r.get(0)
     })?;
@@ -362,7 +394,6 @@ pub fn restore_user(state: &AppState, user: &str, name: &str) -> StoreResult<Res
         } else {
             (0, 1)
         };
-        let (old_seq, old_epoch) = seq_and_epoch(&src)?;
         std::fs::create_dir_all(&live_dir)?;
         for ext in ["-wal", "-shm"] {
             let p = live_dir.join(format!("datastore.sqlite{ext}"));
@@ -374,6 +405,9 @@ pub fn restore_user(state: &AppState, user: &str, name: &str) -> StoreResult<Res
         std::fs::copy(&src, &tmp)?;
         {
             let c = Connection::open(&tmp)?;
+            // Read from the copy: the same bytes as the backup's file,
+            // without opening that a second time.
+            let (old_seq, old_epoch) = seq_and_epoch_of(&c)?;
             c.execute_batch(
                 "CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT)",
             )?;
