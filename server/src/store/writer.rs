@@ -44,26 +44,48 @@ pub struct Writer {
     /// Requests submitted and not yet answered: the fast path is only for
     /// a request that has the profile to itself.
     active: Arc<AtomicUsize>,
-    queue: Option<mpsc::Sender<Job>>,
-    thread: Option<JoinHandle<()>>,
+    /// The writer thread, started by the first request that has to queue:
+    /// a profile only ever written one request at a time (every profile
+    /// of a simulated world, most of a small server's) never starts one.
+    thread: Mutex<Option<Thread>>,
+    name: String,
+}
+
+/// The writer thread and its queue.
+struct Thread {
+    queue: mpsc::Sender<Job>,
+    handle: JoinHandle<()>,
 }
 
 impl Writer {
     pub fn spawn(conn: Connection, name: &str) -> std::io::Result<Self> {
-        let conn = Arc::new(Mutex::new(conn));
-        let pending = Arc::new(AtomicUsize::new(0));
-        let (queue, rx) = mpsc::channel::<Job>();
-        let (c, p) = (conn.clone(), pending.clone());
-        let thread = std::thread::Builder::new()
-            .name(format!("writer {name}"))
-            .spawn(move || run(&c, &p, rx))?;
         Ok(Self {
-            conn,
-            pending,
+            conn: Arc::new(Mutex::new(conn)),
+            pending: Arc::new(AtomicUsize::new(0)),
             active: Arc::new(AtomicUsize::new(0)),
-            queue: Some(queue),
-            thread: Some(thread),
+            thread: Mutex::new(None),
+            name: format!("writer {name}"),
         })
+    }
+
+    /// Queues `job` for the writer thread, starting it if need be.
+    fn queue(&self, job: Job) -> StoreResult<()> {
+        let mut thread = self.thread.lock().unwrap_or_else(|e| e.into_inner());
+        if thread.is_none() {
+            let (queue, rx) = mpsc::channel::<Job>();
+            let (c, p) = (self.conn.clone(), self.pending.clone());
+            let handle = std::thread::Builder::new()
+                .name(self.name.clone())
+                .spawn(move || run(&c, &p, rx))
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("cannot start the profile writer: {e}"))
+                })?;
+            *thread = Some(Thread { queue, handle });
+        }
+        match thread.as_ref().map(|t| t.queue.send(job)) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(StoreError::Unavailable("profile writer stopped".into())),
+        }
     }
 
     fn job<T, E>(
@@ -118,12 +140,11 @@ impl Writer {
             }
         }
         self.pending.fetch_add(1, Ordering::AcqRel);
-        let sent = self.queue.as_ref().and_then(|q| q.send(job).ok());
-        if sent.is_none() {
+        let queued = self.queue(job);
+        if queued.is_err() {
             self.pending.fetch_sub(1, Ordering::AcqRel);
-            return Err(StoreError::Unavailable("profile writer stopped".into()));
         }
-        Ok(())
+        queued
     }
 
     /// Runs `f` in a write transaction and waits for its committed result,
@@ -165,9 +186,14 @@ impl Drop for Active {
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        drop(self.queue.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let thread = self
+            .thread
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(Thread { queue, handle }) = thread {
+            drop(queue);
+            let _ = handle.join();
         }
     }
 }
@@ -298,6 +324,24 @@ mod tests {
         (dir, Writer::spawn(c, "test").unwrap())
     }
 
+    fn started(w: &Writer) -> bool {
+        w.thread.lock().map(|t| t.is_some()).unwrap_or(true)
+    }
+
+    /// Requests one at a time run on the caller's thread: no writer
+    /// thread is started for them (nor joined when the profile closes).
+    #[test]
+    fn a_profile_written_one_request_at_a_time_starts_no_thread() {
+        let (_dir, w) = writer();
+        for i in 0..20i64 {
+            w.submit(move |tx| {
+                Ok::<_, StoreError>(tx.execute("INSERT INTO t (v) VALUES (?1)", [i])?)
+            })
+            .unwrap();
+        }
+        assert!(!started(&w));
+    }
+
     #[test]
     fn a_failing_request_in_a_group_rolls_back_alone() {
         let (_dir, w) = writer();
@@ -327,6 +371,10 @@ mod tests {
                 .collect()
         });
         let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert!(
+            started(&w),
+            "200 callers at once queue for the writer thread"
+        );
         let n: i64 = w
             .submit(|tx| {
                 Ok::<_, StoreError>(tx.query_row(
