@@ -140,7 +140,7 @@ pub async fn list_images(
     let list = state
         .run(move |state| {
             let db = profile::resolve(state, &user, &params)?;
-            Ok(db.read(|tx| images::list(tx))?)
+            Ok(db.read(images::list)?)
         })
         .await?;
     Ok(Json(json!({ "images": list })))
